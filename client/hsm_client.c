@@ -1,0 +1,2 @@
+/* see hsm_client.h (being written) */
+#include "hsm_client.h"

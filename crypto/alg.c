@@ -1,0 +1,2 @@
+/* alg.c - see alg.h.h (being written) */
+#include "alg.h"

@@ -1,0 +1,2 @@
+/* codec.c - see codec.h.h (being written) */
+#include "codec.h"

@@ -1,0 +1,2 @@
+/* digest.c - see digest.h.h (being written) */
+#include "digest.h"

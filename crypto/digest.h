@@ -1,0 +1,30 @@
+/*
+ * digest.h - streaming message digests for the JWS algorithms.
+ */
+#ifndef HSMFS_CRYPTO_DIGEST_H
+#define HSMFS_CRYPTO_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alg.h"
+
+#define DIGEST_MAX 64
+
+struct digest;
+
+/* Start a digest for alg's hash (alg->md must not be NULL).
+ * Returns NULL on allocation failure. */
+struct digest *digest_new(const struct alg_info *alg);
+int digest_update(struct digest *d, const void *data, size_t len);
+/* Finish into out (DIGEST_MAX bytes); returns the length, or -errno.
+ * The object may then be freed or reset with digest_reset(). */
+int digest_final(struct digest *d, uint8_t out[DIGEST_MAX]);
+int digest_reset(struct digest *d);
+void digest_free(struct digest *d);
+
+/* One-shot convenience. Returns the length or -errno. */
+int digest_oneshot(const struct alg_info *alg, const void *data, size_t len,
+		   uint8_t out[DIGEST_MAX]);
+
+#endif

@@ -1,0 +1,2 @@
+/* ecdsa.c - see ecdsa.h.h (being written) */
+#include "ecdsa.h"

@@ -1,0 +1,2 @@
+/* pkey.c - see pkey.h.h (being written) */
+#include "pkey.h"

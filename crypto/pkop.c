@@ -1,0 +1,2 @@
+/* pkop.c - see pkop.h.h (being written) */
+#include "pkop.h"

@@ -1,0 +1,2 @@
+/* secret.c - see secret.h.h (being written) */
+#include "secret.h"

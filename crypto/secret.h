@@ -1,0 +1,33 @@
+/*
+ * secret.h - a length-prefixed byte buffer that is wiped when freed.
+ *
+ * Anything that is key material, a token or plaintext returned by decrypt
+ * or unwrap lives in a struct secret.  The type is opaque so that passing
+ * one to printf("%s") by mistake does not compile cleanly.
+ */
+#ifndef HSMFS_CRYPTO_SECRET_H
+#define HSMFS_CRYPTO_SECRET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct secret;
+
+/* Allocate a secret of len bytes, copied from data (zeroes when data is NULL).
+ * Returns NULL on allocation failure. */
+struct secret *secret_new(const void *data, size_t len);
+
+/* Wipe and free.  NULL is a no-op. */
+void secret_free(struct secret *s);
+
+/* Borrowed pointer to the bytes; valid until secret_free(). */
+uint8_t *secret_bytes(const struct secret *s);
+size_t secret_len(const struct secret *s);
+
+/* Wipe len bytes at p in a way the optimiser cannot remove. */
+void secret_wipe(void *p, size_t len);
+
+/* Free p after wiping len bytes of it.  NULL is a no-op. */
+void secret_wipe_free(void *p, size_t len);
+
+#endif

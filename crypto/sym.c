@@ -1,0 +1,2 @@
+/* sym.c - see sym.h.h (being written) */
+#include "sym.h"

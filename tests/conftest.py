@@ -1,0 +1,58 @@
+"""Fixtures shared by every pytest suite (see tests/lib/hsmtest.py)."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+
+import hsmtest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One TLS emulator with the demo keys, shared by a whole run.  Tests
+    that change its faults must clear them."""
+    emu = hsmtest.Emulator(demo_keys=True)
+    try:
+        yield emu
+    finally:
+        emu.close()
+
+
+@pytest.fixture
+def emulator_factory():
+    """Start private emulators: emulator_factory(**Emulator options)."""
+    started = []
+
+    def make(**kw):
+        emu = hsmtest.Emulator(**kw)
+        started.append(emu)
+        return emu
+    yield make
+    for emu in started:
+        emu.stop()
+        emu.close()
+
+
+@pytest.fixture
+def mount_factory(tmp_path):
+    """Mount hsmfs: mount_factory(emu, options=(...), env=None).  Every mount
+    is unmounted strictly at teardown (the daemon must exit 0)."""
+    mounts = []
+
+    def make(emu, name="mnt", **kw):
+        m = hsmtest.Mount(emu, tmp_path / name, **kw)
+        mounts.append(m)
+        return m
+    yield make
+    failed = []
+    for m in mounts:
+        try:
+            if m.proc.poll() is None:
+                m.umount()
+        except BaseException as e:  # keep going: never leave a mount behind
+            failed.append(e)
+            m.cleanup()
+    if failed:
+        raise failed[0]
