@@ -38,17 +38,27 @@ enum key_op {
 	KOP_DERIVE	= 1u << 8,
 };
 
-/* Names as on the wire: "encrypt", "wrapKey", "deriveKey", ... */
+/* Names as on the wire: "encrypt", "decrypt", "sign", "verify", "wrapKey",
+ * "unwrapKey", "import", "export", "deriveKey".  op must be a single bit;
+ * returns NULL otherwise.  The string is static. */
 const char *key_op_name(enum key_op op);
-/* Case-insensitive; returns 0 for an unknown name. */
+/* Case-insensitive; returns the KOP_ bit, or 0 for an unknown name. */
 unsigned key_op_from_name(const char *name);
 
 enum curve { CRV_NONE = 0, CRV_P256, CRV_P256K, CRV_P384, CRV_P521 };
 
-const char *curve_name(enum curve c);		/* "P-256", ... */
-enum curve curve_from_name(const char *name);	/* CRV_NONE if unknown */
-int curve_nid(enum curve c);			/* OpenSSL NID */
-size_t curve_coord_len(enum curve c);		/* 32, 32, 48, 66 */
+/* JWK "crv" names: "P-256", "P-256K", "P-384", "P-521" (static strings);
+ * NULL for CRV_NONE. */
+const char *curve_name(enum curve c);
+/* Exact (case-sensitive) JWK name; CRV_NONE if unknown. */
+enum curve curve_from_name(const char *name);
+/* OpenSSL NID of the curve; NID_undef (0) for CRV_NONE. */
+int curve_nid(enum curve c);
+/* Bytes per coordinate (and per ECDSA r or s): 32, 32, 48, 66; 0 for
+ * CRV_NONE. */
+size_t curve_coord_len(enum curve c);
+/* The curve with OpenSSL NID nid; CRV_NONE if it is not one of ours. */
+enum curve curve_from_nid(int nid);
 
 struct alg_info {
 	const char *name;	/* "RS256", "RSA-OAEP-256", "A128KW", ... */
@@ -57,13 +67,25 @@ struct alg_info {
 	const char *md;		/* OpenSSL digest name, or NULL */
 	size_t digest_len;	/* sign/verify input length, 0 if n/a */
 	enum curve crv;		/* ECDSA: the curve it needs */
-	unsigned aes_bits;	/* AES: 128/192/256 the key must have */
+	unsigned aes_bits;	/* AES: 128/192/256 the key must have; 0 for
+				 * CKM_AES_KEY_WRAP, which takes any AES size */
 };
+
+/*
+ * The table holds RS256/384/512, PS256/384/512, ES256, ES256K, ES384, ES512,
+ * RSA1_5, RSA-OAEP (md "SHA1": the OAEP and MGF1 hash), RSA-OAEP-256,
+ * A{128,192,256}{GCM,CBC,CBCPAD,KW} and CKM_AES_KEY_WRAP (RFC 3394).  Not in
+ * it: RSNULL, HS256/384/512, RSA-OAEP-384/512, CKM_AES_KEY_WRAP_PAD.
+ */
 
 /* Look an algorithm up by its exact (case-sensitive) name; NULL if unknown. */
 const struct alg_info *alg_by_name(const char *name);
 
 /* Iterate: returns the i-th row, NULL past the end. */
 const struct alg_info *alg_at(size_t i);
+
+/* True when alg is an AES algorithm and key_len (bytes) is a key size it
+ * accepts (the exact size for AnnnXXX, any AES size for CKM_AES_KEY_WRAP). */
+bool alg_aes_key_ok(const struct alg_info *alg, size_t key_len);
 
 #endif

@@ -13,17 +13,22 @@
 
 struct digest;
 
-/* Start a digest for alg's hash (alg->md must not be NULL).
- * Returns NULL on allocation failure. */
+/* Start a digest for alg's hash.  Returns NULL on allocation failure or
+ * when alg is NULL or has no hash (alg->md == NULL).  Free with
+ * digest_free(). */
 struct digest *digest_new(const struct alg_info *alg);
+/* Hash len more bytes of data.  Returns 0, or -EIO if OpenSSL fails. */
 int digest_update(struct digest *d, const void *data, size_t len);
 /* Finish into out (DIGEST_MAX bytes); returns the length, or -errno.
  * The object may then be freed or reset with digest_reset(). */
 int digest_final(struct digest *d, uint8_t out[DIGEST_MAX]);
+/* Start over with the same hash, discarding any input.  0 or -EIO. */
 int digest_reset(struct digest *d);
+/* Free; NULL is a no-op. */
 void digest_free(struct digest *d);
 
-/* One-shot convenience. Returns the length or -errno. */
+/* One-shot convenience. Returns the length, -EINVAL when alg has no hash,
+ * or -EIO. */
 int digest_oneshot(const struct alg_info *alg, const void *data, size_t len,
 		   uint8_t out[DIGEST_MAX]);
 
