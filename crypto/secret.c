@@ -53,6 +53,14 @@ size_t secret_len(const struct secret *s)
 	return s->len;
 }
 
+void secret_truncate(struct secret *s, size_t len)
+{
+	if (len >= s->len)
+		return;
+	OPENSSL_cleanse(s->bytes + len, s->len - len);
+	s->len = len;
+}
+
 void secret_wipe(void *p, size_t len)
 {
 	if (p != NULL && len > 0)

@@ -24,6 +24,10 @@ void secret_free(struct secret *s);
 uint8_t *secret_bytes(const struct secret *s);
 size_t secret_len(const struct secret *s);
 
+/* Shorten s to len bytes (len <= secret_len(s); larger is ignored), wiping
+ * the bytes cut off.  For filling a worst-case-sized secret in place. */
+void secret_truncate(struct secret *s, size_t len);
+
 /* Wipe len bytes at p in a way the optimiser cannot remove. */
 void secret_wipe(void *p, size_t len);
 
