@@ -36,7 +36,6 @@ import hsmtest  # noqa: E402
 
 MESSAGE = b"hsmfs benchmark message: the quick brown fox jumps over the lazy dog"
 KEYS = {"ES256": "bench-ec", "RS256": "bench-rsa"}
-N_KEYS = 5000
 PAGE = 25
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
@@ -135,14 +134,14 @@ class Bench:
                                         body, token=tok)
             if st != 200:
                 raise SystemExit(f"bench: creating {name}: {st} {b}")
-        n = N_KEYS - len(bodies)
+        n = self.args.keys - len(bodies)
         t0 = time.monotonic()
         r = self.run_load(["create", "--count", str(n), "--threads", "4",
                            "--prefix", "bulk"])
         self.other_tokens += r.get("client_token_requests", 0)
         if r["created"] != n:
             raise SystemExit(f"bench: created {r['created']} of {n} keys: {r.get('first_error')}")
-        log(f"created {N_KEYS} keys in {time.monotonic() - t0:.1f} s")
+        log(f"created {self.args.keys} keys in {time.monotonic() - t0:.1f} s")
 
     # hsm-load ------------------------------------------------------------
     def run_load(self, argv, check=True):
@@ -321,7 +320,7 @@ class Bench:
 
     def phase_list(self):
         """ls -l keys/ right after the mount, cold, then warm."""
-        log("ls -l keys/ with 5,000 keys")
+        log(f"ls -l keys/ with {self.args.keys:,} keys")
         s0 = self.stats_before_mount
         t0 = time.monotonic()
         p = subprocess.run(["ls", "-l", os.path.join(self.mnt, "keys")],
@@ -574,6 +573,7 @@ def render(b, args):
         w(f"| {v['n']} | {v['rate']:.0f} | {ms(v['p50'])} | {ms(v['p99'])} | {v['requests']} | {v['errors']} |")
     w("")
     L = b.facts["list"]
+    N_KEYS = args.keys
     ideal = math.ceil(N_KEYS / PAGE)
     w(f"### `ls -l keys/` with {N_KEYS:,} keys")
     w("")
@@ -640,6 +640,7 @@ def targets(b, args):
                   f"{v['requests']} requests, {v['ops']} verifies, {v['errors']} errors",
                   v["requests"] == 0 and v["ops"] > 0 and v["errors"] == 0))
     L = b.facts["list"]
+    N_KEYS = args.keys
     ideal = math.ceil(N_KEYS / PAGE)
     t.append((f"`ls -l` of {N_KEYS:,} keys: list requests = {ideal}, nothing per key",
               f"{L['list_requests']} list, {sum(L['other_requests'].values())} other",
@@ -678,6 +679,7 @@ def main():
     ap.add_argument("--duration", type=float, default=2.5)
     ap.add_argument("--warmup", type=float, default=0.3)
     ap.add_argument("--callers", default="1,4,8")
+    ap.add_argument("--keys", type=int, default=5000, help="keys in the store for ls -l")
     ap.add_argument("--ceiling-threads", type=int, default=8)
     ap.add_argument("--skip", default="", help="methods to leave out: shell,sdk")
     ap.add_argument("--quick", action="store_true", help="a short smoke run")
