@@ -1,0 +1,744 @@
+/*
+ * server.c - hsm-emulator's HTTP(S) front: libmicrohttpd, request bodies,
+ * routing, the 401 challenge, roles, api-versions, faults, response
+ * headers and the request log.
+ *
+ * Order for data-plane requests (docs/contracts.md): challenge / token
+ * check first, then statistics, role, api-version, faults, keys_handle().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "admin_i.h"
+#include "identities_i.h"
+#include "server_i.h"
+#include "tokens_i.h"
+
+#define POOL_THREADS 8		/* sleeping faults hold a thread each */
+#define IDLE_TIMEOUT_S 300	/* idle keep-alive connections are closed */
+#define BUILD_VERSION "1.0.20260320-1-emulator"
+
+static const char *const api_versions[] = {
+	"7.0", "7.1", "7.2", "7.3", "7.4", "7.4-preview.1", "7.5", "7.6",
+	"7.6-preview.1", "7.6-preview.2", "2025-07-01", "2026-01-01-preview",
+	"2026-03-01-preview",
+};
+
+/* Per-connection-request state kept by MHD between handler calls. */
+struct req_ctx {
+	char *buf;
+	size_t len, cap;
+	bool too_big;
+	struct timespec t0;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+void emu_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1) {
+		/* Ids need to be unique, not secret: fall back to the clock. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+const char *http_query(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void http_resp_header(struct http_resp *resp, const char *name,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (resp->nheaders >= HTTP_MAX_HEADERS)
+		return;
+	resp->headers[resp->nheaders].name = name;
+	va_start(ap, fmt);
+	vsnprintf(resp->headers[resp->nheaders].value,
+		  sizeof(resp->headers[0].value), fmt, ap);
+	va_end(ap);
+	resp->nheaders++;
+}
+
+void http_resp_json(struct http_resp *resp, int status, void *obj)
+{
+	const char *s;
+	size_t n;
+
+	resp->status = status;
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	if (obj == NULL) {
+		resp->status = 500;
+		return;
+	}
+	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+					      JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	resp->body = s ? strndup(s, n) : NULL;
+	resp->body_len = resp->body ? n : 0;
+	json_object_put(obj);
+}
+
+void server_sleep_ms(struct emu_server *srv, long ms)
+{
+	struct timespec until;
+
+	if (ms <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&srv->sleep_lock);
+	while (!srv->stopping &&
+	       pthread_cond_timedwait(&srv->sleep_cond, &srv->sleep_lock,
+				      &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&srv->sleep_lock);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000L +
+	       (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* The service's error envelope, built here rather than with emu_error()
+ * so that the HTTP side's answers do not depend on the key side. */
+void http_error(struct http_resp *resp, int status, const char *code,
+		     const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_object *err, *top;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	top = json_object_new_object();
+	err = json_object_new_object();
+	if (top == NULL || err == NULL) {
+		json_object_put(top);
+		json_object_put(err);
+		http_resp_json(resp, status, NULL);
+		return;
+	}
+	json_object_object_add(err, "code", json_object_new_string(code));
+	json_object_object_add(err, "message", json_object_new_string(msg));
+	json_object_object_add(top, "error", err);
+	http_resp_json(resp, status, top);
+}
+
+/* ---- data plane --------------------------------------------------------- */
+
+/* The minimum role and the MHSM data action of each operation. */
+static const struct op_rule {
+	const char *op;
+	enum emu_role role;
+	const char *action;
+} op_rules[] = {
+	{ "create", ROLE_OFFICER, "keys/create" },
+	{ "import", ROLE_OFFICER, "keys/import/action" },
+	{ "get", ROLE_READER, "keys/read/action" },
+	{ "update", ROLE_OFFICER, "keys/write/action" },
+	{ "delete", ROLE_OFFICER, "keys/delete" },
+	{ "list", ROLE_READER, "keys/read/action" },
+	{ "list_versions", ROLE_READER, "keys/read/action" },
+	{ "list_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
+	{ "get_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
+	{ "recover", ROLE_OFFICER, "keys/deletedKeys/recover/action" },
+	{ "purge", ROLE_OFFICER, "keys/deletedKeys/delete" },
+	{ "backup", ROLE_OFFICER, "keys/backup/action" },
+	{ "restore", ROLE_OFFICER, "keys/restore/action" },
+	{ "rotate", ROLE_OFFICER, "keys/rotate/action" },
+	{ "get_rotation_policy", ROLE_READER, "keys/read/action" },
+	{ "set_rotation_policy", ROLE_OFFICER, "keys/write/action" },
+	{ "sign", ROLE_USER, "keys/sign/action" },
+	{ "verify", ROLE_USER, "keys/verify/action" },
+	{ "encrypt", ROLE_USER, "keys/encrypt/action" },
+	{ "decrypt", ROLE_USER, "keys/decrypt/action" },
+	{ "wrapkey", ROLE_USER, "keys/wrap/action" },
+	{ "unwrapkey", ROLE_USER, "keys/unwrap/action" },
+	{ "rng", ROLE_USER, "rng/action" },
+};
+
+static const struct op_rule *rule_for(const char *op)
+{
+	for (size_t i = 0; i < sizeof(op_rules) / sizeof(op_rules[0]); i++)
+		if (strcmp(op_rules[i].op, op) == 0)
+			return &op_rules[i];
+	return NULL;
+}
+
+static bool is_data_path(const char *p)
+{
+	static const char *const roots[] = { "/keys", "/deletedkeys", "/rng" };
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		size_t n = strlen(roots[i]);
+		if (strncmp(p, roots[i], n) == 0 && (p[n] == '\0' || p[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static void challenge(struct emu_server *srv, struct http_resp *resp)
+{
+	admin_count_challenge(srv->adm);
+	resp->status = 401;
+	http_resp_header(resp, "WWW-Authenticate",
+			 "Bearer authorization=\"https://login.microsoftonline.com/%s\", resource=\"%s\"",
+			 EMU_TENANT, EMU_RESOURCE);
+}
+
+/* "/keys/<name>..." -> "/keys/<name>" for AccessDenied messages. */
+static void scope_of(const char *path, char *out, size_t outlen)
+{
+	const char *name, *end;
+
+	if (strncmp(path, "/rng", 4) == 0) {
+		snprintf(out, outlen, "/");
+		return;
+	}
+	name = strchr(path + 1, '/');
+	if (name == NULL || name[1] == '\0') {
+		snprintf(out, outlen, "/keys");
+		return;
+	}
+	name++;
+	end = strchr(name, '/');
+	snprintf(out, outlen, "/keys/%.*s",
+		 (int)(end ? (size_t)(end - name) : strlen(name)), name);
+}
+
+static bool api_version_known(const char *v)
+{
+	for (size_t i = 0; i < sizeof(api_versions) / sizeof(api_versions[0]); i++)
+		if (strcmp(api_versions[i], v) == 0)
+			return true;
+	return false;
+}
+
+static void inject(struct emu_server *srv, const struct fault_action *fa,
+		   struct http_resp *resp)
+{
+	switch (fa->status) {
+	case 429:
+		http_error(resp, 429, "Throttled",
+			 "Request was not processed because too many requests were received. Reason: HsmRequestTypeLimitReached");
+		break;
+	case 503:
+		http_error(resp, 503, "ServiceUnavailable",
+			 "The service is temporarily unavailable (injected fault). Retry the request.");
+		break;
+	case 500:
+		http_error(resp, 500, "InternalServerError",
+			 "An internal server error occurred (injected fault). Retry the request.");
+		break;
+	default:
+		http_error(resp, fa->status, "InjectedFault",
+			 "Injected fault with status %d.", fa->status);
+		break;
+	}
+	if (fa->retry_after >= 0)
+		http_resp_header(resp, "Retry-After", "%ld", fa->retry_after);
+	if (fa->retry_after_ms >= 0)
+		http_resp_header(resp, "retry-after-ms", "%ld", fa->retry_after_ms);
+}
+
+static void data_plane(struct emu_server *srv, const struct http_req *req,
+		       struct http_resp *resp)
+{
+	const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+	const struct emu_identity *who = NULL;
+	const struct op_rule *rule;
+	struct fault_action fa;
+	struct emu_request er;
+	struct emu_response kr = { 0 };
+	const char *op, *ver, *mr;
+	char *end;
+	char activity[37], scope[160];
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+		challenge(srv, resp);
+		return;
+	}
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	switch (tokens_validate(srv, auth, strlen(auth), &who)) {
+	case TOK_OK:
+		break;
+	case TOK_EXPIRED:
+		http_error(resp, 401, "Unauthorized",
+			 "[TokenExpired] Error validating token: 'S2S12086'.");
+		challenge(srv, resp);
+		return;
+	default:
+		challenge(srv, resp);
+		return;
+	}
+
+	op = keys_route_op(req->method, req->path);
+	admin_count_op(srv->adm, op);
+
+	rule = rule_for(op);
+	if (rule != NULL && who->role < rule->role) {
+		emu_uuid(activity);
+		scope_of(req->path, scope, sizeof(scope));
+		http_error(resp, 403, "AccessDenied",
+			 "Not authorized to access Microsoft.KeyVault/managedHsm/%s on %s (Activity ID: %s)",
+			 rule->action, scope, activity);
+		return;
+	}
+
+	ver = http_query(req, "api-version");
+	if (ver == NULL) {
+		http_error(resp, 400, "BadParameter",
+			 "The api-version query parameter is missing. Consider using the latest supported version (2025-07-01).");
+		return;
+	}
+	if (!api_version_known(ver)) {
+		http_error(resp, 400, "BadParameter",
+			 "The specified version (%.64s) is not recognized. Consider using the latest supported version (2025-07-01).",
+			 ver);
+		return;
+	}
+
+	admin_fault_decide(srv->adm, op, &fa);
+	server_sleep_ms(srv, fa.latency_ms);
+	server_sleep_ms(srv, fa.stall_ms);
+	if (fa.drop) {
+		resp->drop = true;
+		return;
+	}
+	if (fa.status != 0) {
+		inject(srv, &fa, resp);
+		return;
+	}
+
+	memset(&er, 0, sizeof(er));
+	er.method = req->method;
+	er.path = req->path;
+	er.api_version = ver;
+	er.maxresults = -1;
+	mr = http_query(req, "maxresults");
+	if (mr != NULL) {
+		long v;
+		errno = 0;
+		v = strtol(mr, &end, 10);
+		if (errno || end == mr || *end != '\0' || v < 0 || v > 1000000) {
+			http_error(resp, 400, "BadParameter",
+				 "The value of parameter maxresults (%.32s) is not a valid integer.",
+				 mr);
+			return;
+		}
+		er.maxresults = (int)v;
+	}
+	er.skiptoken = http_query(req, "$skiptoken");
+	er.body = req->body;
+	er.body_len = req->body_len;
+	er.base_url = srv->base_url;
+	er.role = who->role;
+	er.principal = who->client_id;
+	keys_handle(srv->ks, &er, &kr);
+	resp->status = kr.status;
+	resp->body = kr.body;
+	resp->body_len = kr.body ? kr.body_len : 0;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+static void openid_config(struct emu_server *srv, const char *tenant,
+			  struct http_resp *resp)
+{
+	/* Enough of the discovery document for MSAL-based credentials that
+	 * look the token endpoint up before using it. */
+	json_object *o = json_object_new_object();
+	char buf[400];
+
+	if (o == NULL) {
+		http_resp_json(resp, 500, NULL);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
+	json_object_object_add(o, "token_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/authorize", srv->base_url, tenant);
+	json_object_object_add(o, "authorization_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/v2.0", srv->base_url, tenant);
+	json_object_object_add(o, "issuer", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/discovery/v2.0/keys", srv->base_url, tenant);
+	json_object_object_add(o, "jwks_uri", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/devicecode", srv->base_url, tenant);
+	json_object_object_add(o, "device_authorization_endpoint", json_object_new_string(buf));
+	json_object_object_add(o, "tenant_region_scope", json_object_new_string("EU"));
+	resp->token_style = true;
+	http_resp_json(resp, 200, o);
+}
+
+static bool method_is(const struct http_req *req, const char *m,
+		      struct http_resp *resp)
+{
+	if (strcmp(req->method, m) == 0)
+		return true;
+	http_error(resp, 405, "MethodNotAllowed",
+		 "The requested resource does not support http method '%.16s'.",
+		 req->method);
+	http_resp_header(resp, "Allow", "%s", m);
+	return false;
+}
+
+static void dispatch(struct emu_server *srv, const struct http_req *req,
+		     struct http_resp *resp)
+{
+	const char *p = req->path;
+	const char *slash;
+
+	if (strncmp(p, "/_emulator/", 11) == 0) {
+		if (!req->loopback) {
+			http_error(resp, 403, "Forbidden",
+				 "The emulator's admin API is served to loopback peers only.");
+			return;
+		}
+		admin_handle(srv, req, p + 11, resp);
+		return;
+	}
+	if (is_data_path(p)) {
+		data_plane(srv, req, resp);
+		return;
+	}
+	if (strcmp(p, "/metadata/identity/oauth2/token") == 0) {
+		if (method_is(req, "GET", resp))
+			tokens_handle_imds(srv, req, resp);
+		return;
+	}
+	if (strcmp(p, "/msi/token") == 0) {
+		if (method_is(req, "GET", resp))
+			tokens_handle_appservice(srv, req, resp);
+		return;
+	}
+	/* /{tenant}/oauth2/v2.0/token and the discovery document. */
+	slash = strchr(p + 1, '/');
+	if (slash != NULL && slash - p > 1 && slash - p < 100) {
+		char tenant[100];
+
+		snprintf(tenant, sizeof(tenant), "%.*s", (int)(slash - p - 1), p + 1);
+		if (strcmp(slash, "/oauth2/v2.0/token") == 0) {
+			if (method_is(req, "POST", resp))
+				tokens_handle_entra(srv, req, tenant, resp);
+			return;
+		}
+		if (strcmp(slash, "/v2.0/.well-known/openid-configuration") == 0) {
+			if (method_is(req, "GET", resp))
+				openid_config(srv, tenant, resp);
+			return;
+		}
+	}
+	http_error(resp, 404, "NotFound",
+		 "The requested path was not found on this Managed HSM: %.200s", p);
+}
+
+/* ---- libmicrohttpd glue ------------------------------------------------- */
+
+static bool peer_is_loopback(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa == NULL)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+		       in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static void add_headers(struct emu_server *srv, struct MHD_Response *r,
+			const struct http_resp *resp, long latency)
+{
+	char uuid[37], num[24];
+
+	emu_uuid(uuid);
+	snprintf(num, sizeof(num), "%ld", latency);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json; charset=utf-8");
+	if (resp->token_style) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+					"no-store, no-cache");
+		MHD_add_response_header(r, "Pragma", "no-cache");
+		MHD_add_response_header(r, "x-ms-request-id", uuid);
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	} else {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+		MHD_add_response_header(r, "Content-Security-Policy", "default-src 'self'");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(r, "X-Frame-Options", "SAMEORIGIN");
+		MHD_add_response_header(r, "x-ms-server-latency", num);
+		MHD_add_response_header(r, "x-ms-request-id", uuid);
+		MHD_add_response_header(r, "x-ms-keyvault-region", "local");
+		MHD_add_response_header(r, "x-ms-keyvault-network-info",
+					"conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=Ipv4;");
+		MHD_add_response_header(r, "x-ms-build-version", BUILD_VERSION);
+	}
+	if (!srv->plain_http)
+		MHD_add_response_header(r, "Strict-Transport-Security",
+					"max-age=31536000; includeSubDomains");
+	for (size_t i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(r, resp->headers[i].name,
+					resp->headers[i].value);
+}
+
+/* Log one line per request: never headers, tokens or bodies.  The path is
+ * the client's, so control characters are replaced. */
+static void log_request(const char *method, const char *path, int status,
+			long ms)
+{
+	char clean[201];
+	size_t i;
+
+	for (i = 0; path[i] != '\0' && i < sizeof(clean) - 1; i++)
+		clean[i] = (path[i] < 0x20 || path[i] == 0x7f) ? '?' : path[i];
+	clean[i] = '\0';
+	if (status == 0)
+		fprintf(stderr, "hsm-emulator: %s %s dropped %ldms\n", method, clean, ms);
+	else
+		fprintf(stderr, "hsm-emulator: %s %s %d %ldms\n", method, clean, status, ms);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
+			       const char *url, const char *method,
+			       const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	struct emu_server *srv = cls;
+	struct req_ctx *ctx = *con_cls;
+	struct http_resp resp;
+	struct http_req req;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	long ms;
+
+	if (ctx == NULL) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (ctx == NULL)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &ctx->t0);
+		*con_cls = ctx;
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (ctx->too_big || ctx->len + n > EMU_BODY_MAX) {
+			ctx->too_big = true;
+			return MHD_YES;
+		}
+		if (ctx->len + n + 1 > ctx->cap) {
+			size_t cap = ctx->cap ? ctx->cap : 4096;
+			char *nb;
+			while (cap < ctx->len + n + 1)
+				cap *= 2;
+			nb = realloc(ctx->buf, cap);
+			if (nb == NULL)
+				return MHD_NO;
+			ctx->buf = nb;
+			ctx->cap = cap;
+		}
+		memcpy(ctx->buf + ctx->len, upload_data, n);
+		ctx->len += n;
+		ctx->buf[ctx->len] = '\0';
+		return MHD_YES;
+	}
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	/* Clients that join a base URL ending in '/' send "//rng": only the
+	 * leading slashes are collapsed, "/keys/n//sign" keeps its empty
+	 * version segment. */
+	req.path = url;
+	while (req.path[0] == '/' && req.path[1] == '/')
+		req.path++;
+	req.body = ctx->buf ? ctx->buf : "";
+	req.body_len = ctx->len;
+	req.loopback = peer_is_loopback(conn);
+
+	if (ctx->too_big)
+		http_error(&resp, 413, "RequestEntityTooLarge",
+			 "The request body is larger than %d bytes.", EMU_BODY_MAX);
+	else
+		dispatch(srv, &req, &resp);
+
+	ms = ms_since(&ctx->t0);
+	if (resp.drop) {
+		log_request(method, req.path, 0, ms);
+		free(resp.body);
+		return MHD_NO;	/* MHD closes the connection without answering */
+	}
+	if (resp.body != NULL)
+		r = MHD_create_response_from_buffer_with_free_callback(
+			resp.body_len, resp.body, free);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(resp.body);
+		return MHD_NO;
+	}
+	add_headers(srv, r, &resp, ms);
+	ret = MHD_queue_response(conn, (unsigned)resp.status, r);
+	MHD_destroy_response(r);
+	log_request(method, req.path, resp.status, ms);
+	return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct req_ctx *ctx = *con_cls;
+
+	if (ctx == NULL)
+		return;
+	free(ctx->buf);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	fprintf(stderr, "hsm-emulator: libmicrohttpd: %s\n", line);
+}
+
+int server_start(struct emu_server *srv, const char *host, unsigned port,
+		 const char *key_pem, const char *cert_pem,
+		 char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct MHD_OptionItem opts[10];
+	const union MHD_DaemonInfo *di;
+	struct MHD_Daemon *d;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	const char *url_host = host;
+	char hostbuf[80];
+	size_t n = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		if (in4->sin_addr.s_addr == htonl(INADDR_ANY))
+			url_host = "127.0.0.1";
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		flags |= MHD_USE_IPv6;
+		snprintf(hostbuf, sizeof(hostbuf), "[%s]",
+			 IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) ? "::1" : host);
+		url_host = hostbuf;
+	} else {
+		snprintf(err, errlen, "--listen: '%s' is not an IP address (use e.g. 127.0.0.1:8443)", host);
+		return -1;
+	}
+	if (key_pem != NULL)
+		flags |= MHD_USE_TLS;
+
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
+		(intptr_t)mhd_log, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, POOL_THREADS, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
+		(intptr_t)completed, srv };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL };
+	if (key_pem != NULL) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+			(void *)(uintptr_t)key_pem };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+			(void *)(uintptr_t)cert_pem };
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+
+	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, srv,
+			     MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s:%u (address in use, or not a local address?)",
+			 host, port);
+		return -1;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (di == NULL || di->port == 0) {
+		MHD_stop_daemon(d);
+		snprintf(err, errlen, "cannot find the port the server listens on");
+		return -1;
+	}
+	snprintf(srv->base_url, sizeof(srv->base_url), "%s://%s:%u",
+		 key_pem ? "https" : "http", url_host, (unsigned)di->port);
+	srv->plain_http = key_pem == NULL;
+	srv->mhd = d;
+	return 0;
+}
+
+void server_stop(struct emu_server *srv)
+{
+	if (srv->mhd == NULL)
+		return;
+	pthread_mutex_lock(&srv->sleep_lock);
+	srv->stopping = true;
+	pthread_cond_broadcast(&srv->sleep_cond);
+	pthread_mutex_unlock(&srv->sleep_lock);
+	MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
+}
