@@ -1,0 +1,65 @@
+/*
+ * auth_i.h - the bearer token and the credentials (internal to client/).
+ *
+ * auth.c is the only holder of the token.  It leaves that file only as a
+ * complete "Authorization: Bearer ..." header line in a buffer the caller
+ * wipes (auth_header()).
+ */
+#ifndef HSMFS_CLIENT_AUTH_I_H
+#define HSMFS_CLIENT_AUTH_I_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client_i.h"
+
+/*
+ * Choose and check the credential of cfg (env vars, files); nothing is
+ * sent.  Returns HSM_OK and *out, or HSM_E_AUTH with a one-line reason.
+ */
+enum hsm_status auth_new(const struct hsm_config *cfg, struct auth **out,
+			 char *err, size_t errlen);
+/* Wipe the token and free.  NULL is a no-op. */
+void auth_free(struct auth *a);
+
+/* True once a challenge told us the tenant and resource. */
+bool auth_ready(struct auth *a);
+
+/*
+ * Record the WWW-Authenticate header of a 401.  Returns HSM_OK, or
+ * HSM_E_AUTH when it is not a usable Bearer challenge (err filled).
+ */
+enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
+			       struct hsm_error *err);
+
+/*
+ * The header line "Authorization: Bearer <token>" for the next request,
+ * fetching or refreshing the token as needed (one thread fetches; others
+ * keep using a still-valid token, or wait for the new one until
+ * deadline_ms).  *hdr is malloc()ed: secret_wipe_free(*hdr, strlen) it.
+ * *gen identifies the token for auth_drop().
+ */
+enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
+			    int64_t deadline_ms, char **hdr, uint64_t *gen,
+			    struct hsm_error *err);
+
+/* The service refused token gen (401): forget it (wiped) unless a newer
+ * one replaced it already. */
+void auth_drop(struct auth *a, uint64_t gen);
+
+/* For hsm_client_stats(): expiry (unix) and a description. */
+void auth_describe(struct auth *a, int64_t *expires, char *identity,
+		   size_t len);
+
+/*
+ * Parse a Bearer challenge.  authorization / authorization_uri give the
+ * authority (tenant = its first path segment); resource (trailing '/'
+ * trimmed) + "/.default" or scope gives the scope, and resource is the
+ * scope without "/.default".  Values may be quoted or not.  Returns 0, or
+ * -1 when the header is not Bearer or lacks either part.
+ */
+int auth_parse_challenge(const char *hdr, char *tenant, size_t tlen,
+			 char *resource, size_t rlen, char *scope, size_t slen);
+
+#endif
