@@ -1,8 +1,194 @@
-/* being written */
+/*
+ * main.c - hsmfs: argv -> options -> client -> mount -> loop -> teardown.
+ *
+ *     hsmfs [options] URL[,URL...] MOUNTPOINT
+ *
+ * The mount is made before daemonising, so without -f the command
+ * returns once the mount is up; everything that can be checked (URL, CA
+ * file, credentials) is checked before that, with a one-line message and
+ * a non-zero exit.
+ */
+#include <errno.h>
 #include <stdio.h>
-int main(void);
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "hsmfs.h"
+#include "log.h"
+
+static enum hsm_status make_client(struct fs_options *o, struct hsm_client **c,
+				   char *err, size_t errlen)
 {
-	fputs("not built yet\n", stderr);
-	return 1;
+	struct hsm_config cfg = {0};
+
+	cfg.urls = (const char *const *)o->urls;
+	cfg.n_urls = o->n_urls;
+	cfg.cafile = o->cafile;
+	cfg.api_version = o->api_version;
+	cfg.timeout_ms = o->timeout * 1000;
+	cfg.retries = (unsigned)o->retries;
+	cfg.allow_http = o->allow_http != 0;
+	cfg.auth = (enum hsm_auth)o->auth_kind;
+	cfg.token_file = o->token_file;
+	cfg.log = log_client_sink;
+	return hsm_client_new(&cfg, c, err, errlen);
+}
+
+/* The backend of the key cache: the client. */
+static enum hsm_status be_list(void *arg, struct hsm_call *call,
+			       struct hsm_key_list *out)
+{
+	return hsm_list_keys(arg, call, out);
+}
+
+static enum hsm_status be_versions(void *arg, struct hsm_call *call,
+				   const char *name, struct hsm_key_list *out)
+{
+	return hsm_list_versions(arg, call, name, out);
+}
+
+static enum hsm_status be_get(void *arg, struct hsm_call *call,
+			      const char *name, const char *version,
+			      struct hsm_key *out)
+{
+	return hsm_get_key(arg, call, name, version, out);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts copts = {0};
+	struct fs_options opts = {0};
+	struct fs_state fs = {0};
+	struct fuse_loop_config *lcfg = NULL;
+	struct fuse *fuse = NULL;
+	struct hsm_client *probe = NULL;
+	struct kc_backend be = {0};
+	char err[512] = "";
+	int rc = 1;
+	bool mounted = false, global = false;
+
+	if (options_parse(&args, &opts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsmfs: %s\n", err);
+		goto out;
+	}
+	if (opts.show_help) {
+		options_usage(argv[0]);
+		printf("libfuse options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		rc = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("hsmfs version %s\n", HSMFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		rc = 0;
+		goto out;
+	}
+	if (options_check(&opts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsmfs: %s\n", err);
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &copts) != 0)
+		goto out;
+	if (copts.mountpoint == NULL) {
+		fprintf(stderr, "hsmfs: no mount point given\n");
+		goto out;
+	}
+	if (hsm_global_init() != HSM_OK) {
+		fprintf(stderr, "hsmfs: cannot initialise the HTTP library\n");
+		goto out;
+	}
+	global = true;
+	/* Check URL, CA file and credentials now, while a failure can still
+	 * be a one-line message and an exit status.  The real client is made
+	 * after daemonising: threads and connections do not survive fork. */
+	if (make_client(&opts, &probe, err, sizeof(err)) != HSM_OK) {
+		fprintf(stderr, "hsmfs: %s\n", err[0] ? err : "cannot create the client");
+		goto out;
+	}
+	hsm_client_free(probe);
+
+	fs.opts = &opts;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.mounted_at = time(NULL);
+	fs.shells = opts.shell_list ? (const char *const *)opts.shell_list
+				    : proc_default_shells;
+	fs.env.remote_verify = opts.remote_verify != 0;
+	fs.env.remote_encrypt = opts.remote_encrypt != 0;
+	fs.requests = reqstore_new((int64_t)opts.result_ttl * 1000, "/proc", 65536);
+	fs.errors = reqstore_new((int64_t)opts.result_ttl * 1000, "/proc", 65536);
+	if (fs.requests == NULL || fs.errors == NULL) {
+		fprintf(stderr, "hsmfs: out of memory\n");
+		goto out;
+	}
+
+	log_open(true, copts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	fuse = fuse_new(&args, &hsmfs_ops, sizeof(hsmfs_ops), &fs);
+	if (fuse == NULL)
+		goto out;
+	if (fuse_mount(fuse, copts.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_daemonize(copts.foreground) != 0)
+		goto out;
+	log_open(copts.foreground, copts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+
+	if (make_client(&opts, &fs.client, err, sizeof(err)) != HSM_OK) {
+		log_err("%s", err);
+		goto out;
+	}
+	fs.env.client = fs.client;
+	be.list = be_list;
+	be.list_versions = be_versions;
+	be.get = be_get;
+	be.arg = fs.client;
+	fs.kc = kc_new(&be, (int64_t)opts.list_ttl * 1000, 5000);
+	if (fs.kc == NULL) {
+		log_err("out of memory");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out;
+	log_info("mounted %s on %s", opts.urls[0], copts.mountpoint);
+	if (copts.singlethread) {
+		rc = fuse_loop(fuse) ? 1 : 0;
+	} else {
+		lcfg = fuse_loop_cfg_create();
+		if (lcfg == NULL)
+			goto out_signals;
+		fuse_loop_cfg_set_clone_fd(lcfg, (unsigned)copts.clone_fd);
+		/* Remote calls block a worker each; a slow HSM must not starve
+		 * ls and stat, so allow more workers than libfuse's 10. */
+		fuse_loop_cfg_set_max_threads(lcfg, copts.max_threads > 10 ?
+					      copts.max_threads : 64);
+		fuse_loop_cfg_set_idle_threads(lcfg, copts.max_idle_threads);
+		rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
+	}
+out_signals:
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out:
+	if (mounted)
+		fuse_unmount(fuse);
+	fuse_destroy(fuse);
+	fuse_loop_cfg_destroy(lcfg);
+	kc_free(fs.kc);
+	reqstore_free(fs.requests);
+	reqstore_free(fs.errors);
+	hsm_client_free(fs.client);
+	if (global)
+		hsm_global_cleanup();
+	free(copts.mountpoint);
+	options_free(&opts);
+	fuse_opt_free_args(&args);
+	log_close();
+	return rc;
 }

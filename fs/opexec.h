@@ -1,0 +1,85 @@
+/*
+ * opexec.h - one operation on an operation file: collect input, run it,
+ * produce the output bytes (DESIGN.md §3.1 "Data formats", §4).
+ *
+ * The same object serves the one-handle mode (it lives in the handle) and
+ * the two-command mode (it lives in the scoped request).  Input is hashed
+ * as it arrives for sign and verify (so messages of any size stream);
+ * other operations buffer up to OPX_MAX_INPUT bytes.  Buffered input and
+ * outputs are wiped when dropped.  Not thread-safe: the owner locks.
+ */
+#ifndef HSMFS_FS_OPEXEC_H
+#define HSMFS_FS_OPEXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "hsm_client.h"
+#include "keycache.h"
+#include "opname.h"
+#include "secret.h"
+
+#define OPX_MAX_INPUT (1u << 20)
+
+/* What an operation needs from the daemon. */
+struct opx_env {
+	struct hsm_client *client;
+	bool remote_verify;
+	bool remote_encrypt;
+};
+
+struct opx {
+	struct opname on;
+	char *name;		/* key name */
+	char *version;		/* NULL: latest */
+	struct kver *kv;	/* the version seen at open (public key) */
+	struct digest *dg;	/* sign/verify of a message */
+	uint8_t *buf;		/* buffered input (wiped) */
+	size_t len, cap;
+	bool sig_done;		/* verify: the signature prefix is parsed */
+	uint8_t *sig;		/* verify: signature in the service's format */
+	size_t sig_len;
+	int in_err;		/* sticky input error, -errno */
+	bool started;		/* any input since init/reset */
+};
+
+/* Why an operation failed, for the error file and the log. */
+struct opx_fail {
+	int err;			/* positive errno */
+	char message[512];		/* local or service message */
+	char code[64];			/* service error code, or "" */
+	char request_id[64];		/* service request id, or "" */
+};
+
+/*
+ * Prepare for an operation (takes a new reference to kv).  Returns 0 or
+ * -ENOMEM (nothing to clean up then).
+ */
+int opx_init(struct opx *x, const struct opname *on, const char *name,
+	     const char *version, struct kver *kv);
+
+/* Forget the input, keep the operation (a new operation on a handle). */
+void opx_reset(struct opx *x);
+
+/* Release everything, wiping input. */
+void opx_cleanup(struct opx *x);
+
+/*
+ * Add input.  Returns 0, or -EMSGSIZE when buffered input would exceed
+ * OPX_MAX_INPUT, -EINVAL when the verify signature prefix is malformed
+ * (the error also sticks and is reported by opx_run()).
+ */
+int opx_write(struct opx *x, const void *data, size_t len);
+
+/*
+ * Run the operation on the input collected so far.  On success returns 0
+ * and *out holds the output (a secret owned by the caller; may be empty).
+ * On failure returns -errno, *out is NULL and *fail says why.  call may
+ * carry a cancellation hook.  The input is consumed either way.
+ */
+int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
+	    struct secret **out, struct opx_fail *fail);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * options.c - hsmfs options: fuse_opt table, validation, usage.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hsm_client.h"
+#include "options.h"
+
+enum { KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMS };
+
+#define OPT(t, p) { t, offsetof(struct fs_options, p), 1 }
+
+static const struct fuse_opt opt_table[] = {
+	OPT("cafile=%s", cafile),
+	OPT("auth=%s", auth),
+	OPT("token_file=%s", token_file),
+	OPT("api_version=%s", api_version),
+	OPT("mkdir_key=%s", mkdir_key),
+	OPT("shells=%s", shells),
+	OPT("timeout=%d", timeout),
+	OPT("retries=%d", retries),
+	OPT("list_ttl=%d", list_ttl),
+	OPT("result_ttl=%d", result_ttl),
+	OPT("remote_verify", remote_verify),
+	OPT("remote_encrypt", remote_encrypt),
+	OPT("allow_http", allow_http),
+	OPT("allow_delete", allow_delete),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct fs_options *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		o->n_positional++;
+		if (o->url_arg == NULL) {
+			o->url_arg = strdup(arg);
+			return o->url_arg == NULL ? -1 : 0;	/* consumed */
+		}
+		return 1;	/* the mount point: libfuse takes it */
+	case KEY_HELP:
+		o->show_help = 1;
+		return 1;	/* libfuse prints its part after ours */
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 1;
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case KEY_DEFAULT_PERMS:
+		o->default_permissions = 1;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+int options_parse(struct fuse_args *args, struct fs_options *opts,
+		  char *errbuf, size_t errlen)
+{
+	opts->timeout = 30;
+	opts->retries = 5;
+	opts->list_ttl = 30;
+	opts->result_ttl = 300;
+	if (fuse_opt_parse(args, opts, opt_table, opt_proc) != 0) {
+		snprintf(errbuf, errlen, "invalid options (see --help)");
+		return -1;
+	}
+	return 0;
+}
+
+static int abs_path(char **p, const char *what, char *errbuf, size_t errlen)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if (*p == NULL || (*p)[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		snprintf(errbuf, errlen, "cannot resolve %s: %s", what,
+			 strerror(errno));
+		return -1;
+	}
+	if (asprintf(&abs, "%s/%s", cwd, *p) < 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	free(*p);
+	*p = abs;
+	return 0;
+}
+
+static int check_range(int v, int lo, int hi, const char *name,
+		       char *errbuf, size_t errlen)
+{
+	if (v < lo || v > hi) {
+		snprintf(errbuf, errlen, "%s=%d is out of range (%d..%d)",
+			 name, v, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_mkdir_key(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	const char *spec = o->mkdir_key ? o->mkdir_key : "EC:P-256";
+	const char *colon = strchr(spec, ':');
+	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+	const char *arg = colon ? colon + 1 : NULL;
+
+	if (klen == 2 && strncmp(spec, "EC", 2) == 0) {
+		o->mkdir_kty = KEY_EC;
+		o->mkdir_crv = arg ? curve_from_name(arg) : CRV_P256;
+		if (o->mkdir_crv == CRV_NONE)
+			goto bad;
+	} else if (klen == 3 && strncmp(spec, "RSA", 3) == 0) {
+		o->mkdir_kty = KEY_RSA;
+		o->mkdir_bits = arg ? (unsigned)atoi(arg) : 3072;
+		if (o->mkdir_bits != 2048 && o->mkdir_bits != 3072 &&
+		    o->mkdir_bits != 4096)
+			goto bad;
+	} else if (klen == 3 && strncmp(spec, "oct", 3) == 0) {
+		o->mkdir_kty = KEY_OCT;
+		o->mkdir_bits = arg ? (unsigned)atoi(arg) : 256;
+		if (o->mkdir_bits != 128 && o->mkdir_bits != 192 &&
+		    o->mkdir_bits != 256)
+			goto bad;
+	} else {
+		goto bad;
+	}
+	return 0;
+bad:
+	snprintf(errbuf, errlen,
+		 "mkdir_key=%s is not valid (EC[:P-256|P-256K|P-384|P-521], "
+		 "RSA[:2048|3072|4096], oct[:128|192|256])", spec);
+	return -1;
+}
+
+static int split_shells(struct fs_options *o)
+{
+	size_t n = 1, i = 0;
+	const char *p;
+	char *save = NULL, *tok;
+
+	if (o->shells == NULL)
+		return 0;
+	for (p = o->shells; *p; p++)
+		n += *p == ':';
+	o->shell_list = calloc(n + 1, sizeof(*o->shell_list));
+	if (o->shell_list == NULL)
+		return -1;
+	for (tok = strtok_r(o->shells, ":", &save); tok != NULL;
+	     tok = strtok_r(NULL, ":", &save))
+		o->shell_list[i++] = tok;
+	return 0;
+}
+
+int options_check(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	char *save = NULL, *tok, *copy;
+
+	if (o->url_arg == NULL || o->n_positional < 2) {
+		snprintf(errbuf, errlen,
+			 "usage: hsmfs [options] URL[,URL...] MOUNTPOINT");
+		return -1;
+	}
+	if (o->n_positional > 2) {
+		snprintf(errbuf, errlen, "too many arguments (expected URL and MOUNTPOINT)");
+		return -1;
+	}
+	copy = strdup(o->url_arg);
+	if (copy == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t l = strlen(tok);
+
+		if (o->n_urls == OPT_MAX_URLS) {
+			snprintf(errbuf, errlen, "too many URLs (at most %d)",
+				 OPT_MAX_URLS);
+			free(copy);
+			return -1;
+		}
+		/* "https://x/" and "https://x" name the same service. */
+		while (l > 0 && tok[l - 1] == '/')
+			tok[--l] = '\0';
+		o->urls[o->n_urls] = strdup(tok);
+		if (o->urls[o->n_urls] == NULL) {
+			free(copy);
+			snprintf(errbuf, errlen, "out of memory");
+			return -1;
+		}
+		o->n_urls++;
+	}
+	free(copy);
+	if (o->n_urls == 0) {
+		snprintf(errbuf, errlen, "no URL given");
+		return -1;
+	}
+	if (check_range(o->timeout, 1, 3600, "timeout", errbuf, errlen) ||
+	    check_range(o->retries, 0, 20, "retries", errbuf, errlen) ||
+	    check_range(o->list_ttl, 0, 86400, "list_ttl", errbuf, errlen) ||
+	    check_range(o->result_ttl, 1, 86400, "result_ttl", errbuf, errlen))
+		return -1;
+	o->auth_kind = hsm_auth_from_name(o->auth ? o->auth : "auto");
+	if (o->auth_kind < 0) {
+		snprintf(errbuf, errlen,
+			 "auth=%s is not one of auto, token, secret, cert, "
+			 "workload, appservice, imds, azcli", o->auth);
+		return -1;
+	}
+	if (parse_mkdir_key(o, errbuf, errlen))
+		return -1;
+	if (o->allow_other && !o->default_permissions) {
+		snprintf(errbuf, errlen,
+			 "allow_other needs default_permissions (results of one "
+			 "user must never be readable by another)");
+		return -1;
+	}
+	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
+	    abs_path(&o->token_file, "token_file", errbuf, errlen))
+		return -1;
+	if (split_shells(o)) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+void options_free(struct fs_options *o)
+{
+	size_t i;
+
+	free(o->cafile);
+	free(o->auth);
+	free(o->token_file);
+	free(o->api_version);
+	free(o->mkdir_key);
+	free(o->shells);
+	free(o->url_arg);
+	for (i = 0; i < o->n_urls; i++)
+		free(o->urls[i]);
+	free(o->shell_list);
+	memset(o, 0, sizeof(*o));
+}
+
+void options_usage(const char *prog)
+{
+	printf("usage: %s [options] URL[,URL...] MOUNTPOINT\n"
+	       "\n"
+	       "Present an Azure Key Vault Managed HSM as a filesystem.\n"
+	       "\n"
+	       "hsmfs options:\n"
+	       "    -f                      stay in the foreground\n"
+	       "    -d                      debug output (implies -f)\n"
+	       "    -o cafile=PATH          trust this CA bundle (default: system store)\n"
+	       "    -o auth=KIND            auto|token|secret|cert|workload|appservice|imds|azcli\n"
+	       "                            (default: auto)\n"
+	       "    -o token_file=PATH      read the access token from PATH (mode 0600)\n"
+	       "    -o api_version=V        REST api-version (default: 7.5)\n"
+	       "    -o timeout=S            per-operation deadline in seconds (default: 30)\n"
+	       "    -o retries=N            retries of throttled or failed calls (default: 5)\n"
+	       "    -o list_ttl=S           key list and latest-version cache (default: 30)\n"
+	       "    -o result_ttl=S         how long a two-command result stays (default: 300)\n"
+	       "    -o allow_delete         allow destructive operations\n"
+	       "    -o mkdir_key=KTY[:CRV|:SIZE]  key type made by mkdir (default: EC:P-256)\n"
+	       "    -o remote_verify        verify in the HSM instead of locally\n"
+	       "    -o remote_encrypt       RSA encrypt and wrap in the HSM instead of locally\n"
+	       "    -o allow_http           allow plain http to a loopback address\n"
+	       "    -o shells=A:B:...       programs that anchor a request scope\n"
+	       "                            (default: bash:sh:dash:zsh:ksh:ash:busybox:fish)\n"
+	       "    -h, --help              this text, then libfuse's options\n"
+	       "    -V, --version           print versions\n"
+	       "\n", prog);
+}

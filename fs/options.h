@@ -1,0 +1,75 @@
+/*
+ * options.h - hsmfs command line and mount options (DESIGN.md §6).
+ *
+ * Our options are parsed out of the fuse_args with a fuse_opt table; the
+ * rest (-f, -d, allow_other, ...) stays in the args for libfuse.  The
+ * first non-option argument is the URL list, the second the mount point.
+ */
+#ifndef HSMFS_FS_OPTIONS_H
+#define HSMFS_FS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fuse.h>
+
+#include "alg.h"
+
+#define OPT_MAX_URLS 8
+
+struct fs_options {
+	/* As parsed (strings malloc()ed by fuse_opt). */
+	char *cafile;
+	char *auth;
+	char *token_file;
+	char *api_version;
+	char *mkdir_key;
+	char *shells;		/* colon-separated shell basenames */
+	int timeout;		/* seconds */
+	int retries;
+	int list_ttl;		/* seconds */
+	int result_ttl;		/* seconds */
+	int remote_verify;
+	int remote_encrypt;
+	int allow_http;
+	int allow_delete;
+	int allow_other;	/* seen (kept for libfuse too) */
+	int default_permissions;	/* seen (kept for libfuse too) */
+	int show_help;
+	int show_version;
+	/* Positional arguments. */
+	char *url_arg;		/* "URL[,URL...]" (malloc()ed) */
+	int n_positional;
+	/* Derived by options_check(). */
+	char *urls[OPT_MAX_URLS];	/* malloc()ed copies */
+	size_t n_urls;
+	int auth_kind;		/* enum hsm_auth */
+	enum key_type mkdir_kty;
+	enum curve mkdir_crv;
+	unsigned mkdir_bits;
+	const char **shell_list;	/* NULL-terminated */
+};
+
+/*
+ * Parse args (modified in place: our options are removed, libfuse's are
+ * kept; the mount point stays).  Returns 0, or -1 after writing a one-line
+ * message to errbuf.  opts must be zeroed; defaults are filled in.
+ */
+int options_parse(struct fuse_args *args, struct fs_options *opts,
+		  char *errbuf, size_t errlen);
+
+/*
+ * Validate parsed options: numbers in range, auth and mkdir_key names,
+ * URL list, allow_other only with default_permissions, and make relative
+ * paths (cafile, token_file) absolute because daemonising changes the
+ * directory to /.  Returns 0, or -1 with a one-line message in errbuf.
+ */
+int options_check(struct fs_options *opts, char *errbuf, size_t errlen);
+
+/* Release everything options_parse()/options_check() allocated. */
+void options_free(struct fs_options *opts);
+
+/* Our part of --help (the man page's OPTIONS section). */
+void options_usage(const char *prog);
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * proc.h - caller identity and request scopes (DESIGN.md §4.2).
+ *
+ * A scope is the caller's uid plus its anchor: the nearest process at or
+ * above the caller whose program is a shell, else the caller's session
+ * leader.  Processes are named by pid and start time (from
+ * /proc/PID/stat) so that a reused pid never matches.
+ */
+#ifndef HSMFS_FS_PROC_H
+#define HSMFS_FS_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_id {
+	pid_t pid;
+	unsigned long long start;	/* clock ticks after boot */
+};
+
+struct scope {
+	uid_t uid;
+	struct proc_id anchor;
+	struct proc_id self;		/* the calling process */
+};
+
+/* What /proc/PID/stat says about a process. */
+struct proc_stat {
+	char comm[32];
+	pid_t ppid;
+	pid_t sid;
+	unsigned long long start;
+};
+
+/*
+ * Parse one /proc/PID/stat line (comm may hold spaces and parentheses).
+ * Returns 0 or -EINVAL.
+ */
+int proc_parse_stat(const char *line, struct proc_stat *out);
+
+/*
+ * Read PID's stat under proc_root ("/proc", or a fake tree in tests).
+ * Returns 0, -ENOENT when the process is gone, -EINVAL when malformed.
+ */
+int proc_read_stat(const char *proc_root, pid_t pid, struct proc_stat *out);
+
+/*
+ * Is PID's program a shell?  The program is the basename of the
+ * /proc/PID/exe link (so a "#!/bin/bash" script counts, whatever its
+ * comm), else comm when the link cannot be read.  shells is a
+ * NULL-terminated list of basenames.
+ */
+bool proc_is_shell(const char *proc_root, pid_t pid, const char *comm,
+		   const char *const *shells);
+
+/*
+ * Compute the scope of a caller.  Never fails: if /proc cannot be read
+ * the anchor is the caller itself (so nothing is shared by mistake).
+ */
+void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
+		const char *const *shells, struct scope *out);
+
+/* Is the process still the one named by id (same pid and start time)? */
+bool proc_alive(const char *proc_root, const struct proc_id *id);
+
+/* The default shell list: bash sh dash zsh ksh ash busybox fish. */
+extern const char *const proc_default_shells[];
+
+#endif
