@@ -1,0 +1,477 @@
+/*
+ * keys_ops.c - the cryptographic key operations (sign, verify, encrypt,
+ * decrypt, wrapkey, unwrapkey) and /rng, as Managed HSM performs them.
+ *
+ * The store lock is held only to find the key and copy its attributes;
+ * the cryptography runs on a reference to the immutable material.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "keys_i.h"
+#include "pkey.h"
+#include "pkop.h"
+#include "sym.h"
+
+struct snapshot {
+	struct key_mat *m;	/* one reference */
+	char *kid;
+	unsigned ops;
+	bool enabled;
+	int64_t nbf, exp;
+};
+
+static const char *kty_wire(enum key_type t)
+{
+	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
+}
+
+static int take_snapshot(struct keystore *ks, const struct emu_request *req,
+			 const char *name, const char *version,
+			 struct snapshot *s, struct emu_response *resp)
+{
+	struct key_entry *e;
+	struct key_ver *v = NULL;
+
+	memset(s, 0, sizeof(*s));
+	pthread_rwlock_rdlock(&ks->lock);
+	e = store_find(ks, name);
+	if (e != NULL && !e->deleted)
+		v = entry_version(e, version);
+	if (v != NULL) {
+		s->m = mat_get(v->m);
+		s->kid = render_kid(req->base_url, e->name, v->id);
+		s->ops = v->ops;
+		s->enabled = v->enabled;
+		s->nbf = v->nbf;
+		s->exp = v->exp;
+	}
+	pthread_rwlock_unlock(&ks->lock);
+	if (v == NULL) {
+		char path[300];
+
+		if (version != NULL && *version != '\0')
+			snprintf(path, sizeof(path), "/keys/%s/%s", name, version);
+		else
+			snprintf(path, sizeof(path), "/keys/%s", name);
+		keys_not_found(resp, req->base_url, path);
+		return -ENOENT;
+	}
+	if (s->kid == NULL) {
+		mat_put(s->m);
+		emu_error(resp, 500, "InternalError", NULL,
+			  "The emulator ran out of memory; retry the request.");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static unsigned op_bit(const char *op)
+{
+	if (strcmp(op, "sign") == 0)
+		return KOP_SIGN;
+	if (strcmp(op, "verify") == 0)
+		return KOP_VERIFY;
+	if (strcmp(op, "encrypt") == 0)
+		return KOP_ENCRYPT;
+	if (strcmp(op, "decrypt") == 0)
+		return KOP_DECRYPT;
+	if (strcmp(op, "wrapkey") == 0)
+		return KOP_WRAP;
+	return KOP_UNWRAP;
+}
+
+/* Is the algorithm family one that op uses? */
+static bool family_fits(const char *op, enum alg_family f)
+{
+	bool rsa_enc = f == ALG_RSA_ENC_PKCS1 || f == ALG_RSA_ENC_OAEP;
+
+	switch (op_bit(op)) {
+	case KOP_SIGN:
+	case KOP_VERIFY:
+		return f == ALG_RSA_PKCS1 || f == ALG_RSA_PSS || f == ALG_ECDSA;
+	case KOP_ENCRYPT:
+	case KOP_DECRYPT:
+		return rsa_enc || f == ALG_AES_GCM || f == ALG_AES_CBC ||
+		       f == ALG_AES_CBCPAD;
+	default:
+		return rsa_enc || f == ALG_AES_KW;
+	}
+}
+
+/* Decode base64url member k; required: reply 400 when absent. */
+static int get_b64(struct json_object *o, const char *k, bool required,
+		   struct bytes *b, struct emu_response *resp)
+{
+	struct json_object *m;
+
+	b->p = NULL;
+	b->len = 0;
+	if (!json_object_object_get_ex(o, k, &m) ||
+	    json_object_is_type(m, json_type_null)) {
+		if (!required)
+			return 0;
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "The request must contain '%s', encoded with base64url.", k);
+		return -EINVAL;
+	}
+	if (!json_object_is_type(m, json_type_string) ||
+	    b64url_decode(json_object_get_string(m),
+			  (size_t)json_object_get_string_len(m), &b->p, &b->len) != 0) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid '%s': it must be encoded with base64url.", k);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void reply_result(struct emu_response *resp, const struct alg_info *alg,
+			 const char *kid, const uint8_t *val, size_t len,
+			 const struct bytes *aad, const uint8_t *iv, size_t iv_len,
+			 const uint8_t *tag)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (aad != NULL && aad->p != NULL)
+		jadd_b64(o, "aad", aad->p, aad->len);
+	jadd_str(o, "alg", alg->name);
+	if (iv != NULL)
+		jadd_b64(o, "iv", iv, iv_len);
+	jadd_str(o, "kid", kid);
+	if (tag != NULL)
+		jadd_b64(o, "tag", tag, GCM_TAG_LEN);
+	if (jadd_b64(o, "value", val, len) != 0) {
+		json_object_put(o);
+		o = NULL;
+	}
+	render_reply(resp, 200, o);
+}
+
+static void bad_length(struct emu_response *resp, const char *what,
+		       size_t got, const struct alg_info *alg, size_t want)
+{
+	emu_error(resp, 400, "BadParameter", NULL,
+		  "Invalid length of '%s': %zu bytes. %s requires %zu bytes, encoded with base64url.",
+		  what, got, alg->name, want);
+}
+
+static void do_sign(const struct snapshot *s, const struct alg_info *alg,
+		    struct json_object *body, struct emu_response *resp)
+{
+	struct bytes d;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+
+	if (get_b64(body, "value", true, &d, resp) != 0)
+		return;
+	if (d.len != alg->digest_len) {
+		bad_length(resp, "value", d.len, alg, alg->digest_len);
+	} else if (pk_sign(s->m->pkey, alg, d.p, d.len, &sig, &sig_len) != 0) {
+		emu_error(resp, 500, "InternalError", NULL,
+			  "Signing failed; retry the request.");
+	} else {
+		reply_result(resp, alg, s->kid, sig, sig_len, NULL, NULL, 0, NULL);
+	}
+	free(sig);
+	bytes_free(&d);
+}
+
+static void do_verify(const struct snapshot *s, const struct alg_info *alg,
+		      struct json_object *body, struct emu_response *resp)
+{
+	struct bytes d, sig;
+	struct json_object *o;
+	int err;
+
+	if (get_b64(body, "digest", true, &d, resp) != 0)
+		return;
+	if (get_b64(body, "value", true, &sig, resp) != 0) {
+		bytes_free(&d);
+		return;
+	}
+	if (d.len != alg->digest_len) {
+		bad_length(resp, "digest", d.len, alg, alg->digest_len);
+		goto out;
+	}
+	err = pk_verify(s->m->pkey, alg, d.p, d.len, sig.p, sig.len);
+	/* A signature of the right length that is not even well-formed
+	 * (r = 0, say) simply does not verify. */
+	if (sig.len != (s->m->kty == KEY_EC ? 2 * curve_coord_len(s->m->crv) :
+			(s->m->bits + 7) / 8)) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid signature 'value' for %s: %zu bytes is not a valid length for this key.",
+			  alg->name, sig.len);
+		goto out;
+	}
+	o = json_object_new_object();
+	jadd_str(o, "alg", alg->name);
+	jadd_str(o, "kid", s->kid);
+	jadd_bool(o, "value", err == 0);
+	render_reply(resp, 200, o);
+out:
+	bytes_free(&d);
+	bytes_free(&sig);
+}
+
+static void do_rsa(const struct snapshot *s, const struct alg_info *alg,
+		   bool enc, struct json_object *body, struct emu_response *resp)
+{
+	struct bytes in;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	struct secret *plain = NULL;
+	size_t k = (s->m->bits + 7) / 8;
+	int err;
+
+	if (get_b64(body, "value", true, &in, resp) != 0)
+		return;
+	if (enc) {
+		err = pk_encrypt(s->m->pkey, alg, in.p, in.len, &out, &out_len);
+		if (err == -EMSGSIZE || err == -EINVAL)
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "Invalid length of 'value': %zu bytes. %s with a %u-bit key accepts at most %zu bytes.",
+				  in.len, alg->name, s->m->bits,
+				  pk_encrypt_max(s->m->pkey, alg));
+		else if (err != 0)
+			emu_error(resp, 500, "InternalError", NULL,
+				  "Encryption failed; retry the request.");
+		else
+			reply_result(resp, alg, s->kid, out, out_len, NULL, NULL, 0, NULL);
+	} else if (in.len != k) {
+		bad_length(resp, "value", in.len, alg, k);
+	} else {
+		err = pk_decrypt(s->m->pkey, alg, in.p, in.len, &plain);
+		if (err != 0)
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "The ciphertext could not be decrypted with %s by this key; check the key version and algorithm.",
+				  alg->name);
+		else
+			reply_result(resp, alg, s->kid, secret_bytes(plain),
+				     secret_len(plain), NULL, NULL, 0, NULL);
+	}
+	free(out);
+	secret_free(plain);
+	bytes_free(&in);
+}
+
+static void do_aes(const struct snapshot *s, const struct alg_info *alg,
+		   bool enc, struct json_object *body, struct emu_response *resp)
+{
+	struct bytes in, iv = { 0 }, aad = { 0 }, tag = { 0 };
+	const uint8_t *key = secret_bytes(s->m->k);
+	size_t klen = secret_len(s->m->k);
+	uint8_t *out = NULL, giv[GCM_IV_LEN], gtag[GCM_TAG_LEN];
+	size_t out_len = 0;
+	struct secret *plain = NULL;
+	int err;
+
+	if (get_b64(body, "value", true, &in, resp) != 0)
+		return;
+	if (get_b64(body, "iv", false, &iv, resp) != 0 ||
+	    get_b64(body, "aad", false, &aad, resp) != 0 ||
+	    get_b64(body, "tag", false, &tag, resp) != 0)
+		goto out;
+	if (alg->family == ALG_AES_KW) {
+		if (enc)
+			err = aes_kw_wrap(key, klen, in.p, in.len, &out, &out_len);
+		else
+			err = aes_kw_unwrap(key, klen, in.p, in.len, &plain);
+		if (err == -EBADMSG)
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "The wrapped key failed the %s integrity check; it was not wrapped by this key.",
+				  alg->name);
+		else if (err != 0)
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "Invalid length of 'value': %zu bytes. %s needs a multiple of 8 bytes, at least %d.",
+				  in.len, alg->name, enc ? 16 : 24);
+		else if (enc)
+			reply_result(resp, alg, s->kid, out, out_len, NULL, NULL, 0, NULL);
+		else
+			reply_result(resp, alg, s->kid, secret_bytes(plain),
+				     secret_len(plain), NULL, NULL, 0, NULL);
+	} else if (alg->family == ALG_AES_GCM) {
+		if (enc) {
+			/* The service always makes the IV itself. */
+			if (random_bytes(giv, sizeof(giv)) != 0 ||
+			    aes_gcm_encrypt(key, klen, giv, aad.p, aad.len, in.p,
+					    in.len, &out, gtag) != 0)
+				emu_error(resp, 500, "InternalError", NULL,
+					  "Encryption failed; retry the request.");
+			else
+				reply_result(resp, alg, s->kid, out, in.len, &aad,
+					     giv, sizeof(giv), gtag);
+		} else if (iv.len != GCM_IV_LEN) {
+			bad_length(resp, "iv", iv.len, alg, GCM_IV_LEN);
+		} else if (tag.len != GCM_TAG_LEN) {
+			bad_length(resp, "tag", tag.len, alg, GCM_TAG_LEN);
+		} else if (aes_gcm_decrypt(key, klen, iv.p, aad.p, aad.len, in.p,
+					   in.len, tag.p, &plain) != 0) {
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "Decryption failed: the authentication tag does not match the ciphertext, iv and aad.");
+		} else {
+			reply_result(resp, alg, s->kid, secret_bytes(plain),
+				     secret_len(plain), NULL, NULL, 0, NULL);
+		}
+	} else {
+		bool pad = alg->family == ALG_AES_CBCPAD;
+
+		/* CBC ignores aad: the service neither uses nor echoes it. */
+		if (iv.len != CBC_IV_LEN) {
+			bad_length(resp, "iv", iv.len, alg, CBC_IV_LEN);
+		} else if (enc) {
+			if (aes_cbc_encrypt(key, klen, iv.p, pad, in.p, in.len,
+					    &out, &out_len) != 0)
+				emu_error(resp, 500, "InternalError", NULL,
+					  "Encryption failed; retry the request.");
+			else
+				reply_result(resp, alg, s->kid, out, out_len, NULL,
+					     iv.p, iv.len, NULL);
+		} else if (in.len == 0 || in.len % 16 != 0) {
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "Invalid length of 'value': %zu bytes. %s ciphertext is a non-zero multiple of 16 bytes.",
+				  in.len, alg->name);
+		} else if (aes_cbc_decrypt(key, klen, iv.p, pad, in.p, in.len,
+					   &plain) != 0) {
+			emu_error(resp, 400, "BadParameter", NULL,
+				  "Decryption failed: the padding is invalid; check the key, iv and algorithm.");
+		} else {
+			reply_result(resp, alg, s->kid, secret_bytes(plain),
+				     secret_len(plain), NULL, NULL, 0, NULL);
+		}
+	}
+out:
+	free(out);
+	secret_free(plain);
+	bytes_free(&in);
+	bytes_free(&iv);
+	bytes_free(&aad);
+	bytes_free(&tag);
+}
+
+/* Cleanse the request's plaintext "value" member before freeing it. */
+static void put_body(struct json_object *o)
+{
+	struct json_object *m;
+
+	if (o != NULL && json_object_object_get_ex(o, "value", &m) &&
+	    json_object_is_type(m, json_type_string)) {
+		char *p = (char *)json_object_get_string(m);
+
+		secret_wipe(p, strlen(p));
+	}
+	json_object_put(o);
+}
+
+void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
+		    const char *op, const char *name, const char *version,
+		    struct emu_response *resp)
+{
+	struct json_object *body = keys_parse_body(req, resp), *m;
+	struct snapshot s;
+	const struct alg_info *alg = NULL;
+	const char *alg_name = NULL;
+	unsigned bit = op_bit(op);
+	int64_t now = keys_now();
+	bool exempt = bit == KOP_DECRYPT || bit == KOP_UNWRAP || bit == KOP_VERIFY;
+
+	if (body == NULL)
+		return;
+	if (json_object_object_get_ex(body, "alg", &m) &&
+	    json_object_is_type(m, json_type_string))
+		alg_name = json_object_get_string(m);
+	if (alg_name == NULL) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "The request must contain 'alg', the algorithm to use.");
+		put_body(body);
+		return;
+	}
+	if (take_snapshot(ks, req, name, version, &s, resp) != 0) {
+		put_body(body);
+		return;
+	}
+	if (!s.enabled) {
+		emu_error(resp, 403, "Forbidden", "KeyDisabled",
+			  "Operation \"%s\" is not allowed on a disabled key. Enable the key first.",
+			  key_op_name((enum key_op)bit));
+		goto out;
+	}
+	if (!exempt && s.nbf != 0 && s.nbf > now) {
+		emu_error(resp, 403, "Forbidden", "KeyNotYetValid",
+			  "Operation \"%s\" is not allowed before the key's activation date (nbf %lld).",
+			  key_op_name((enum key_op)bit), (long long)s.nbf);
+		goto out;
+	}
+	if (!exempt && s.exp != 0 && s.exp <= now) {
+		emu_error(resp, 403, "Forbidden", "KeyExpired",
+			  "Operation \"%s\" is not allowed after the key's expiration date (exp %lld).",
+			  key_op_name((enum key_op)bit), (long long)s.exp);
+		goto out;
+	}
+	if (!(s.ops & bit)) {
+		emu_error(resp, 403, "Forbidden", "ForbiddenByPolicy",
+			  "Operation is not allowed.\r\nOperation: \"%s\"\r\nKey: %s",
+			  key_op_name((enum key_op)bit), s.kid);
+		goto out;
+	}
+	alg = alg_by_name(alg_name);
+	if (alg == NULL || alg->kty != s.m->kty || !family_fits(op, alg->family) ||
+	    (alg->family == ALG_ECDSA && alg->crv != s.m->crv) ||
+	    (alg->aes_bits != 0 && alg->aes_bits != s.m->bits)) {
+		emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
+			  "Algorithm '%.40s' is not valid for %s with this key (%s, %s%u%s).",
+			  alg_name, op, kty_wire(s.m->kty),
+			  s.m->kty == KEY_EC ? curve_name(s.m->crv) : "",
+			  s.m->kty == KEY_EC ? 0 : s.m->bits,
+			  s.m->kty == KEY_EC ? "" : " bits");
+		goto out;
+	}
+	switch (bit) {
+	case KOP_SIGN:
+		do_sign(&s, alg, body, resp);
+		break;
+	case KOP_VERIFY:
+		do_verify(&s, alg, body, resp);
+		break;
+	default:
+		if (s.m->kty == KEY_RSA)
+			do_rsa(&s, alg, bit == KOP_ENCRYPT || bit == KOP_WRAP, body, resp);
+		else
+			do_aes(&s, alg, bit == KOP_ENCRYPT || bit == KOP_WRAP, body, resp);
+		break;
+	}
+out:
+	mat_put(s.m);
+	free(s.kid);
+	put_body(body);
+}
+
+void keys_rng(const struct emu_request *req, struct emu_response *resp)
+{
+	struct json_object *body = keys_parse_body(req, resp), *m, *o;
+	uint8_t buf[128];
+	int64_t n = -1;
+
+	if (body == NULL)
+		return;
+	if (json_object_object_get_ex(body, "count", &m) &&
+	    json_object_is_type(m, json_type_int))
+		n = json_object_get_int64(m);
+	json_object_put(body);
+	if (n < 1 || n > 128) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid 'count': it must be an integer from 1 to 128.");
+		return;
+	}
+	if (random_bytes(buf, (size_t)n) != 0) {
+		emu_error(resp, 500, "InternalError", NULL,
+			  "The random number generator failed; retry the request.");
+		return;
+	}
+	o = json_object_new_object();
+	jadd_b64(o, "value", buf, (size_t)n);
+	secret_wipe(buf, sizeof(buf));
+	render_reply(resp, 200, o);
+}
