@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "alg.h"
+#include "secret.h"
 
 struct bytes {
 	uint8_t *p;	/* malloc()ed */
