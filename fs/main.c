@@ -9,6 +9,7 @@
  * a non-zero exit.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,9 @@ int main(int argc, char *argv[])
 		 * ls and stat, so allow more workers than libfuse's 10. */
 		fuse_loop_cfg_set_max_threads(lcfg, copts.max_threads > 10 ?
 					      copts.max_threads : 64);
-		fuse_loop_cfg_set_idle_threads(lcfg, copts.max_idle_threads);
+		if (copts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lcfg,
+						       copts.max_idle_threads);
 		rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
 	}
 out_signals:

@@ -392,7 +392,8 @@ enum fh_kind { FH_TEXT, FH_META, FH_RANDOM, FH_OP };
 
 /* A two-command request, kept in fs->requests. */
 struct request {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* input vs. the run */
+	unsigned refs;			/* atomic: the store's and handles' */
 	struct opx x;
 	bool ran;
 	int err;		/* positive errno of the run */
@@ -400,10 +401,35 @@ struct request {
 	struct secret *out;
 };
 
-static void request_free(void *p)
+static struct request *request_new(const struct opname *on, const char *name,
+				   const char *version, struct kver *kv)
+{
+	struct request *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (opx_init(&r->x, on, name, version, kv) != 0) {
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->refs = 1;
+	return r;
+}
+
+static struct request *request_get(struct request *r)
+{
+	__atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+/* Drop a reference; the last one wipes input and output. */
+static void request_put(void *p)
 {
 	struct request *r = p;
 
+	if (r == NULL || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
 	opx_cleanup(&r->x);
 	secret_free(r->out);
 	pthread_mutex_destroy(&r->lock);
@@ -435,8 +461,9 @@ struct fh {
 	struct opname on;
 	struct opx x;
 	bool x_live;			/* x holds an initialised operation */
-	bool dirty;			/* WRONLY: input not yet left as request */
-	bool left;			/* WRONLY: a request was left */
+	struct request *wreq;		/* WRONLY: the request being written */
+	bool dirty;			/* WRONLY: written since last left */
+	bool left;			/* WRONLY: wreq is in the store */
 	char name[128];			/* key name */
 	char version[64];		/* pinned version, or "" */
 	struct secret *out;		/* RDWR: the output being read */
@@ -458,6 +485,7 @@ static void fh_free(struct fs_state *fs, struct fh *h)
 	if (h->x_live)
 		opx_cleanup(&h->x);
 	secret_free(h->out);
+	request_put(h->wreq);
 	rs_ref_put(fs->requests, h->req);
 	kver_put(h->kv);
 	free(h->text);
@@ -571,8 +599,15 @@ static int answer_request(struct fs_state *fs, struct fh *h)
 	int err;
 
 	h->req = reqstore_get(fs->requests, &h->sc, h->path, mono_ms());
-	if (h->req == NULL)
+	if (h->req == NULL) {
+		struct opx_fail f = { .err = ENODATA };
+
+		snprintf(f.message, sizeof(f.message),
+			 "no request in this scope: write the input first, "
+			 "from the same shell");
+		record_error(fs, &h->sc, h->path, &f);
 		return -ENODATA;
+	}
 	r = rs_ref_val(h->req);
 	pthread_mutex_lock(&r->lock);
 	if (!r->ran) {
@@ -613,6 +648,10 @@ static int open_op(struct fs_state *fs, const char *path, struct kver *kv,
 	caller_scope(fs, &h->sc);
 	if (h->acc == O_RDONLY) {
 		err = answer_request(fs, h);
+	} else if (h->acc == O_WRONLY) {
+		h->wreq = request_new(on, nd->name,
+				      nd->version[0] ? nd->version : NULL, kv);
+		err = h->wreq ? 0 : -ENOMEM;
 	} else {
 		err = opx_init(&h->x, on, nd->name,
 			       nd->version[0] ? nd->version : NULL, kv);
@@ -825,6 +864,32 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	return -EIO;
 }
 
+/* Write-only: input goes to the handle's request, which may already be
+ * in the store (a child that shared the fd closed it); writes then keep
+ * adding to it, unless a reader already ran it, which starts a new one. */
+static int write_request(struct fh *h, const char *buf, size_t size)
+{
+	struct request *r = h->wreq;
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->ran) {
+		pthread_mutex_unlock(&r->lock);
+		r = request_new(&h->on, h->name,
+				h->version[0] ? h->version : NULL, h->kv);
+		if (r == NULL)
+			return -ENOMEM;
+		request_put(h->wreq);
+		h->wreq = r;
+		h->left = false;
+		pthread_mutex_lock(&r->lock);
+	}
+	err = opx_write(&r->x, buf, size);
+	pthread_mutex_unlock(&r->lock);
+	h->dirty = true;
+	return err;
+}
+
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -836,6 +901,11 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	if (h->kind != FH_OP || h->acc == O_RDONLY)
 		return -EBADF;
 	pthread_mutex_lock(&h->lock);
+	if (h->acc == O_WRONLY) {
+		err = write_request(h, buf, size);
+		pthread_mutex_unlock(&h->lock);
+		return err ? err : (int)size;
+	}
 	/* A write after the output (or a failure) starts a new operation. */
 	if (h->out != NULL || h->run_err) {
 		secret_free(h->out);
@@ -845,50 +915,32 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		h->at_eof = false;
 		opx_reset(&h->x);
 	}
-	if (!h->x_live) {
-		err = opx_init(&h->x, &h->on, h->name,
-			       h->version[0] ? h->version : NULL, h->kv);
-		h->x_live = err == 0;
-	}
-	if (!err)
-		err = opx_write(&h->x, buf, size);
-	if (!err)
-		h->dirty = true;
+	err = opx_write(&h->x, buf, size);
 	pthread_mutex_unlock(&h->lock);
 	return err ? err : (int)size;
 }
 
-/* A write-only handle leaves its input as the scope's request at close
- * (flush is synchronous with close(2); release is not). */
+/* A write-only handle leaves its request in the scope at close (flush is
+ * synchronous with close(2); release is not).  Every close of a shared
+ * fd flushes: the same request is (re)left, so the last close wins and
+ * input written between closes is kept. */
 static int op_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_state *fs = state();
 	struct fh *h = fh_of(fi);
-	struct request *r;
 	int err = 0;
 
 	(void)path;
 	if (h->kind != FH_OP || h->acc != O_WRONLY)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	/* An open and close without a write leaves an empty request, but a
-	 * second flush of a dup()ed fd must not replace the real one. */
-	if ((!h->dirty && h->left) || !h->x_live) {
-		pthread_mutex_unlock(&h->lock);
-		return 0;
+	if (!h->left || h->dirty) {
+		err = reqstore_put(fs->requests, &h->sc, h->path,
+				   request_get(h->wreq), request_put, false,
+				   mono_ms());
+		h->left = err == 0;
+		h->dirty = false;
 	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		pthread_mutex_unlock(&h->lock);
-		return -ENOMEM;
-	}
-	pthread_mutex_init(&r->lock, NULL);
-	r->x = h->x;		/* the input moves into the request */
-	h->x_live = false;
-	h->dirty = false;
-	h->left = true;
-	err = reqstore_put(fs->requests, &h->sc, h->path, r, request_free,
-			   false, mono_ms());
 	pthread_mutex_unlock(&h->lock);
 	return err;
 }

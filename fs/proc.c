@@ -40,7 +40,7 @@ int proc_parse_stat(const char *line, struct proc_stat *out)
 			p++;
 		if (*p == '\0')
 			return -EINVAL;
-		if (field == 4 || field == 6 || field == 22) {
+		if (field == 4 || field == 6 || field == 9 || field == 22) {
 			unsigned long long v;
 
 			errno = 0;
@@ -51,6 +51,8 @@ int proc_parse_stat(const char *line, struct proc_stat *out)
 				out->ppid = (pid_t)v;
 			else if (field == 6)
 				out->sid = (pid_t)v;
+			else if (field == 9)
+				out->flags = (unsigned long)v;
 			else
 				out->start = v;
 			p = end;
@@ -123,7 +125,8 @@ void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
 	st = self;
 	/* Bounded walk: a pid cycle in a corrupt fake tree must not hang. */
 	for (depth = 0; depth < 256 && cur > 1; depth++) {
-		if (proc_is_shell(proc_root, cur, st.comm, shells)) {
+		if (!(st.flags & PROC_PF_FORKNOEXEC) &&
+		    proc_is_shell(proc_root, cur, st.comm, shells)) {
 			out->anchor.pid = cur;
 			out->anchor.start = st.start;
 			return;

@@ -30,7 +30,12 @@ struct proc_stat {
 	pid_t ppid;
 	pid_t sid;
 	unsigned long long start;
+	unsigned long flags;		/* PF_* bits (field 9) */
 };
+
+/* A process that forked and has not exec'd (a subshell, or a shell's
+ * child between fork and exec, which is where redirections are opened). */
+#define PROC_PF_FORKNOEXEC 0x40ul
 
 /*
  * Parse one /proc/PID/stat line (comm may hold spaces and parentheses).
@@ -54,7 +59,9 @@ bool proc_is_shell(const char *proc_root, pid_t pid, const char *comm,
 		   const char *const *shells);
 
 /*
- * Compute the scope of a caller.  Never fails: if /proc cannot be read
+ * Compute the scope of a caller.  A shell that is a forked copy of its
+ * parent (PF_FORKNOEXEC: a subshell, or `cmd > file` opened between fork
+ * and exec) is not an anchor: its parent shell is.  Never fails: if /proc cannot be read
  * the anchor is the caller itself (so nothing is shared by mistake).
  */
 void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
