@@ -76,6 +76,11 @@ bool url_is_loopback(const char *url);
 int64_t backoff_ms(unsigned attempt, int64_t server_ms, uint32_t rnd,
 		   int64_t base_ms, int64_t max_ms);
 
+/* Whether a retry after delay_ms still starts before the deadline (all in
+ * the same clock, ms).  A retry that could not even start is not tried:
+ * the call gives up with the last status instead. */
+bool retry_fits(int64_t now, int64_t delay_ms, int64_t deadline);
+
 /*
  * The server's requested delay from the reply headers, in the SDKs'
  * order: retry-after-ms, x-ms-retry-after-ms (milliseconds), Retry-After

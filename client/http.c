@@ -172,6 +172,11 @@ int64_t backoff_ms(unsigned attempt, int64_t server_ms, uint32_t rnd,
 	return d * 8 / 10 + (int64_t)(((uint64_t)d * 4 / 10 * rnd) >> 32);
 }
 
+bool retry_fits(int64_t now, int64_t delay_ms, int64_t deadline)
+{
+	return delay_ms >= 0 && now + delay_ms < deadline;
+}
+
 static bool parse_uint(const char *s, int64_t *out)
 {
 	char *end;
@@ -788,7 +793,7 @@ enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
 		}
 		delay = backoff_ms(retries, srv, rand32(), BACKOFF_BASE_MS,
 				   BACKOFF_MAX_MS);
-		if (now_ms() + delay >= deadline) {
+		if (!retry_fits(now_ms(), delay, deadline)) {
 			client_log(c, HSM_LOG_WARN, "%s %.*s: no retry, the deadline would pass first (%s)",
 				   req->method, (int)plen, req->path,
 				   err->message);

@@ -212,10 +212,10 @@ static void free_tags(struct hsm_tag *tags, size_t n)
 
 /*
  * Split a kid ("https://h/keys/NAME/VERSION", "https://h/deletedkeys/NAME")
- * into malloc()ed name and version (NULL when absent).  Returns false when
- * the URL has no keys/deletedkeys segment.
+ * into malloc()ed name and version (NULL when absent).  Returns 0, -1 when
+ * the URL has no keys/deletedkeys segment, -2 when out of memory.
  */
-static bool split_kid(const char *kid, char **name, char **version)
+static int split_kid(const char *kid, char **name, char **version)
 {
 	const char *p = strstr(kid, "://");
 	const char *seg, *end;
@@ -223,27 +223,29 @@ static bool split_kid(const char *kid, char **name, char **version)
 	*name = *version = NULL;
 	p = p ? strchr(p + 3, '/') : NULL;
 	if (!p)
-		return false;
+		return -1;
 	p++;
 	if (!strncmp(p, "keys/", 5))
 		seg = p + 5;
 	else if (!strncmp(p, "deletedkeys/", 12))
 		seg = p + 12;
 	else
-		return false;
+		return -1;
 	end = strchr(seg, '/');
 	if (!end)
 		end = seg + strlen(seg);
 	if (end == seg)
-		return false;
+		return -1;
 	*name = strndup(seg, (size_t)(end - seg));
 	if (*end == '/' && end[1]) {
 		const char *vend = strchr(end + 1, '/');
 
 		*version = vend ? strndup(end + 1, (size_t)(vend - end - 1)) :
 				  strdup(end + 1);
+		if (!*version)
+			return -2;
 	}
-	return *name != NULL;
+	return *name ? 0 : -2;
 }
 
 static enum key_type kty_from(const char *s, bool *ok)
@@ -309,8 +311,13 @@ enum hsm_status jm_parse_key(const char *text, size_t len, struct hsm_key *out)
 	st = HSM_E_NOMEM;
 	if (!(out->kid = strdup(kid)))
 		goto out;
-	if (!split_kid(kid, &out->name, &out->version)) {
-		st = out->name ? HSM_E_PROTOCOL : HSM_E_NOMEM;
+	switch (split_kid(kid, &out->name, &out->version)) {
+	case 0:
+		break;
+	case -1:
+		st = HSM_E_PROTOCOL;
+		goto out;
+	default:
 		goto out;
 	}
 	st = HSM_E_PROTOCOL;
@@ -417,7 +424,8 @@ enum hsm_status jm_parse_list(const char *text, size_t len,
 	arr = member(root, "value", json_type_array);
 	if (!arr) {
 		/* An empty page may omit "value"; anything else is wrong. */
-		if (!json_object_is_type(root, json_type_object))
+		if (!json_object_is_type(root, json_type_object) ||
+		    json_object_object_get_ex(root, "value", NULL))
 			goto out;
 		cnt = 0;
 	} else {
@@ -437,8 +445,10 @@ enum hsm_status jm_parse_list(const char *text, size_t len,
 		const char *kid = str_member(e, "kid");
 		int64_t n;
 
-		st = HSM_E_PROTOCOL;
-		if (!kid || !split_kid(kid, &it->name, &it->version)) {
+		int rc = kid ? split_kid(kid, &it->name, &it->version) : -1;
+
+		if (rc != 0) {
+			st = rc == -2 ? HSM_E_NOMEM : HSM_E_PROTOCOL;
 			item_cleanup(it);
 			goto out;
 		}

@@ -1,0 +1,297 @@
+/*
+ * test_transport.c - the pure parts of client/http.c and client/auth.c:
+ * the WWW-Authenticate challenge parser, backoff arithmetic, Retry-After
+ * headers, URL validation and request ids.  No network.
+ *
+ * argv[1] (optional): the recordings directory, for the recorded
+ * challenge header.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "auth_i.h"
+#include "client_i.h"
+#include "tap.h"
+
+static void challenge(const char *hdr, int want_rc, const char *tenant,
+		      const char *resource, const char *scope)
+{
+	char t[128] = "", r[256] = "", s[300] = "";
+	int rc = auth_parse_challenge(hdr, t, sizeof(t), r, sizeof(r), s,
+				      sizeof(s));
+
+	if (want_rc)
+		ok(rc == want_rc, "challenge refused: %s", hdr);
+	else
+		ok(rc == 0 && !strcmp(t, tenant) && !strcmp(r, resource) &&
+		   !strcmp(s, scope), "challenge %s -> tenant %s scope %s", hdr,
+		   t, s);
+}
+
+static void test_recorded_challenge(const char *dir)
+{
+	char path[1024];
+	struct json_object *root, *ents, *e, *h, *v;
+	const char *hdr = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir,
+		 "test_challenge_auth.pyTestChallengeAuthtest_multitenant_authentication[2025-07-01_mhsm].json");
+	root = json_object_from_file(path);
+	if (root && json_object_object_get_ex(root, "Entries", &ents)) {
+		e = json_object_array_get_idx(ents, 0);
+		if (json_object_object_get_ex(e, "ResponseHeaders", &h) &&
+		    json_object_object_get_ex(h, "WWW-Authenticate", &v))
+			hdr = json_object_get_string(v);
+	}
+	ok(hdr != NULL, "recorded 401 has WWW-Authenticate");
+	if (hdr)
+		challenge(hdr, 0, "00000000-0000-0000-0000-000000000000",
+			  "https://managedhsm.azure.net",
+			  "https://managedhsm.azure.net/.default");
+	json_object_put(root);
+}
+
+static void test_challenges(void)
+{
+	challenge("Bearer authorization=\"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://managedhsm.azure.net\"",
+		  0, "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		  "https://managedhsm.azure.net", "https://managedhsm.azure.net/.default");
+	challenge("Bearer authorization_uri=\"https://login.windows.net/tid/\", scope=\"https://vault.azure.net/.default\"",
+		  0, "tid", "https://vault.azure.net", "https://vault.azure.net/.default");
+	challenge("Bearer authorization=https://127.0.0.1:8443/t1,resource=https://managedhsm.azure.net/",
+		  0, "t1", "https://managedhsm.azure.net",
+		  "https://managedhsm.azure.net/.default");
+	challenge("bearer  resource=\"https://x.example/\" , authorization=\"https://a.example/t2/oauth2\", error=\"insufficient_claims\", claims=\"e30=\"",
+		  0, "t2", "https://x.example", "https://x.example/.default");
+	challenge("Bearer authorization=\"https://a/t3\", resource=\"https://r\\\"q\"",
+		  0, "t3", "https://r\"q", "https://r\"q/.default");
+	challenge("Basic realm=\"x\"", -1, NULL, NULL, NULL);
+	challenge("Bearer resource=\"https://managedhsm.azure.net\"", -1, NULL, NULL, NULL);
+	challenge("Bearer authorization=\"https://login.microsoftonline.com/t\"", -1, NULL, NULL, NULL);
+	challenge("Bearer authorization=\"https://login.microsoftonline.com\", resource=\"r\"",
+		  -1, NULL, NULL, NULL);
+	challenge("Bearer authorization=\"https://login.microsoftonline.com/t\", resource=\"/\"",
+		  -1, NULL, NULL, NULL);
+	challenge("Bearerx authorization=\"https://l/t\", resource=\"r\"", -1, NULL, NULL, NULL);
+	challenge("", -1, NULL, NULL, NULL);
+}
+
+static void test_backoff(void)
+{
+	const int64_t base = 500, max = 60000;
+	bool mono = true, bounds = true;
+	int64_t prev = 0;
+
+	for (unsigned a = 0; a < 12; a++) {
+		int64_t nominal = base << a;
+		int64_t lo, hi, mid;
+
+		if (nominal > max)
+			nominal = max;
+		lo = backoff_ms(a, -1, 0, base, max);
+		hi = backoff_ms(a, -1, UINT32_MAX, base, max);
+		mid = backoff_ms(a, -1, UINT32_MAX / 2, base, max);
+		bounds &= lo == nominal * 8 / 10 && hi < nominal * 12 / 10 &&
+			  hi >= nominal * 12 / 10 - 1 - nominal / 1000 &&
+			  mid > lo && mid < hi;
+		mono &= lo >= prev;
+		prev = lo;
+	}
+	ok(bounds, "jitter within [0.8, 1.2) of base*2^n");
+	ok(mono, "exponential growth, monotonic");
+	ok(backoff_ms(0, -1, 0, base, max) == 400 &&
+	   backoff_ms(1, -1, 0, base, max) == 800 &&
+	   backoff_ms(2, -1, 0, base, max) == 1600, "doubling: 400, 800, 1600 at the low bound");
+	ok(backoff_ms(30, -1, UINT32_MAX, base, max) < max * 12 / 10 &&
+	   backoff_ms(30, -1, 0, base, max) == max * 8 / 10, "capped at max (x jitter)");
+	ok(backoff_ms(0, 2000, 12345, base, max) == 2000 &&
+	   backoff_ms(5, 0, UINT32_MAX, base, max) == 0,
+	   "a server delay is used as given, not jittered");
+	/* Distribution: 1000 draws stay within bounds and spread out. */
+	{
+		int64_t mn = INT64_MAX, mx = 0;
+		uint32_t r = 1;
+
+		for (int i = 0; i < 1000; i++) {
+			int64_t d;
+
+			r = r * 1664525u + 1013904223u;
+			d = backoff_ms(3, -1, r, base, max);
+			mn = d < mn ? d : mn;
+			mx = d > mx ? d : mx;
+		}
+		ok(mn >= 3200 && mx < 4800 && mx - mn > 1000,
+		   "jitter spread over 1000 draws: %lld..%lld", (long long)mn,
+		   (long long)mx);
+	}
+	ok(retry_fits(1000, 500, 2000) && !retry_fits(1000, 1000, 2000) &&
+	   !retry_fits(1000, 5000, 2000) && !retry_fits(1000, -1, 2000),
+	   "a retry is tried only if it starts before the deadline");
+}
+
+static void test_retry_after(void)
+{
+	time_t now = time(NULL);
+	char date[64];
+	struct tm tm;
+
+	ok(retry_after_ms("2", NULL, NULL, now) == 2000, "Retry-After: 2 -> 2000 ms");
+	ok(retry_after_ms(" 120 ", NULL, NULL, now) == 120000, "Retry-After with spaces");
+	ok(retry_after_ms(NULL, "1500", NULL, now) == 1500, "retry-after-ms");
+	ok(retry_after_ms(NULL, NULL, "700", now) == 700, "x-ms-retry-after-ms");
+	ok(retry_after_ms("2", "1500", "700", now) == 1500,
+	   "retry-after-ms wins over the others");
+	ok(retry_after_ms("2", NULL, "700", now) == 700,
+	   "x-ms-retry-after-ms wins over Retry-After");
+	ok(retry_after_ms("soon", NULL, NULL, now) == -1 &&
+	   retry_after_ms("-1", NULL, NULL, now) == -1 &&
+	   retry_after_ms("", "", "", now) == -1 &&
+	   retry_after_ms(NULL, NULL, NULL, now) == -1, "unusable values ignored");
+	ok(retry_after_ms("3", "x", NULL, now) == 3000, "bad ms header falls back to seconds");
+	gmtime_r(&(time_t){ now + 5 }, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	ok(retry_after_ms(date, NULL, NULL, now) == 5000, "HTTP date %s -> 5000 ms", date);
+	gmtime_r(&(time_t){ now - 50 }, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	ok(retry_after_ms(date, NULL, NULL, now) == 0, "past HTTP date -> 0");
+}
+
+static void url(const char *u, bool allow_http, int want)
+{
+	char err[300] = "";
+	int rc = url_check(u, allow_http, err, sizeof(err));
+
+	ok(rc == want && (want == 0 || err[0]), "url %s (allow_http=%d) -> %d%s%s", u,
+	   allow_http, rc, err[0] ? ": " : "", err);
+}
+
+static void test_urls(void)
+{
+	url("https://myhsm.managedhsm.azure.net", false, 0);
+	url("https://myhsm.managedhsm.azure.net/", false, 0);
+	url("https://127.0.0.1:8443", false, 0);
+	url("HTTPS://EXAMPLE.COM", false, 0);
+	url("http://127.0.0.1:8080", false, -1);
+	url("http://127.0.0.1:8080", true, 0);
+	url("http://127.1.2.3", true, 0);
+	url("http://localhost:9", true, 0);
+	url("http://[::1]:8080", true, 0);
+	url("http://10.0.0.1", true, -1);
+	url("http://myhsm.managedhsm.azure.net", true, -1);
+	url("http://127.evil.com", true, -1);
+	url("http://127.0.0.1.evil.com", true, -1);
+	url("https://user:pw@myhsm.managedhsm.azure.net", false, -1);
+	url("http://127.0.0.1@evil.com", true, -1);
+	url("https://h.example/?api-version=1", false, -1);
+	url("https://h.example/#x", false, -1);
+	url("ftp://h.example", true, -1);
+	url("file:///etc/passwd", true, -1);
+	url("not a url", true, -1);
+	url("", true, -1);
+	ok(url_is_loopback("http://127.0.0.1:5") && url_is_loopback("https://localhost") &&
+	   !url_is_loopback("https://example.com"), "url_is_loopback");
+}
+
+static void test_guid(void)
+{
+	char a[37], b[37];
+	bool shape = true;
+
+	make_guid(a);
+	make_guid(b);
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			shape &= a[i] == '-';
+		else
+			shape &= (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f');
+	}
+	ok(strlen(a) == 36 && shape && a[14] == '4' && strchr("89ab", a[19]),
+	   "request id is a v4 GUID: %s", a);
+	ok(strcmp(a, b) != 0, "request ids differ");
+}
+
+static void test_names(void)
+{
+	ok(hsm_auth_from_name("auto") == HSM_AUTH_AUTO &&
+	   hsm_auth_from_name("azcli") == HSM_AUTH_AZCLI &&
+	   hsm_auth_from_name("imds") == HSM_AUTH_IMDS &&
+	   hsm_auth_from_name("bogus") == -1 && hsm_auth_from_name(NULL) == -1,
+	   "auth names");
+	ok(!strcmp(hsm_auth_name(HSM_AUTH_WORKLOAD), "workload"), "auth name");
+	for (int s = HSM_OK; s <= HSM_E_IO; s++)
+		if (!hsm_strerror((enum hsm_status)s)[0] ||
+		    !strcmp(hsm_strerror((enum hsm_status)s), "unknown error"))
+			ok(0, "strerror %d", s);
+	ok(!strcmp(hsm_strerror(HSM_E_NOT_FOUND), "key not found"), "strerror");
+}
+
+static void test_client_new(void)
+{
+	const char *urls[] = { "http://10.1.1.1" };
+	struct hsm_config cfg = { .urls = urls, .n_urls = 1, .allow_http = true,
+				  .auth = HSM_AUTH_SECRET };
+	struct hsm_client *c = (struct hsm_client *)1;
+	char err[300];
+
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_INVALID && !c &&
+	   strstr(err, "loopback"), "client_new refuses http to a remote host: %s", err);
+	urls[0] = "https://127.0.0.1:1";
+	unsetenv("AZURE_CLIENT_SECRET");
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH && !c &&
+	   strstr(err, "AZURE_CLIENT_SECRET") && !strchr(err, '\n'),
+	   "secret credential not configured: %s", err);
+	setenv("AZURE_CLIENT_ID", "app", 1);
+	setenv("AZURE_CLIENT_SECRET", "s3cr3t", 1);
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_OK && c,
+	   "secret credential configured");
+	hsm_client_free(c);
+	cfg.auth = HSM_AUTH_TOKEN;
+	cfg.token_file = "/nonexistent/token";
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH && !c &&
+	   strstr(err, "/nonexistent/token"), "missing token file: %s", err);
+	cfg.token_file = NULL;
+	cfg.cafile = "/nonexistent/ca.pem";
+	setenv("AZURE_ACCESS_TOKEN", "abc", 1);
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_INVALID && !c &&
+	   strstr(err, "cafile"), "missing cafile: %s", err);
+	cfg.cafile = NULL;
+	cfg.auth = HSM_AUTH_WORKLOAD;
+	unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH &&
+	   strstr(err, "AZURE_FEDERATED_TOKEN_FILE"), "workload not configured: %s", err);
+	cfg.auth = HSM_AUTH_APPSERVICE;
+	unsetenv("IDENTITY_ENDPOINT");
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH &&
+	   strstr(err, "IDENTITY_ENDPOINT"), "appservice not configured: %s", err);
+	cfg.auth = HSM_AUTH_CERT;
+	setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent/c.pem", 1);
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH &&
+	   strstr(err, "/nonexistent/c.pem"), "certificate unreadable: %s", err);
+	cfg.auth = HSM_AUTH_AZCLI;
+	setenv("PATH", "/nonexistent", 1);
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_E_AUTH &&
+	   strstr(err, "az"), "az not on PATH: %s", err);
+	cfg.auth = HSM_AUTH_IMDS;
+	ok(hsm_client_new(&cfg, &c, err, sizeof(err)) == HSM_OK, "imds needs nothing");
+	hsm_client_free(c);
+}
+
+int main(int argc, char **argv)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (argc > 1)
+		test_recorded_challenge(argv[1]);
+	test_challenges();
+	test_backoff();
+	test_retry_after();
+	test_urls();
+	test_guid();
+	test_names();
+	test_client_new();
+	curl_global_cleanup();
+	return tap_done();
+}
