@@ -107,6 +107,19 @@ bool proc_is_shell(const char *proc_root, pid_t pid, const char *comm,
 	return false;
 }
 
+static void chain_add(struct scope *sc, pid_t pid, unsigned long long start)
+{
+	if (sc->n_chain < PROC_CHAIN_MAX) {
+		sc->chain[sc->n_chain].pid = pid;
+		sc->chain[sc->n_chain].start = start;
+		sc->n_chain++;
+	} else {
+		/* Keep the anchor as the last element whatever the depth. */
+		sc->chain[PROC_CHAIN_MAX - 1].pid = pid;
+		sc->chain[PROC_CHAIN_MAX - 1].start = start;
+	}
+}
+
 void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
 		const char *const *shells, struct scope *out)
 {
@@ -118,13 +131,16 @@ void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
 	out->uid = uid;
 	out->self.pid = pid;
 	out->anchor.pid = pid;
-	if (proc_read_stat(proc_root, pid, &self) != 0)
+	if (proc_read_stat(proc_root, pid, &self) != 0) {
+		chain_add(out, pid, 0);
 		return;
+	}
 	out->self.start = self.start;
 	out->anchor.start = self.start;
 	st = self;
 	/* Bounded walk: a pid cycle in a corrupt fake tree must not hang. */
 	for (depth = 0; depth < 256 && cur > 1; depth++) {
+		chain_add(out, cur, st.start);
 		if (!(st.flags & PROC_PF_FORKNOEXEC) &&
 		    proc_is_shell(proc_root, cur, st.comm, shells)) {
 			out->anchor.pid = cur;
@@ -139,6 +155,9 @@ void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
 	if (self.sid > 0 && proc_read_stat(proc_root, self.sid, &st) == 0) {
 		out->anchor.pid = self.sid;
 		out->anchor.start = st.start;
+		chain_add(out, self.sid, st.start);
+	} else {
+		out->n_chain = 1;	/* the caller alone */
 	}
 }
 

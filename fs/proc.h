@@ -18,10 +18,18 @@ struct proc_id {
 	unsigned long long start;	/* clock ticks after boot */
 };
 
+#define PROC_CHAIN_MAX 32
+
 struct scope {
 	uid_t uid;
 	struct proc_id anchor;
 	struct proc_id self;		/* the calling process */
+	/* The caller, its ancestors, up to and including the anchor: a
+	 * reader also sees requests anchored at any of them (a shell that
+	 * exec'd its last command, as `bash -c 'a; cat f'` does, becomes
+	 * the reader while it is still the writer's anchor). */
+	struct proc_id chain[PROC_CHAIN_MAX];
+	unsigned n_chain;
 };
 
 /* What /proc/PID/stat says about a process. */

@@ -149,7 +149,9 @@ int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
 struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,
 			    const char *path, int64_t now_ms)
 {
-	struct rs_ref **pp, *own = NULL, *newest = NULL, *found;
+	struct rs_ref **pp, *own = NULL, *found = NULL;
+	struct rs_ref *best[PROC_CHAIN_MAX] = {0};
+	unsigned i, n = sc->n_chain < PROC_CHAIN_MAX ? sc->n_chain : PROC_CHAIN_MAX;
 
 	pthread_mutex_lock(&rs->lock);
 	for (pp = &rs->head; *pp != NULL;) {
@@ -159,15 +161,23 @@ struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,
 			unlink_at(rs, pp);
 			continue;
 		}
-		if (in_scope(o, sc, path)) {
-			if (own == NULL && same_id(&o->writer, &sc->self))
-				own = o;
-			if (newest == NULL)
-				newest = o;
-		}
 		pp = &o->next;
+		if (o->uid != sc->uid || strcmp(o->path, path) != 0)
+			continue;
+		if (own == NULL && same_id(&o->writer, &sc->self))
+			own = o;
+		/* The list is newest first: keep the first hit per anchor. */
+		for (i = 0; i < n; i++)
+			if (best[i] == NULL && same_id(&o->anchor, &sc->chain[i]))
+				best[i] = o;
+		if (n == 0 && found == NULL && same_id(&o->anchor, &sc->anchor))
+			found = o;
 	}
-	found = own != NULL ? own : newest;
+	/* Own request first, then the nearest anchor of the chain. */
+	if (own != NULL)
+		found = own;
+	for (i = 0; found == NULL && i < n; i++)
+		found = best[i];
 	if (found != NULL)
 		found->refs++;
 	pthread_mutex_unlock(&rs->lock);
