@@ -1,0 +1,122 @@
+"""Scope isolation of the two-command idiom (DESIGN.md §4.2) and
+concurrency of one-handle operations."""
+import errno
+import os
+import subprocess
+import threading
+
+import pytest
+
+from fsutil import openssl_verify, sh
+
+SCRIPT = r'''
+i=$1; dir=$2; S=$3; pem=$4; fails=0
+for j in $(seq 1 $N); do
+    msg="script $i iteration $j $RANDOM"
+    echo -n "$msg" > "$S"
+    cat "$S" > "$dir/sig.$i"
+    printf %s "$msg" > "$dir/msg.$i"
+    openssl dgst -sha256 -verify "$pem" -signature "$dir/sig.$i" "$dir/msg.$i" >/dev/null || fails=$((fails+1))
+done
+echo "$i $fails" > "$dir/result.$i"
+'''
+
+
+def test_sixteen_scripts_from_one_parent(mnt, tmp_path):
+    key = os.path.join(mnt.path, "keys", "ec-p256")
+    (tmp_path / "s.sh").write_text(SCRIPT)
+    # one bash parent starts all 16 at once and waits
+    r = sh(f'export N=50; for i in $(seq 1 16); do bash {tmp_path}/s.sh $i {tmp_path} '
+           f'{key}/sign {key}/public.pem & done; wait', timeout=600)
+    assert r.returncode == 0
+    results = sorted((tmp_path).glob("result.*"))
+    assert len(results) == 16
+    for f in results:
+        i, fails = f.read_text().split()
+        assert fails == "0", f"script {i}: {fails} of 50 results did not verify against its own message"
+
+
+def test_xargs_parallel_sh(mnt, tmp_path):
+    key = os.path.join(mnt.path, "keys", "ec-p384")
+    out = tmp_path / "out"
+    out.mkdir()
+    sh(f"seq 1 96 | xargs -P 8 -I{{}} sh -c 'm=\"message {{}} $$\"; printf %s \"$m\" > {key}/sign.raw.hex; "
+       f"cat {key}/sign.raw.hex > {out}/{{}}.sig; printf %s \"$m\" > {out}/{{}}.msg'", timeout=300)
+    from fsutil import raw_to_der
+    for n in range(1, 97):
+        raw = bytes.fromhex((out / f"{n}.sig").read_text().strip())
+        msg = (out / f"{n}.msg").read_bytes()
+        assert openssl_verify(f"{key}/public.pem", "sha384", raw_to_der(raw), msg, str(tmp_path)), n
+
+
+def test_eight_threads_one_handle_each(mnt, tmp_path):
+    key = os.path.join(mnt.path, "keys", "rsa-2048")
+    results, errors = [], []
+
+    def worker(t):
+        try:
+            fd = os.open(f"{key}/sign", os.O_RDWR)
+            try:
+                for j in range(20):
+                    msg = f"thread {t} op {j}".encode()
+                    os.write(fd, msg)
+                    sig = b""
+                    while True:
+                        b = os.read(fd, 4096)
+                        if not b:
+                            break
+                        sig += b
+                    results.append((msg, sig))
+            finally:
+                os.close(fd)
+        except Exception as e:  # reported below
+            errors.append(e)
+    ts = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    assert len(results) == 160
+    for msg, sig in results[::8] + results[-3:]:
+        assert openssl_verify(f"{key}/public.pem", "sha256", sig, msg, str(tmp_path))
+    # and every one of them through the daemon's own (local) verify
+    for msg, sig in results:
+        fd = os.open(f"{key}/verify", os.O_RDWR)
+        try:
+            os.write(fd, sig + msg)
+            assert os.read(fd, 100) == b"valid\n"
+        finally:
+            os.close(fd)
+
+
+def test_scopes_do_not_leak(mnt):
+    """A request left by one shell is invisible to another shell and to
+    a process outside any shell."""
+    s = os.path.join(mnt.path, "keys", "ec-p256", "sign.b64url")
+    sh(f"echo -n private > {s}")
+    r = sh(f"cat {s}", check=False)
+    assert r.returncode != 0 and b"No data available" in r.stderr
+    with pytest.raises(OSError) as e:
+        os.open(s, os.O_RDONLY)
+    assert e.value.errno == errno.ENODATA
+
+
+def test_own_request_first_and_replacement(mnt):
+    s = os.path.join(mnt.path, "keys", "ec-p256", "sign.hex")
+    # a program outside any shell writes and reads itself
+    with open(s, "wb") as f:
+        f.write(b"first")
+    with open(s, "rb") as f:
+        a = f.read()
+    with open(s, "rb") as f:
+        assert f.read() == a            # re-readable
+    with open(s, "wb") as f:
+        f.write(b"second")
+    with open(s, "rb") as f:
+        b = f.read()
+    assert a != b and len(a) > 100
+    # in a shell: the newest request of the scope wins
+    out = sh(f"echo -n one > {s}; echo -n two > {s}; cat {s}; printf two | "
+             f"openssl dgst -sha256 -hex | cut -d' ' -f2").stdout.split(b"\n")
+    assert out[0] and out[0] != out[1]
