@@ -107,7 +107,9 @@ class Bench:
 
     # emulator ------------------------------------------------------------
     def start_emulator(self):
-        self.emu = hsmtest.Emulator(demo_keys=False, data=os.path.join(self.tmp, "emu"))
+        data = os.path.join(self.tmp, "emu")
+        os.makedirs(data)
+        self.emu = hsmtest.Emulator(demo_keys=False, data=data)
         os.environ.update({k: v for k, v in self.emu.env().items()
                            if k.startswith("AZURE_")})
         log(f"emulator at {self.emu.url}")
