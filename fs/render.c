@@ -70,7 +70,7 @@ int render_info(const struct hsm_key *k, char **out, size_t *len)
 		fprintf(f, "curve: %s\n", curve_name(k->crv));
 	else
 		fprintf(f, "size: %u\n", ks.bits);
-	fputs("key_ops:", f);
+	fputs(k->ops ? "key_ops:" : "key_ops: none", f);
 	for (i = 0; i < sizeof(all_ops) / sizeof(all_ops[0]); i++)
 		if (k->ops & all_ops[i])
 			fprintf(f, " %s", key_op_name((enum key_op)all_ops[i]));
@@ -85,7 +85,7 @@ int render_info(const struct hsm_key *k, char **out, size_t *len)
 		fputs("recoverable_days: none\n", f);
 	fprintf(f, "recovery_level: %s\n",
 		k->attrs.recovery_level[0] ? k->attrs.recovery_level : "none");
-	fputs("tags:", f);
+	fputs(k->n_tags ? "tags:" : "tags: none", f);
 	for (i = 0; i < k->n_tags; i++)
 		fprintf(f, " %s=%s", k->tags[i].name, k->tags[i].value);
 	fputc('\n', f);
