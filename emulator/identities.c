@@ -174,6 +174,7 @@ static int load_file(struct identities *ids, const char *file,
 	if (root == NULL || !json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "cannot read identities file %s: %s", file,
 			 root ? "not a JSON object" : json_util_get_last_err());
+		err[strcspn(err, "\n")] = '\0';	/* json-c ends its text with one */
 		goto out;
 	}
 	if (json_object_object_get_ex(root, "clients", &arr)) {

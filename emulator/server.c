@@ -464,6 +464,11 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 				tokens_handle_entra(srv, req, tenant, resp);
 			return;
 		}
+		if (strcmp(slash, "/discovery/v2.0/keys") == 0) {
+			if (method_is(req, "GET", resp))
+				tokens_handle_jwks(srv, resp);
+			return;
+		}
 		if (strcmp(slash, "/v2.0/.well-known/openid-configuration") == 0) {
 			if (method_is(req, "GET", resp))
 				openid_config(srv, tenant, resp);

@@ -781,3 +781,37 @@ void tokens_handle_appservice(struct emu_server *srv,
 	}
 	managed_token(srv, req, false, resp);
 }
+
+void tokens_handle_jwks(struct emu_server *srv, struct http_resp *resp)
+{
+	struct bytes n = { 0 }, e = { 0 };
+	json_object *o = NULL, *keys, *k;
+	char *n64 = NULL, *e64 = NULL;
+
+	if (pkey_rsa_public(srv->tok->key, &n, &e) != 0 ||
+	    (n64 = b64url_encode(n.p, n.len)) == NULL ||
+	    (e64 = b64url_encode(e.p, e.len)) == NULL)
+		goto out;
+	o = json_object_new_object();
+	keys = json_object_new_array();
+	k = json_object_new_object();
+	if (o == NULL || keys == NULL || k == NULL) {
+		json_object_put(keys);
+		json_object_put(k);
+		goto out;
+	}
+	json_object_object_add(k, "kty", json_object_new_string("RSA"));
+	json_object_object_add(k, "use", json_object_new_string("sig"));
+	json_object_object_add(k, "kid", json_object_new_string(srv->tok->kid));
+	json_object_object_add(k, "n", json_object_new_string(n64));
+	json_object_object_add(k, "e", json_object_new_string(e64));
+	json_object_array_add(keys, k);
+	json_object_object_add(o, "keys", keys);
+out:
+	bytes_free(&n);
+	bytes_free(&e);
+	free(n64);
+	free(e64);
+	resp->token_style = true;
+	http_resp_json(resp, o ? 200 : 500, o);
+}

@@ -46,6 +46,10 @@ void tokens_handle_appservice(struct emu_server *srv,
 			      const struct http_req *req,
 			      struct http_resp *resp);
 
+/* GET /{tenant}/discovery/v2.0/keys: the token signing key as a JWK set,
+ * so that clients (and tests) can check token signatures. */
+void tokens_handle_jwks(struct emu_server *srv, struct http_resp *resp);
+
 /* A federated (workload identity) token for subject, valid one hour;
  * malloc()ed, NULL when out of memory. */
 char *tokens_federated(struct emu_server *srv, const char *subject);
