@@ -1055,6 +1055,15 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
 		a->gen++;
 		client_log(c, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
 			   a->identity, (long long)(exp > 0 ? exp - now : -1));
+		/* Use what we just fetched even if it is already due for
+		 * refresh (a short or expired static token): looping back
+		 * would fetch forever. */
+		*hdr = make_header(a);
+		*gen = a->gen;
+		pthread_mutex_unlock(&a->lock);
+		if (!*hdr)
+			return fail(err, HSM_E_NOMEM, 0, "out of memory");
+		return HSM_OK;
 	}
 }
 
