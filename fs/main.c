@@ -181,8 +181,10 @@ out_signals:
 out:
 	if (mounted)
 		fuse_unmount(fuse);
-	fuse_destroy(fuse);
-	fuse_loop_cfg_destroy(lcfg);
+	if (fuse != NULL)
+		fuse_destroy(fuse);
+	if (lcfg != NULL)
+		fuse_loop_cfg_destroy(lcfg);
 	kc_free(fs.kc);
 	reqstore_free(fs.requests);
 	reqstore_free(fs.errors);

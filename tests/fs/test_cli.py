@@ -1,0 +1,121 @@
+"""The command line of DESIGN.md §6."""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import hsmtest
+
+
+def hsmfs():
+    return hsmtest.bin_path("fs/hsmfs")
+
+
+def run(args, env=None, timeout=20):
+    return subprocess.run([hsmfs()] + args, capture_output=True, timeout=timeout, env=env)
+
+
+def test_help_and_version():
+    r = run(["--help"])
+    assert r.returncode == 0
+    out = r.stdout.decode()
+    assert out.startswith("usage: ") and "cafile=PATH" in out and "result_ttl" in out
+    # libfuse's options follow ours
+    assert out.index("result_ttl") < out.index("max_idle_threads") if "max_idle_threads" in out else True
+    r = run(["--version"])
+    assert r.returncode == 0 and b"hsmfs version" in r.stdout
+
+
+@pytest.mark.parametrize("args,word", [
+    (["ftp://example.com"], "URL"),
+    (["https://127.0.0.1:1", "-o", "cafile=/nonexistent/ca.pem"], "ca"),
+    (["https://127.0.0.1:1", "-o", "timeout=0"], "timeout"),
+    (["https://127.0.0.1:1", "-o", "auth=magic"], "auth"),
+    (["https://127.0.0.1:1", "-o", "allow_other"], "default_permissions"),
+    (["https://127.0.0.1:1", "-o", "mkdir_key=DSA"], "mkdir_key"),
+])
+def test_bad_arguments_one_line(emulator, tmp_path, args, word):
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    r = run(args + [str(mnt)], env=emulator.env())
+    assert r.returncode != 0
+    err = r.stderr.decode().strip()
+    assert err.count("\n") == 0 and word.lower() in err.lower(), err
+    assert not hsmtest.is_mounted(str(mnt))
+
+
+def test_missing_credentials(emulator, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    env["PATH"] = "/usr/bin:/bin"          # no az CLI either
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    r = run(["-o", "auth=secret,cafile=" + emulator.ca, emulator.url, str(mnt)], env=env)
+    assert r.returncode != 0
+    assert r.stderr.decode().strip().count("\n") == 0
+    assert not hsmtest.is_mounted(str(mnt))
+
+
+def wait_unmounted_and_gone(path, pid_check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not hsmtest.is_mounted(path) and not pid_check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def daemon_pids(mnt):
+    out = subprocess.run(["pgrep", "-f", f"hsmfs.* {mnt}$"], capture_output=True).stdout.split()
+    return [int(p) for p in out]
+
+
+def test_daemon_mode_and_relative_cafile(emulator, tmp_path):
+    """Without -f the command returns once the mount is up; a relative
+    cafile still works after daemonising (which changes to /)."""
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    shutil.copy(emulator.ca, tmp_path / "ca.pem")
+    r = subprocess.run([hsmfs(), "-o", "cafile=ca.pem", emulator.url, str(mnt)],
+                       cwd=tmp_path, env=emulator.env(), capture_output=True, timeout=20)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert hsmtest.is_mounted(str(mnt))          # up when the command returns
+        assert "ec-p256" in os.listdir(mnt / "keys")
+        assert len(open(mnt / "keys" / "ec-p256" / "public.pem").read()) > 50
+    finally:
+        pids = daemon_pids(mnt)
+        subprocess.run(["fusermount3", "-u", str(mnt)])
+        assert wait_unmounted_and_gone(str(mnt), lambda: any(os.path.exists(f"/proc/{p}") for p in pids))
+
+
+@pytest.mark.parametrize("form", ["fuse.hsmfs", "fuse#path"])
+def test_mount_command(emulator, tmp_path, form):
+    """mount(8) runs mount.fuse3, which runs `hsmfs URL MNT -o ...`.
+    mount(8) searches a fixed safe PATH (where `meson install` puts
+    hsmfs), so the build tree's binary is reached through mount.fuse3 with
+    PATH set (what `mount -t fuse.hsmfs` does), and through mount(8) itself
+    with the fuse "PROGRAM#SOURCE" form."""
+    helper = shutil.which("mount.fuse3") or "/sbin/mount.fuse3"
+    if not os.path.exists(helper):
+        pytest.skip("mount.fuse3 is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("mount(8) needs root")
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    env = emulator.env()
+    opts = "cafile=" + emulator.ca + ",list_ttl=5"
+    if form == "fuse.hsmfs":
+        env["PATH"] = os.path.dirname(hsmfs()) + ":" + env.get("PATH", "/usr/bin:/bin")
+        cmd = [helper, emulator.url, str(mnt), "-t", "fuse.hsmfs", "-o", opts]
+    else:
+        cmd = ["mount", "-t", "fuse", hsmfs() + "#" + emulator.url, str(mnt), "-o", opts]
+    r = subprocess.run(cmd, env=env, capture_output=True, timeout=30)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert "rsa-2048" in os.listdir(mnt / "keys")
+    finally:
+        pids = daemon_pids(mnt)
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+        assert wait_unmounted_and_gone(str(mnt), lambda: any(os.path.exists(f"/proc/{p}") for p in pids))
