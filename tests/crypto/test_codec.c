@@ -42,6 +42,7 @@ static void test_rfc4648(void)
 		size_t len = strlen(in), olen = 99;
 		char nopad[16], *e;
 		uint8_t *d = NULL;
+		bool good;
 
 		e = b64_encode((const uint8_t *)in, len);
 		ok(e && strcmp(e, rfc4648[i].b64) == 0,
@@ -71,10 +72,10 @@ static void test_rfc4648(void)
 		free(d);
 
 		e = hex_encode((const uint8_t *)in, len);
-		ok(e && strcasecmp(e, rfc4648[i].b16) == 0 &&
-		   strspn(e, "0123456789abcdef") == strlen(e),
-		   "BASE16(\"%s\") = lower-case \"%s\"", in, rfc4648[i].b16);
+		good = e != NULL && strcasecmp(e, rfc4648[i].b16) == 0 &&
+		       strspn(e, "0123456789abcdef") == strlen(e);
 		free(e);
+		ok(good, "BASE16 of RFC 4648 vector %zu is lower-case hex", i);
 		d = NULL;
 		is_int(hex_decode(rfc4648[i].b16, strlen(rfc4648[i].b16), 0,
 				  &d, &olen), 0, "hex decodes upper-case \"%s\"",
