@@ -419,7 +419,7 @@ static CURLcode perform(struct hsm_client *c, CURL *h, const char *method,
 			const char *url, struct curl_slist *hdrs,
 			const char *body, size_t body_len, int64_t deadline,
 			struct xfer *x, char *errbuf, long *status,
-			bool allow_http)
+			bool allow_http, bool fresh)
 {
 	int64_t left = deadline - now_ms();
 	long ct = c->connect_timeout_ms;
@@ -452,6 +452,11 @@ static CURLcode perform(struct hsm_client *c, CURL *h, const char *method,
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	/* libcurl silently re-sends a request once when a reused connection
+	 * turns out dead; for requests that must not be replayed, a fresh
+	 * connection rules that out. */
+	if (fresh)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
 	if (!strcmp(method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -648,7 +653,7 @@ enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
 		cc = perform(c, h, req->method, url, hdrs,
 			     probe ? NULL : req->body,
 			     probe ? 0 : req->body_len, deadline, &x, errbuf,
-			     &status, c->allow_http);
+			     &status, c->allow_http, !probe && !req->replay_safe);
 		slist_free_wiped(hdrs);
 		free(url);
 		__atomic_fetch_add(&c->n_requests, 1, __ATOMIC_RELAXED);
@@ -836,7 +841,8 @@ enum hsm_status http_plain(struct hsm_client *c, const char *url,
 			   int64_t deadline_ms, struct http_resp *resp,
 			   struct hsm_error *err)
 {
-	struct xfer x = { .max = c->max_reply };
+	/* Token replies are small; the service's reply cap does not apply. */
+	struct xfer x = { .max = 65536 };
 	struct curl_slist *hdrs = NULL, *t;
 	char errbuf[CURL_ERROR_SIZE];
 	enum hsm_status st = HSM_E_NOMEM;
@@ -863,7 +869,7 @@ enum hsm_status http_plain(struct hsm_client *c, const char *url,
 		}
 		cc = perform(c, h, body ? "POST" : "GET", url, hdrs, body,
 			     body ? strlen(body) : 0, deadline_ms, &x, errbuf,
-			     &status, true);
+			     &status, true, false);
 		__atomic_fetch_add(&c->n_requests, 1, __ATOMIC_RELAXED);
 		if (cc == CURLE_OK && !retry_status(status))
 			break;
