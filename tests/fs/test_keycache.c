@@ -1,0 +1,197 @@
+/* Unit tests: key caches (list ttl, versions, latest pointer, misses,
+ * stale data when unreachable) and the rendered metadata files. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "keycache.h"
+#include "pkey.h"
+#include "render.h"
+#include "tap.h"
+
+struct fake {
+	int64_t now;
+	int lists, gets, vlists;
+	enum hsm_status fail;	/* HSM_OK: answer */
+	int version;		/* latest version number */
+	EVP_PKEY *ec;
+};
+
+static enum hsm_status f_list(void *arg, struct hsm_call *call, struct hsm_key_list *out)
+{
+	struct fake *f = arg;
+	static const char *names[] = { "zeta", "alpha", "mid" };
+	size_t i;
+
+	f->lists++;
+	if (f->fail)
+		return f->fail;
+	out->items = calloc(3, sizeof(*out->items));
+	out->n = 3;
+	for (i = 0; i < 3; i++) {
+		out->items[i].name = strdup(names[i]);
+		out->items[i].attrs.created = 1000 + (int64_t)i;
+	}
+	return HSM_OK;
+}
+
+static enum hsm_status f_versions(void *arg, struct hsm_call *call, const char *name,
+				  struct hsm_key_list *out)
+{
+	struct fake *f = arg;
+
+	f->vlists++;
+	if (f->fail)
+		return f->fail;
+	out->items = calloc(1, sizeof(*out->items));
+	out->n = 1;
+	out->items[0].name = strdup(name);
+	out->items[0].version = strdup("v1");
+	return HSM_OK;
+}
+
+static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
+			     const char *version, struct hsm_key *out)
+{
+	struct fake *f = arg;
+	struct bytes x = {0}, y = {0};
+	enum curve crv;
+	char v[16];
+
+	f->gets++;
+	if (f->fail)
+		return f->fail;
+	if (strcmp(name, "missing") == 0)
+		return HSM_E_NOT_FOUND;
+	snprintf(v, sizeof(v), "v%d", version ? atoi(version + 1) : f->version);
+	memset(out, 0, sizeof(*out));
+	out->name = strdup(name);
+	out->version = strdup(v);
+	out->kty = KEY_EC;
+	strcpy(out->kty_name, "EC-HSM");
+	out->crv = CRV_P256;
+	out->bits = 256;
+	out->ops = KOP_SIGN | KOP_VERIFY;
+	pkey_ec_public(f->ec, &crv, &x, &y);
+	out->x = x.p;
+	out->x_len = x.len;
+	out->y = y.p;
+	out->y_len = y.len;
+	out->attrs.enabled = true;
+	out->attrs.created = 1700000000;
+	out->attrs.recoverable_days = 7;
+	out->jwk_json = strdup("{\"kty\":\"EC-HSM\"}");
+	out->bundle_json = strdup("{\"key\":{}}");
+	return HSM_OK;
+}
+
+static int64_t f_now(void *arg)
+{
+	return ((struct fake *)arg)->now;
+}
+
+int main(void)
+{
+	struct fake f = { .now = 1000, .version = 1 };
+	struct kc_backend be = { f_list, f_versions, f_get, f_now, &f };
+	struct keycache *kc;
+	struct kver *v = NULL, *w = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int64_t created;
+
+	pkey_generate_ec(CRV_P256, &f.ec);
+	kc = kc_new(&be, 30000, 5000);
+
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3 &&
+	   strcmp(names[0], "alpha") == 0 && strcmp(names[2], "zeta") == 0,
+	   "list, sorted");
+	kc_names_free(names, n);
+	ok(kc_key_exists(kc, NULL, "mid", &created, NULL) == HSM_OK && created == 1002 &&
+	   f.gets == 0, "a listed key exists without a get (ls -l)");
+	f.now += 29000;
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && f.lists == 1, "list cached within list_ttl");
+	kc_names_free(names, n);
+	f.now += 2000;
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && f.lists == 2, "list refreshed after list_ttl");
+	kc_names_free(names, n);
+
+	ok(kc_get(kc, NULL, "alpha", NULL, &v) == HSM_OK && f.gets == 1 &&
+	   strcmp(v->key.version, "v1") == 0, "latest fetched once");
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && f.gets == 1 && w == v,
+	   "latest served from the cache");
+	kver_put(w);
+	ok(kc_get(kc, NULL, "alpha", "v1", &w) == HSM_OK && f.gets == 1 && w == v,
+	   "the pinned version is the same bundle");
+	kver_put(w);
+
+	/* rendered files */
+	ok(v->pk && v->pem && strncmp(v->pem, "-----BEGIN PUBLIC KEY-----", 26) == 0 &&
+	   v->pem_len == strlen(v->pem), "public.pem");
+	{
+		unsigned char *der = NULL;
+		int len = i2d_PUBKEY(f.ec, &der);
+
+		ok(len > 0 && (size_t)len == v->der_len && memcmp(der, v->der, v->der_len) == 0,
+		   "public.der equals OpenSSL's SubjectPublicKeyInfo");
+		OPENSSL_free(der);
+	}
+	ok(v->info && strstr(v->info, "name: alpha\nversion: v1\nkty: EC-HSM\ncurve: P-256\n") &&
+	   strstr(v->info, "key_ops: sign verify\n") && strstr(v->info, "created: 2023-11-14T22:13:20Z\n") &&
+	   strstr(v->info, "exp: none\n") && strstr(v->info, "tags: none\n") &&
+	   strstr(v->info, "default_sign: ES256\n") && v->info_len == strlen(v->info),
+	   "info text");
+	ok(v->algs && strcmp(v->algs, "sign: ES256 | raw b64 b64url hex prehashed\n"
+			     "verify: ES256 | raw b64 b64url hex prehashed\n") == 0, "algs text");
+	ok(v->jwk_len == strlen(v->key.jwk_json) && v->meta_len == 10, "json sizes");
+
+	/* rotation shows after list_ttl; the old version stays cached */
+	f.version = 2;
+	f.now += 31000;
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && f.gets == 2 &&
+	   strcmp(w->key.version, "v2") == 0, "latest pointer refreshed after list_ttl");
+	kver_put(w);
+	ok(kc_get(kc, NULL, "alpha", "v1", &w) == HSM_OK && f.gets == 2 && w == v,
+	   "older versions stay cached");
+	kver_put(w);
+
+	/* misses are remembered 5 s */
+	ok(kc_get(kc, NULL, "missing", NULL, &w) == HSM_E_NOT_FOUND && f.gets == 3, "miss");
+	ok(kc_key_exists(kc, NULL, "missing", NULL, NULL) == HSM_E_NOT_FOUND && f.gets == 3,
+	   "miss remembered");
+	f.now += 5001;
+	ok(kc_get(kc, NULL, "missing", NULL, &w) == HSM_E_NOT_FOUND && f.gets == 4,
+	   "miss forgotten after 5 s");
+
+	/* unreachable: stale data is served */
+	f.now += 60000;
+	f.fail = HSM_E_UNREACHABLE;
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && strcmp(w->key.version, "v2") == 0,
+	   "stale latest served when unreachable");
+	kver_put(w);
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3, "stale list served when unreachable");
+	kc_names_free(names, n);
+	ok(kc_get(kc, NULL, "never-seen", NULL, &w) == HSM_E_UNREACHABLE,
+	   "nothing cached: the failure");
+	f.fail = HSM_E_FORBIDDEN;
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_E_FORBIDDEN,
+	   "a refusal is not hidden by stale data");
+	f.fail = HSM_OK;
+
+	ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && n == 1 &&
+	   strcmp(names[0], "v1") == 0 && f.vlists == 1, "versions");
+	kc_names_free(names, n);
+	ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && f.vlists == 1, "versions cached");
+	kc_names_free(names, n);
+
+	kc_flush(kc);
+	ok(kc_get(kc, NULL, "alpha", "v1", &w) == HSM_OK && w != v, "flush drops the cache");
+	kver_put(w);
+	kver_put(v);
+	kc_free(kc);
+	EVP_PKEY_free(f.ec);
+	return tap_done();
+}

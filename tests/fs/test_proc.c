@@ -1,0 +1,106 @@
+/* Unit tests: /proc parsing and scope anchors, on a fake /proc tree. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "tap.h"
+
+static char root[PATH_MAX];
+
+/* A fake process: /root/PID/stat and /root/PID/exe -> exe. */
+static void fake(int pid, const char *comm, const char *exe, int ppid, int sid,
+		 unsigned long flags, unsigned long long start)
+{
+	char p[PATH_MAX + 32];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%d", root, pid);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/%d/stat", root, pid);
+	f = fopen(p, "w");
+	fprintf(f, "%d (%s) S %d %d %d 0 -1 %lu 0 0 0 0 1 2 0 0 20 0 1 0 %llu 100 200\n",
+		pid, comm, ppid, pid, sid, flags, start);
+	fclose(f);
+	if (exe != NULL) {
+		snprintf(p, sizeof(p), "%s/%d/exe", root, pid);
+		unlink(p);
+		symlink(exe, p);
+	}
+}
+
+int main(void)
+{
+	struct proc_stat st;
+	struct scope sc;
+	const char *const shells[] = { "bash", "dash", NULL };
+
+	ok(proc_parse_stat("42 (a (b) c) R 7 42 9 0 -1 4194368 0 0 0 0 1 2 0 0 20 0 1 0 12345 1 2",
+			   &st) == 0 && strcmp(st.comm, "a (b) c") == 0 && st.ppid == 7 &&
+	   st.sid == 9 && st.start == 12345 && st.flags == 4194368,
+	   "comm with spaces and parentheses");
+	ok(proc_parse_stat("42 (x) R 7", &st) == -EINVAL, "truncated stat is EINVAL");
+	ok(proc_parse_stat("garbage", &st) == -EINVAL, "no comm is EINVAL");
+
+	/* the real /proc: this process exists and is alive */
+	proc_scope("/proc", getpid(), getuid(), proc_default_shells, &sc);
+	ok(sc.self.pid == getpid() && sc.self.start > 0 && proc_alive("/proc", &sc.self),
+	   "own identity from /proc");
+	{
+		struct proc_id gone = sc.self;
+
+		gone.start++;
+		ok(!proc_alive("/proc", &gone), "a different start time is another process");
+	}
+
+	snprintf(root, sizeof(root), "/tmp/hsmfs-proc-test.%d", (int)getpid());
+	mkdir(root, 0700);
+	/* session 10 (login) -> 20 bash -> 30 bash script -> 40 timeout -> 50 cat */
+	fake(10, "login", "/usr/bin/login", 1, 10, 0, 100);
+	fake(20, "bash", "/usr/bin/bash", 10, 10, 0, 200);
+	fake(30, "myscript.sh", "/usr/bin/bash", 20, 10, 0, 300);
+	fake(40, "timeout", "/usr/bin/timeout", 30, 10, 0, 400);
+	fake(50, "cat", "/usr/bin/cat", 40, 10, 0, 500);
+	proc_scope(root, 50, 1000, shells, &sc);
+	ok(sc.uid == 1000 && sc.anchor.pid == 30 && sc.anchor.start == 300,
+	   "nearest shell above (a #! script counts by its exe)");
+	ok(sc.n_chain == 3 && sc.chain[0].pid == 50 && sc.chain[1].pid == 40 &&
+	   sc.chain[2].pid == 30, "chain: caller, ancestors, anchor");
+	proc_scope(root, 30, 1000, shells, &sc);
+	ok(sc.anchor.pid == 30 && sc.self.pid == 30, "a shell anchors itself");
+
+	/* a forked subshell (PF_FORKNOEXEC) is not an anchor */
+	fake(60, "bash", "/usr/bin/bash", 30, 10, PROC_PF_FORKNOEXEC, 600);
+	proc_scope(root, 60, 1000, shells, &sc);
+	ok(sc.anchor.pid == 30, "a subshell anchors at its parent shell");
+
+	/* no shell at all: the session leader */
+	fake(70, "daemon", "/usr/sbin/daemon", 1, 70, 0, 700);
+	fake(80, "worker", "/usr/bin/python3", 70, 70, 0, 800);
+	proc_scope(root, 80, 0, shells, &sc);
+	ok(sc.anchor.pid == 70 && sc.anchor.start == 700, "without a shell: the session");
+
+	/* the shell list is configurable; comm is used when exe is unreadable */
+	fake(90, "zsh", NULL, 20, 10, 0, 900);
+	fake(91, "cat", "/usr/bin/cat", 90, 10, 0, 910);
+	proc_scope(root, 91, 0, shells, &sc);
+	ok(sc.anchor.pid == 20, "zsh is not in this list: bash above anchors");
+	proc_scope(root, 91, 0, proc_default_shells, &sc);
+	ok(sc.anchor.pid == 90, "zsh is in the default list (by comm)");
+
+	/* a vanished caller anchors at itself, sharing nothing */
+	proc_scope(root, 12345, 0, shells, &sc);
+	ok(sc.anchor.pid == 12345 && sc.n_chain == 1, "unknown pid: scope of its own");
+
+	{
+		char cmd[PATH_MAX + 16];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+		ok(system(cmd) == 0, "cleanup");
+	}
+	return tap_done();
+}

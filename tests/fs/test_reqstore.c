@@ -1,0 +1,166 @@
+/* Unit tests: per-scope requests (own first, newest, isolation, ttl). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reqstore.h"
+#include "tap.h"
+
+static int freed;
+
+static void val_free(void *p)
+{
+	freed++;
+	free(p);
+}
+
+static struct scope mk(uid_t uid, pid_t anchor, pid_t self)
+{
+	struct scope sc = {0};
+
+	sc.uid = uid;
+	sc.anchor.pid = anchor;
+	sc.anchor.start = (unsigned long long)anchor * 10;
+	sc.self.pid = self;
+	sc.self.start = (unsigned long long)self * 10;
+	sc.chain[0] = sc.self;
+	sc.chain[1] = sc.anchor;
+	sc.n_chain = 2;
+	return sc;
+}
+
+static const char *get(struct reqstore *rs, const struct scope *sc, const char *path,
+		       int64_t now)
+{
+	static char buf[64];
+	struct rs_ref *r = reqstore_get(rs, sc, path, now);
+
+	if (r == NULL)
+		return NULL;
+	strcpy(buf, rs_ref_val(r));
+	rs_ref_put(rs, r);
+	return buf;
+}
+
+static void put(struct reqstore *rs, const struct scope *sc, const char *path,
+		const char *v, int64_t now)
+{
+	reqstore_put(rs, sc, path, strdup(v), val_free, false, now);
+}
+
+int main(void)
+{
+	/* "/" as proc root: no fake pid exists there, so every writer is
+	 * "dead" and only same-writer replacement is tested unless alive. */
+	struct reqstore *rs = reqstore_new(1000, "/nonexistent", 8);
+	struct scope bashA = mk(1000, 100, 100), catA = mk(1000, 100, 101);
+	struct scope progA = mk(1000, 100, 102);
+	struct scope catB = mk(1000, 200, 201), rootA = mk(0, 100, 101);
+	const char *v;
+
+	put(rs, &bashA, "/k/sign", "msg1", 0);
+	v = get(rs, &catA, "/k/sign", 10);
+	ok(v && strcmp(v, "msg1") == 0, "a reader in the same scope gets the request");
+	ok(get(rs, &catB, "/k/sign", 10) == NULL, "another anchor sees nothing");
+	ok(get(rs, &rootA, "/k/sign", 10) == NULL, "another uid sees nothing");
+	ok(get(rs, &catA, "/k/sign.b64", 10) == NULL, "another file name sees nothing");
+	v = get(rs, &catA, "/k/sign", 20);
+	ok(v && strcmp(v, "msg1") == 0, "re-readable");
+
+	put(rs, &bashA, "/k/sign", "msg2", 30);
+	v = get(rs, &catA, "/k/sign", 40);
+	ok(v && strcmp(v, "msg2") == 0, "a new request replaces the old one");
+	ok(reqstore_count(rs) == 1, "replaced, not accumulated");
+
+	put(rs, &progA, "/k/sign", "prog", 50);
+	v = get(rs, &progA, "/k/sign", 60);
+	ok(v && strcmp(v, "prog") == 0, "own request first");
+	v = get(rs, &catA, "/k/sign", 60);
+	ok(v && strcmp(v, "prog") == 0, "others get the newest of the scope");
+
+	/* a reader that is itself the anchor of the writer (exec'd shell) */
+	{
+		struct scope exec_cat = mk(1000, 999, 100);	/* pid 100 became cat */
+
+		exec_cat.chain[0] = bashA.anchor;
+		exec_cat.n_chain = 2;
+		put(rs, &bashA, "/k/verify", "v", 70);
+		v = get(rs, &exec_cat, "/k/verify", 80);
+		ok(v && strcmp(v, "v") == 0, "chain: anchored at the reader itself");
+	}
+
+	/* expiry */
+	ok(get(rs, &catA, "/k/sign", 50 + 1001) == NULL, "expired after the ttl");
+	{
+		struct rs_ref *r;
+
+		put(rs, &bashA, "/k/x", "x", 2000);
+		r = reqstore_get(rs, &catA, "/k/x", 2500);
+		rs_ref_touch(rs, r, 2900);
+		rs_ref_put(rs, r);
+		ok(get(rs, &catA, "/k/x", 3500) != NULL, "touch restarts the ttl");
+	}
+
+	/* cap: the oldest go */
+	{
+		int i;
+		char path[16];
+
+		for (i = 0; i < 20; i++) {
+			snprintf(path, sizeof(path), "/p%d", i);
+			put(rs, &bashA, path, path, 4000);
+		}
+		ok(reqstore_count(rs) == 8, "bounded");
+		ok(get(rs, &catA, "/p19", 4000) && !get(rs, &catA, "/p0", 4000),
+		   "the newest are kept");
+	}
+
+	/* a value still referenced survives its replacement */
+	{
+		struct rs_ref *r;
+
+		put(rs, &bashA, "/held", "old", 4100);
+		r = reqstore_get(rs, &catA, "/held", 4100);
+		freed = 0;
+		put(rs, &bashA, "/held", "new", 4101);
+		ok(freed == 0 && strcmp(rs_ref_val(r), "old") == 0,
+		   "a held reference stays valid");
+		rs_ref_put(rs, r);
+		ok(freed == 1, "freed at the last reference");
+	}
+
+	/* replace_scope (the error file) */
+	put(rs, &progA, "error", "e1", 6000);
+	reqstore_put(rs, &catA, "error", strdup("e2"), val_free, true, 6001);
+	v = get(rs, &progA, "error", 6002);
+	ok(v && strcmp(v, "e2") == 0, "replace_scope drops other writers' values");
+	reqstore_free(rs);
+
+	/* live writers are kept: use this process as the writer */
+	rs = reqstore_new(1000, "/proc", 8);
+	{
+		struct scope me, other;
+
+		proc_scope("/proc", getpid(), getuid(), proc_default_shells, &me);
+		other = me;
+		other.self.pid = 1;	/* init: alive, but another start time */
+		other.self.start = 1;
+		reqstore_put(rs, &me, "/f", strdup("live"), val_free, false, 0);
+		reqstore_put(rs, &other, "/f", strdup("dead"), val_free, false, 1);
+		v = get(rs, &me, "/f", 2);
+		ok(v && strcmp(v, "live") == 0 && reqstore_count(rs) == 2,
+		   "a live writer's request is kept and found first");
+		{
+			struct scope third = other;
+
+			third.self.pid = 2;
+			third.self.start = 2;
+			reqstore_put(rs, &third, "/f", strdup("third"), val_free, false, 3);
+		}
+		ok(reqstore_count(rs) == 2, "a dead writer's older request is dropped");
+		v = get(rs, &me, "/f", 4);
+		ok(v && strcmp(v, "live") == 0, "the live writer's own request survives");
+	}
+	reqstore_free(rs);
+	return tap_done();
+}
