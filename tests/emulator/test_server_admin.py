@@ -17,7 +17,11 @@ DIGEST = b64url(b"\x01" * 32)
 
 @pytest.fixture
 def emu(emulator_factory):
-    return fresh_emulator(emulator_factory)
+    e = fresh_emulator(emulator_factory)
+    yield e
+    e.stop()                                           # exit status 0 (ASan: no leaks)
+    log = e.log()
+    assert "runtime error" not in log and "Sanitizer" not in log, log
 
 
 def sign(emu, tok, timeout=30):
