@@ -261,7 +261,17 @@ static bool claim_time(json_object *c, const char *name, int64_t *out)
 {
 	json_object *v;
 
-	if (!json_object_object_get_ex(c, name, &v) || !json_object_is_type(v, json_type_int))
+	if (!json_object_object_get_ex(c, name, &v))
+		return false;
+	/* NumericDate may have a fraction (RFC 7519 §2); MSAL sends one. */
+	if (json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+		if (!(d > -1e15 && d < 1e15))
+			return false;
+		*out = (int64_t)d;
+		return true;
+	}
+	if (!json_object_is_type(v, json_type_int))
 		return false;
 	*out = json_object_get_int64(v);
 	return true;
