@@ -66,7 +66,7 @@ def test_certificate_credential(env, send_chain):
     use(emu, cred)
 
 
-def test_workload_identity_assertion(env):
+def test_workload_identity_assertion(env, monkeypatch):
     """What WorkloadIdentityCredential does (that class is newer than the
     installed azure-identity): a ClientAssertionCredential re-reading the
     federated token file."""
@@ -75,8 +75,11 @@ def test_workload_identity_assertion(env):
     fed = emu.admin("GET", "federated-token?sub=system:serviceaccount:ns:sa")["token"]
     f = env["dir"] / "federated-token"
     f.write_text(fed)
-    cred = ClientAssertionCredential(hsmtest.TENANT, "wl-app", lambda: f.read_text(),
-                                     authority=emu.url, connection_verify=emu.ca)
+    # This azure-identity passes any keyword on to object.__init__(), so the
+    # authority and the CA come from the environment, as in a pod.
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", emu.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.ca)
+    cred = ClientAssertionCredential(hsmtest.TENANT, "wl-app", lambda: f.read_text())
     use(emu, cred)
 
 
