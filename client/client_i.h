@@ -118,6 +118,15 @@ void http_resp_cleanup(struct http_resp *r);
 enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
 			  const struct http_req *req, struct http_resp *resp,
 			  struct hsm_error *err);
+/* The same with an explicit deadline (now_ms() clock), for API calls made
+ * of several requests (list pages, random chunks) that share one deadline.
+ * Adds this request's retries to call->retries. */
+enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
+				const struct http_req *req,
+				struct http_resp *resp, struct hsm_error *err,
+				int64_t deadline);
+/* The deadline of a call starting now. */
+int64_t call_deadline(struct hsm_client *c, const struct hsm_call *call);
 
 /*
  * A plain request for the token endpoints (no bearer token, no retries

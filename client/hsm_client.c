@@ -252,6 +252,7 @@ struct ctx {
 	struct hsm_call *call;
 	struct hsm_error scratch;
 	struct hsm_error *err;
+	int64_t deadline;	/* one for the whole API call */
 };
 
 static void ctx_init(struct ctx *x, struct hsm_client *c,
@@ -264,6 +265,7 @@ static void ctx_init(struct ctx *x, struct hsm_client *c,
 	memset(x->err, 0, sizeof(*x->err));
 	if (call)
 		call->retries = 0;
+	x->deadline = c ? call_deadline(c, call) : 0;
 }
 
 static enum hsm_status bad(struct ctx *x, enum hsm_status st, const char *msg)
@@ -310,7 +312,7 @@ static enum hsm_status request(struct ctx *x, const char *method,
 		.replay_safe = replay_safe,
 	};
 
-	return http_call(x->c, x->call, &req, resp, x->err);
+	return http_call_until(x->c, x->call, &req, resp, x->err, x->deadline);
 }
 
 /* GET/POST returning a key bundle. */
@@ -869,7 +871,6 @@ enum hsm_status hsm_random(struct hsm_client *c, struct hsm_call *call,
 			   uint8_t *buf, size_t count)
 {
 	struct ctx x;
-	unsigned total_retries = 0;
 	enum hsm_status st = HSM_OK;
 	size_t done = 0;
 
@@ -887,8 +888,6 @@ enum hsm_status hsm_random(struct hsm_client *c, struct hsm_call *call,
 		}
 		st = request(&x, "POST", "/rng", body, true, true, &r);
 		free(body);
-		if (call)
-			total_retries += call->retries;
 		if (st != HSM_OK)
 			break;
 		st = jm_parse_random(r.body, r.len, buf + done, n);
@@ -899,8 +898,6 @@ enum hsm_status hsm_random(struct hsm_client *c, struct hsm_call *call,
 		}
 		done += n;
 	}
-	if (call)
-		call->retries = total_retries;
 	if (st != HSM_OK && buf)
 		secret_wipe(buf, count);
 	return st;

@@ -576,13 +576,25 @@ static bool retry_status(long s)
 	       s == 504;
 }
 
+int64_t call_deadline(struct hsm_client *c, const struct hsm_call *call)
+{
+	return now_ms() + (call && call->timeout_ms > 0 ? call->timeout_ms :
+			   c->timeout_ms);
+}
+
 enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
 			  const struct http_req *req, struct http_resp *resp,
 			  struct hsm_error *err)
 {
+	return http_call_until(c, call, req, resp, err, call_deadline(c, call));
+}
+
+enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
+				const struct http_req *req,
+				struct http_resp *resp, struct hsm_error *err,
+				int64_t deadline)
+{
 	int64_t start = now_ms();
-	int64_t deadline = start + (call && call->timeout_ms > 0 ?
-				    call->timeout_ms : c->timeout_ms);
 	unsigned retries = 0;
 	bool did_401 = false, no_token = false, have_last = false;
 	struct xfer x = { .call = call, .max = c->max_reply };
@@ -830,7 +842,7 @@ out:
 	xfer_reset(&x);
 	handle_put(c, h);
 	if (call)
-		call->retries = retries;
+		call->retries += retries;
 	if (st != HSM_OK)
 		err->status = st;
 	return st;

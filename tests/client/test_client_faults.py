@@ -168,3 +168,15 @@ def test_token_never_in_output(call, emulator, tmp_path):
     assert len(lines) == run.stats["requests"] - run.stats["token_requests"]
     assert all(re.search(r"(POST|GET) /[^ ?]* -> \d{3} \(\d+ ms, retries \d+, request-id [-0-9a-f]+\)", l)
                for l in lines), lines
+
+
+def test_one_deadline_for_a_chunked_call(call, emulator):
+    # 640 random bytes are five requests; each waits 400 ms here, so a
+    # 1 s deadline for the whole call must end it after about 1 s.
+    emulator.faults(ops=["rng"], latency_ms=400)
+    run = call("random", 640, opts=["--timeout", "1000"])
+    r = fails(run, "HSM_E_TIMEOUT")
+    assert r["elapsed_ms"] < 1600, run
+    emulator.faults(ops=["rng"], status=503, count=2, retry_after_ms=50)
+    run = ok(call("random", 300))
+    assert run.r["retries"] == 2 and len(run.r["value"]) == 600
