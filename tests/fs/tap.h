@@ -8,9 +8,11 @@
 
 static int tap_n, tap_failed;
 
+/* cond is evaluated once: it often has side effects. */
 #define ok(cond, ...) do {						\
+		int tap_c_ = !!(cond);					\
 		tap_n++;						\
-		if (cond) {						\
+		if (tap_c_) {						\
 			printf("ok %d - ", tap_n);			\
 		} else {						\
 			tap_failed++;					\
@@ -18,7 +20,7 @@ static int tap_n, tap_failed;
 		}							\
 		printf(__VA_ARGS__);					\
 		printf("\n");						\
-		if (!(cond))						\
+		if (!tap_c_)						\
 			printf("#   failed at %s:%d: %s\n", __FILE__,	\
 			       __LINE__, #cond);			\
 	} while (0)
