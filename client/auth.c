@@ -745,7 +745,7 @@ static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
 	else
 		snprintf(body, blen, "grant_type=client_credentials&client_id=%s&scope=%s&client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&client_assertion=%s",
 			 e_id, e_scope, e_cred);
-	st = http_plain(c, url, hdrs, body, deadline, &r, err);
+	st = http_plain(c, url, hdrs, body, false, deadline, &r, err);
 	if (st == HSM_OK) {
 		st = take_reply(&r, what, tok, len, exp, err);
 		http_resp_cleanup(&r);
@@ -798,7 +798,7 @@ static enum hsm_status fetch_mi(struct auth *a, struct hsm_client *c,
 	free_escaped(e_id);
 	snprintf(what, sizeof(what), "managed identity endpoint %.*s",
 		 (int)strcspn(url, "?"), url);
-	st = http_plain(c, url, hdrs, NULL, deadline, &r, err);
+	st = http_plain(c, url, hdrs, NULL, true, deadline, &r, err);
 	secret_wipe(hline, sizeof(hline));
 	if (st != HSM_OK) {
 		if (st == HSM_E_AUTH)
@@ -1021,11 +1021,17 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
 		if (st != HSM_OK) {
 			if (a->token && now_unix() < a->expires) {
 				/* Refresh failed but the old token still
-				 * works: use it, try again later. */
+				 * works: use it, try again in 10 s. */
+				a->refresh_at = now_unix() + 10;
+				*hdr = make_header(a);
+				*gen = a->gen;
+				pthread_mutex_unlock(&a->lock);
 				client_log(c, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
 					   err->message);
-				a->refresh_at = now_unix() + 10;
-				continue;
+				memset(err, 0, sizeof(*err));
+				if (!*hdr)
+					return fail(err, HSM_E_NOMEM, 0, "out of memory");
+				return HSM_OK;
 			}
 			pthread_mutex_unlock(&a->lock);
 			return st;
@@ -1053,8 +1059,6 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
 			a->refresh_at = INT64_MAX / 2;
 		}
 		a->gen++;
-		client_log(c, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
-			   a->identity, (long long)(exp > 0 ? exp - now : -1));
 		/* Use what we just fetched even if it is already due for
 		 * refresh (a short or expired static token): looping back
 		 * would fetch forever. */
@@ -1063,6 +1067,8 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
 		pthread_mutex_unlock(&a->lock);
 		if (!*hdr)
 			return fail(err, HSM_E_NOMEM, 0, "out of memory");
+		client_log(c, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
+			   a->identity, (long long)(exp > 0 ? exp - now : -1));
 		return HSM_OK;
 	}
 }

@@ -132,14 +132,14 @@ int64_t call_deadline(struct hsm_client *c, const struct hsm_call *call);
  * A plain request for the token endpoints (no bearer token, no retries
  * except transport errors until the deadline): url absolute, headers a
  * NULL-terminated list of "Name: value" strings, body form text or NULL
- * (then GET).  The reply is wiped when freed.  Returns HSM_OK with any
+ * (then GET), no_proxy for local endpoints (managed identity).  The reply is wiped when freed.  Returns HSM_OK with any
  * HTTP status in resp->status, or a transport status with a message in
  * err.
  */
 enum hsm_status http_plain(struct hsm_client *c, const char *url,
 			   const char *const *headers, const char *body,
-			   int64_t deadline_ms, struct http_resp *resp,
-			   struct hsm_error *err);
+			   bool no_proxy, int64_t deadline_ms,
+			   struct http_resp *resp, struct hsm_error *err);
 
 /* Map an HTTP error status + envelope to hsm_status (contracts.md). */
 enum hsm_status status_from_http(long http, const char *code,

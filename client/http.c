@@ -419,7 +419,7 @@ static CURLcode perform(struct hsm_client *c, CURL *h, const char *method,
 			const char *url, struct curl_slist *hdrs,
 			const char *body, size_t body_len, int64_t deadline,
 			struct xfer *x, char *errbuf, long *status,
-			bool allow_http, bool fresh)
+			bool allow_http, bool fresh, bool no_proxy)
 {
 	int64_t left = deadline - now_ms();
 	long ct = c->connect_timeout_ms;
@@ -457,6 +457,9 @@ static CURLcode perform(struct hsm_client *c, CURL *h, const char *method,
 	 * connection rules that out. */
 	if (fresh)
 		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	/* Managed identity endpoints are local; never via a proxy. */
+	if (no_proxy)
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	if (!strcmp(method, "GET")) {
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	} else {
@@ -665,7 +668,8 @@ enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
 		cc = perform(c, h, req->method, url, hdrs,
 			     probe ? NULL : req->body,
 			     probe ? 0 : req->body_len, deadline, &x, errbuf,
-			     &status, c->allow_http, !probe && !req->replay_safe);
+			     &status, c->allow_http, !probe && !req->replay_safe,
+			     false);
 		slist_free_wiped(hdrs);
 		free(url);
 		__atomic_fetch_add(&c->n_requests, 1, __ATOMIC_RELAXED);
@@ -850,8 +854,8 @@ out:
 
 enum hsm_status http_plain(struct hsm_client *c, const char *url,
 			   const char *const *headers, const char *body,
-			   int64_t deadline_ms, struct http_resp *resp,
-			   struct hsm_error *err)
+			   bool no_proxy, int64_t deadline_ms,
+			   struct http_resp *resp, struct hsm_error *err)
 {
 	/* Token replies are small; the service's reply cap does not apply. */
 	struct xfer x = { .max = 65536 };
@@ -881,7 +885,7 @@ enum hsm_status http_plain(struct hsm_client *c, const char *url,
 		}
 		cc = perform(c, h, body ? "POST" : "GET", url, hdrs, body,
 			     body ? strlen(body) : 0, deadline_ms, &x, errbuf,
-			     &status, true, false);
+			     &status, true, false, no_proxy);
 		__atomic_fetch_add(&c->n_requests, 1, __ATOMIC_RELAXED);
 		if (cc == CURLE_OK && !retry_status(status))
 			break;
