@@ -955,6 +955,17 @@ static enum hsm_status fetch(struct auth *a, struct hsm_client *c,
 	}
 }
 
+int64_t token_refresh_at(int64_t now, int64_t exp)
+{
+	int64_t life = exp - now, early = life - 300, half = life / 2;
+
+	if (life <= 0)
+		return now;
+	/* For short lifetimes (tests shorten them to seconds) "expiry -
+	 * 300 s" is already past: then half the lifetime. */
+	return now + (early > 0 && early < half ? early : half);
+}
+
 static char *make_header(const struct auth *a)
 {
 	static const char pre[] = "Authorization: Bearer ";
@@ -1043,13 +1054,7 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
 		a->token_len = len;
 		a->expires = exp > 0 ? exp : INT64_MAX / 2;
 		if (exp > now) {
-			int64_t life = exp - now;
-
-			/* min(expiry - 300 s, half the lifetime): for any
-			 * lifetime that is half; for short test lifetimes
-			 * "expiry - 300" would already be past. */
-			a->refresh_at = now + (life >= 600 && life - 300 < life / 2 ?
-					       life - 300 : life / 2);
+			a->refresh_at = token_refresh_at(now, exp);
 		} else if (exp > 0) {
 			/* Already expired as issued: use it once anyway and
 			 * let the service decide. */

@@ -48,6 +48,10 @@ enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
  * one replaced it already. */
 void auth_drop(struct auth *a, uint64_t gen);
 
+/* When to refresh a token issued at now that expires at exp (unix
+ * seconds): min(exp - 300 s, half the lifetime), never before now. */
+int64_t token_refresh_at(int64_t now, int64_t exp);
+
 /* For hsm_client_stats(): expiry (unix) and a description. */
 void auth_describe(struct auth *a, int64_t *expires, char *identity,
 		   size_t len);

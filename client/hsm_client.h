@@ -93,7 +93,7 @@ struct hsm_config {
 	const char *api_version;	/* NULL: "7.5" */
 	int timeout_ms;			/* per-operation deadline; 0: 30000 */
 	int connect_timeout_ms;		/* 0: 10000 */
-	unsigned retries;		/* max retries per call; default 5 */
+	unsigned retries;		/* max retries per call; 0: 5 */
 	bool allow_http;		/* plain http, to loopback only */
 	enum hsm_auth auth;
 	const char *token_file;		/* for HSM_AUTH_TOKEN / AUTO */
@@ -114,6 +114,12 @@ void hsm_global_cleanup(void);
  * allow_http), the CA file and that a credential of the chosen kind is
  * configured; no request is sent.  On failure *out is NULL and errbuf holds
  * a one-line reason fit for the user.
+ *
+ * The credential's environment variables are read here, once (except
+ * AZURE_FEDERATED_TOKEN_FILE and token_file, re-read at each token
+ * request).  cafile is used for the service and for the token endpoints.
+ * The first request of a client goes without a token and without its body
+ * (the 401 challenge names tenant and resource); a static token skips it.
  */
 enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 			       struct hsm_client **out,
@@ -217,7 +223,9 @@ struct hsm_create {
 	size_t n_tags;
 };
 /* Never retried blindly: a create that may have reached the service is
- * reported, not repeated. */
+ * reported, not repeated.  Retried only when the failure proves it was not
+ * processed: connection refused/DNS/TLS handshake, 408, 429.  The same
+ * holds for import, restore and rotate. */
 enum hsm_status hsm_create_key(struct hsm_client *c, struct hsm_call *call,
 			       const char *name, const struct hsm_create *p,
 			       struct hsm_key *out);
@@ -233,7 +241,7 @@ enum hsm_status hsm_import_key(struct hsm_client *c, struct hsm_call *call,
 struct hsm_update {
 	bool has_enabled, has_nbf, has_exp, has_ops, has_tags;
 	bool enabled;
-	int64_t nbf, exp;		/* 0 with has_*: remove */
+	int64_t nbf, exp;		/* 0 with has_*: remove (sent as null) */
 	unsigned ops;
 	const struct hsm_tag *tags;	/* replaces all tags */
 	size_t n_tags;
@@ -294,7 +302,8 @@ struct hsm_crypt {
 	size_t tag_len;
 };
 
-/* version NULL or "": the latest.  sign's input is the digest. */
+/* version NULL or "": the latest (path /keys/NAME/OP).  sign's input is
+ * the digest.  On failure *out is empty; call->err has the detail. */
 enum hsm_status hsm_sign(struct hsm_client *c, struct hsm_call *call,
 			 const char *name, const char *version, const char *alg,
 			 const uint8_t *digest, size_t len,
@@ -318,7 +327,8 @@ enum hsm_status hsm_unwrap_key(struct hsm_client *c, struct hsm_call *call,
 			       struct hsm_result *out);
 
 /* count bytes of HSM randomness into buf; the client splits the request
- * into calls of at most 128 bytes. */
+ * into calls of at most 128 bytes, all within the call's one deadline
+ * (call->retries sums them).  On failure buf is wiped. */
 enum hsm_status hsm_random(struct hsm_client *c, struct hsm_call *call,
 			   uint8_t *buf, size_t count);
 

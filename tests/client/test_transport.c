@@ -160,6 +160,18 @@ static void test_retry_after(void)
 	ok(retry_after_ms(date, NULL, NULL, now) == 0, "past HTTP date -> 0");
 }
 
+static void test_refresh_schedule(void)
+{
+	ok(token_refresh_at(1000, 1000 + 3600) == 1000 + 1800,
+	   "1 h token: refreshed at half its lifetime");
+	ok(token_refresh_at(1000, 1000 + 86400) == 1000 + 43200,
+	   "24 h token: refreshed at half its lifetime");
+	ok(token_refresh_at(1000, 1000 + 500) == 1000 + 200,
+	   "500 s token: refreshed 300 s before expiry");
+	ok(token_refresh_at(1000, 1002) == 1001, "2 s token: after 1 s");
+	ok(token_refresh_at(1000, 900) == 1000, "expired token: now");
+}
+
 static void url(const char *u, bool allow_http, int want)
 {
 	char err[300] = "";
@@ -288,6 +300,7 @@ int main(int argc, char **argv)
 	test_challenges();
 	test_backoff();
 	test_retry_after();
+	test_refresh_schedule();
 	test_urls();
 	test_guid();
 	test_names();
