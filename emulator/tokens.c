@@ -7,6 +7,7 @@
  * form values that may hold a secret are wiped before they are freed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,23 @@
 #define JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define JWT_MAX 16384		/* longer bearer tokens are not ours */
 
+/* Tokens this worker thread validated lately: a bearer token is reused
+ * for an hour, and checking it again (base64, RSA verify, JSON) would cost
+ * more than the operation it authorises.  Per thread, so no lock. */
+#define TOK_CACHE 4
+struct tok_cache {
+	struct {
+		char *jwt;		/* wiped when evicted */
+		size_t len;
+		int64_t nbf, exp;
+		const struct emu_identity *who;
+	} e[TOK_CACHE];
+	unsigned next;
+};
+
 struct tokens {
+	pthread_key_t cache_key;	/* struct tok_cache * per thread */
+	bool has_key;
 	EVP_PKEY *key;			/* RS256 signing key */
 	const struct alg_info *rs256;
 	const struct alg_info *ps256;
@@ -41,6 +58,18 @@ struct tokens {
 };
 
 /* ---- key ---------------------------------------------------------------- */
+
+static void cache_free(void *p)
+{
+	struct tok_cache *c = p;
+
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < TOK_CACHE; i++)
+		if (c->e[i].jwt != NULL)
+			secret_wipe_free(c->e[i].jwt, c->e[i].len);
+	free(c);
+}
 
 struct tokens *tokens_new(const char *dir, char *err, size_t errlen)
 {
@@ -55,6 +84,11 @@ struct tokens *tokens_new(const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (pthread_key_create(&tk->cache_key, cache_free) != 0) {
+		snprintf(err, errlen, "cannot create a thread key");
+		goto fail;
+	}
+	tk->has_key = true;
 	tk->rs256 = alg_by_name("RS256");
 	tk->ps256 = alg_by_name("PS256");
 	if (tk->rs256 == NULL || tk->ps256 == NULL) {
@@ -116,6 +150,12 @@ void tokens_free(struct tokens *tk)
 {
 	if (tk == NULL)
 		return;
+	if (tk->has_key) {
+		/* Worker threads have exited (their caches are freed by the
+		 * key's destructor); the calling thread may hold one too. */
+		cache_free(pthread_getspecific(tk->cache_key));
+		pthread_key_delete(tk->cache_key);
+	}
 	EVP_PKEY_free(tk->key);
 	free(tk);
 }
@@ -333,8 +373,9 @@ static char *issue(struct emu_server *srv, const struct emu_identity *who,
 	return jwt;
 }
 
-enum tok_result tokens_validate(struct emu_server *srv, const char *jwt,
-				size_t len, const struct emu_identity **who)
+static enum tok_result validate_full(struct emu_server *srv, const char *jwt,
+				     size_t len, const struct emu_identity **who,
+				     int64_t *nbf_out, int64_t *exp_out)
 {
 	json_object *hdr, *c;
 	enum tok_result r = TOK_INVALID;
@@ -356,6 +397,8 @@ enum tok_result tokens_validate(struct emu_server *srv, const char *jwt,
 		goto out;
 	if (!claim_time(c, "exp", &exp) || !claim_time(c, "nbf", &nbf))
 		goto out;
+	*nbf_out = nbf;
+	*exp_out = exp;
 	if (nbf > now + CLOCK_SKEW)
 		goto out;
 	if (exp <= now) {
@@ -369,6 +412,53 @@ enum tok_result tokens_validate(struct emu_server *srv, const char *jwt,
 out:
 	json_object_put(hdr);
 	json_object_put(c);
+	return r;
+}
+
+enum tok_result tokens_validate(struct emu_server *srv, const char *jwt,
+				size_t len, const struct emu_identity **who)
+{
+	struct tokens *tk = srv->tok;
+	struct tok_cache *c = pthread_getspecific(tk->cache_key);
+	int64_t now = (int64_t)time(NULL), nbf = 0, exp = 0;
+	enum tok_result r;
+	unsigned i;
+
+	if (c != NULL) {
+		for (i = 0; i < TOK_CACHE; i++) {
+			if (c->e[i].jwt == NULL || c->e[i].len != len ||
+			    memcmp(c->e[i].jwt, jwt, len) != 0)
+				continue;
+			*who = NULL;
+			if (c->e[i].nbf > now + CLOCK_SKEW)
+				return TOK_INVALID;
+			if (c->e[i].exp <= now)
+				return TOK_EXPIRED;
+			*who = c->e[i].who;
+			return TOK_OK;
+		}
+	}
+	r = validate_full(srv, jwt, len, who, &nbf, &exp);
+	if (r != TOK_OK)
+		return r;
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL || pthread_setspecific(tk->cache_key, c) != 0) {
+			free(c);
+			return r;	/* no cache: still a good answer */
+		}
+	}
+	i = c->next++ % TOK_CACHE;
+	if (c->e[i].jwt != NULL)
+		secret_wipe_free(c->e[i].jwt, c->e[i].len);
+	c->e[i].jwt = malloc(len);
+	if (c->e[i].jwt != NULL) {
+		memcpy(c->e[i].jwt, jwt, len);
+		c->e[i].len = len;
+		c->e[i].nbf = nbf;
+		c->e[i].exp = exp;
+		c->e[i].who = *who;
+	}
 	return r;
 }
 

@@ -228,12 +228,15 @@ def test_tampered_token_rejected(emulator):
 
 def test_expired_token(emulator_factory):
     emu = fresh_emulator(emulator_factory)
-    emu.faults(token_lifetime=1)
+    emu.faults(token_lifetime=2)
     st, body = token_request(emu, grant_type="client_credentials", client_id="hsmfs-local",
                              client_secret="local-secret", scope=SCOPE)
-    assert body["expires_in"] == 1
+    assert body["expires_in"] == 2
     tok = body["access_token"]
-    time.sleep(2.2)
+    # Used while valid (the server may remember it), then after expiry.
+    for _ in range(3):
+        assert emu.request("GET", "/keys/ec-p256?api-version=7.5", token=tok)[0] == 200
+    time.sleep(3.2)
     st, h, payload = emu.request("GET", "/keys/ec-p256?api-version=7.5", token=tok)
     assert st == 401
     assert payload == {"error": {"code": "Unauthorized",
