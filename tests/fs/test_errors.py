@@ -115,6 +115,8 @@ def test_eagain_after_retries(emulator, mount_factory):
 def test_etimedout_and_stall_does_not_block_ls(emulator, mount_factory):
     m = mount_factory(emulator, options=["timeout=3", "retries=0"])
     run(kp(m, "ec-p256", "sign"), b"warm")
+    os.listdir(kp(m, "rsa-2048"))                 # cached: ls needs no request
+    run(kp(m, "aes-256", "encrypt"), b"warm")
     emulator.faults(ops=["sign"], stall_ms=6000)
     res = {}
 
