@@ -458,6 +458,7 @@ struct fh {
 	/* FH_OP */
 	int acc;			/* O_RDONLY, O_WRONLY or O_RDWR */
 	struct scope sc;
+	bool have_sc;			/* sc computed */
 	struct opname on;
 	struct opx x;
 	bool x_live;			/* x holds an initialised operation */
@@ -645,7 +646,12 @@ static int open_op(struct fs_state *fs, const char *path, struct kver *kv,
 	h->kv = kver_get(kv);
 	snprintf(h->name, sizeof(h->name), "%s", nd->name);
 	snprintf(h->version, sizeof(h->version), "%s", nd->version);
-	caller_scope(fs, &h->sc);
+	/* One-handle operations need the scope only for the error file, so
+	 * the /proc walk is left to the (rare) failure. */
+	if (h->acc != O_RDWR) {
+		caller_scope(fs, &h->sc);
+		h->have_sc = true;
+	}
 	if (h->acc == O_RDONLY) {
 		err = answer_request(fs, h);
 	} else if (h->acc == O_WRONLY) {
@@ -806,6 +812,10 @@ static int read_op(struct fs_state *fs, struct fh *h, char *buf, size_t size)
 		if (err) {
 			if (fail.err != EINTR)
 				h->run_err = -err;
+			if (!h->have_sc) {
+				caller_scope(fs, &h->sc);
+				h->have_sc = true;
+			}
 			record_error(fs, &h->sc, h->path, &fail);
 			return err;
 		}
