@@ -548,8 +548,53 @@ int auth_parse_challenge(const char *hdr, char *tenant, size_t tlen,
 	return 0;
 }
 
+/* Scheme + host[:port] of a URL, lower-cased, into out. */
+static bool origin_of(const char *url, char *out, size_t len, char *host,
+		      size_t hlen)
+{
+	const char *p = strstr(url, "://"), *h, *end;
+	size_t n;
+
+	if (!p)
+		return false;
+	h = p + 3;
+	end = h + strcspn(h, "/?#");
+	n = (size_t)(end - url);
+	if (n >= len || (size_t)(end - h) >= hlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
+	out[n] = 0;
+	memcpy(host, out + (h - url), (size_t)(end - h) + 1);
+	host[strcspn(host, ":")] = 0;
+	return true;
+}
+
+bool auth_resource_allowed(const char *resource, const char *service_url)
+{
+	static const char *const domains[] = {
+		"managedhsm.azure.net", "managedhsm.usgovcloudapi.net",
+		"managedhsm.azure.cn",
+	};
+	char ro[300], rh[256], so[300], sh[256];
+
+	if (!origin_of(resource, ro, sizeof(ro), rh, sizeof(rh)) ||
+	    strncmp(ro, "https://", 8))
+		return false;
+	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+		size_t dl = strlen(domains[i]), hl = strlen(rh);
+
+		if (!strcmp(rh, domains[i]) ||
+		    (hl > dl && rh[hl - dl - 1] == '.' &&
+		     !strcmp(rh + hl - dl, domains[i])))
+			return true;
+	}
+	return service_url && origin_of(service_url, so, sizeof(so), sh, sizeof(sh)) &&
+	       !strcmp(ro, so);
+}
+
 enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
-			       struct hsm_error *err)
+			       const char *service_url, struct hsm_error *err)
 {
 	char tenant[128], resource[256], scope[300];
 
@@ -559,6 +604,14 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 		err->http_status = 401;
 		snprintf(err->message, sizeof(err->message),
 			 "the service's 401 challenge is not a usable Bearer challenge");
+		return HSM_E_AUTH;
+	}
+	if (!auth_resource_allowed(resource, service_url)) {
+		err->status = HSM_E_AUTH;
+		err->http_status = 401;
+		snprintf(err->message, sizeof(err->message),
+			 "the service at %.200s asks for a token for '%.200s', which is not a Managed HSM audience: refused",
+			 service_url ? service_url : "?", resource);
 		return HSM_E_AUTH;
 	}
 	pthread_mutex_lock(&a->lock);

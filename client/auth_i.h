@@ -27,11 +27,20 @@ void auth_free(struct auth *a);
 bool auth_ready(struct auth *a);
 
 /*
- * Record the WWW-Authenticate header of a 401.  Returns HSM_OK, or
- * HSM_E_AUTH when it is not a usable Bearer challenge (err filled).
+ * Record the WWW-Authenticate header of a 401 from service_url.  Returns
+ * HSM_OK, or HSM_E_AUTH when it is not a usable Bearer challenge or names
+ * a resource we will not get tokens for (err filled).
  */
 enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
-			       struct hsm_error *err);
+			       const char *service_url, struct hsm_error *err);
+
+/*
+ * Whether a challenge from service_url may ask for tokens for resource:
+ * a Managed HSM audience (managedhsm.azure.net, .usgovcloudapi.net,
+ * .azure.cn) or the service's own origin.  Anything else (management,
+ * Graph, storage...) would let a rogue URL collect a token for it.
+ */
+bool auth_resource_allowed(const char *resource, const char *service_url);
 
 /*
  * The header line "Authorization: Bearer <token>" for the next request,

@@ -737,7 +737,7 @@ enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
 				}
 				if (x.www_auth[0]) {
 					st = auth_challenge(c->auth, x.www_auth,
-							    err);
+							    c->urls[idx], err);
 					if (st != HSM_OK)
 						goto out;
 				} else if (probe) {

@@ -80,6 +80,30 @@ static void test_challenges(void)
 	challenge("", -1, NULL, NULL, NULL);
 }
 
+static void test_resource_allowed(void)
+{
+	const char *svc = "https://myhsm.managedhsm.azure.net";
+
+	ok(auth_resource_allowed("https://managedhsm.azure.net", svc) &&
+	   auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1:8443") &&
+	   auth_resource_allowed("https://managedhsm.usgovcloudapi.net", svc) &&
+	   auth_resource_allowed("https://managedhsm.azure.cn", svc) &&
+	   auth_resource_allowed("https://x.managedhsm.azure.net", svc),
+	   "Managed HSM audiences allowed");
+	ok(!auth_resource_allowed("https://management.azure.com", svc) &&
+	   !auth_resource_allowed("https://graph.microsoft.com", svc) &&
+	   !auth_resource_allowed("https://vault.azure.net", svc) &&
+	   !auth_resource_allowed("https://evilmanagedhsm.azure.net", svc) &&
+	   !auth_resource_allowed("https://managedhsm.azure.net.evil.com", svc) &&
+	   !auth_resource_allowed("http://managedhsm.azure.net", svc) &&
+	   !auth_resource_allowed("storage", svc),
+	   "other audiences refused");
+	ok(auth_resource_allowed("https://127.0.0.1:8443", "https://127.0.0.1:8443") &&
+	   auth_resource_allowed("https://HSM.local", "https://hsm.local/") &&
+	   !auth_resource_allowed("https://127.0.0.1:9999", "https://127.0.0.1:8443"),
+	   "the service's own origin allowed, nothing else");
+}
+
 static void test_backoff(void)
 {
 	const int64_t base = 500, max = 60000;
@@ -298,6 +322,7 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		test_recorded_challenge(argv[1]);
 	test_challenges();
+	test_resource_allowed();
 	test_backoff();
 	test_retry_after();
 	test_refresh_schedule();
