@@ -66,6 +66,22 @@ class Result:
         self.sign_requests = 0
         self.first_error = ""
         self.runs = 0
+        self.cpu = {"caller": 0.0, "hsmfs": 0.0, "emu": 0.0}
+        self.cpu_known = {"caller": True, "hsmfs": True, "emu": True}
+
+    def add_cpu(self, cpu):
+        for k in self.cpu:
+            v = cpu.get(k)
+            if v is None or v < 0:
+                self.cpu_known[k] = False
+            else:
+                self.cpu[k] += v
+
+    def cpu_per_op(self, k):
+        """CPU microseconds per operation of one actor, or None."""
+        if not self.ops or not self.cpu_known[k]:
+            return None
+        return self.cpu[k] / self.ops * 1e6
 
     def add(self, ops, secs, errors, lat, requests=0, sign_requests=0, first_error=""):
         self.ops += ops
@@ -85,6 +101,22 @@ class Result:
     def p(self, q):
         self.lat.sort()
         return pct(self.lat, q)
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system, all threads) of pid, or -1."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return -1.0
+
+
+def children_cpu():
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 # -- running things -----------------------------------------------------------
@@ -157,10 +189,26 @@ class Bench:
             log(p.stderr.strip())
         return r
 
+    def cpu_pids(self):
+        pids = {"emu": self.emu.proc.pid}
+        if self.fs is not None:
+            pids["hsmfs"] = self.fs_pid
+        return pids
+
+    def cpu_snapshot(self):
+        return {k: proc_cpu(p) for k, p in self.cpu_pids().items()}
+
+    @staticmethod
+    def cpu_delta(c0, c1):
+        return {k: (c1[k] - c0[k] if c0[k] >= 0 and c1.get(k, -1) >= 0 else -1) for k in c0}
+
     def loadgen(self, mode, n, extra, lat_path):
+        cpu = []
+        for k, pid in self.cpu_pids().items():
+            cpu += ["--cpu", f"{k}={pid}"]
         r = self.run_load([mode, "--threads", str(n), "--duration", str(self.args.duration),
                            "--warmup", str(self.args.warmup), "--stats",
-                           "--lat-out", lat_path] + extra)
+                           "--lat-out", lat_path] + cpu + extra)
         with open(lat_path) as f:
             lat = [int(x) for x in f]
         os.unlink(lat_path)
@@ -183,6 +231,18 @@ class Bench:
             if self.fs.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: hsmfs did not mount: " + open(self.fs_log).read()[-2000:])
             time.sleep(0.02)
+        self.fs_pid = self.fs.pid
+        if self.args.wrap:
+            # The wrapper's child (or grandchild) is the daemon.
+            for _ in range(3):
+                try:
+                    with open(f"/proc/{self.fs_pid}/task/{self.fs_pid}/children") as f:
+                        kids = f.read().split()
+                except OSError:
+                    kids = []
+                if not kids:
+                    break
+                self.fs_pid = int(kids[0])
         log(f"hsmfs mounted at {self.mnt}")
 
     def umount(self):
@@ -215,15 +275,23 @@ class Bench:
     def method_client(self, alg, n):
         r, lat = self.loadgen("client", n, ["--key", KEYS[alg], "--alg", alg],
                               os.path.join(self.tmp, "lat"))
+        return self.from_load(r, lat)
+
+    @staticmethod
+    def from_load(r, lat):
         e = r.get("emulator", {})
-        return r["ops"], r["seconds"], r["errors"], lat, e.get("total", 0), e.get("sign", 0), r.get("first_error", "")
+        c = r.get("cpu_s", {})
+        return dict(ops=r["ops"], secs=r["seconds"], errors=r["errors"], lat=lat,
+                    requests=e.get("total", 0), sign_requests=e.get("sign", 0),
+                    first_error=r.get("first_error", ""),
+                    cpu={"caller": c.get("self", -1), "hsmfs": c.get("hsmfs", 0.0),
+                         "emu": c.get("emu", -1)})
 
     def method_handle(self, alg, n):
         path = os.path.join(self.mnt, "keys", KEYS[alg], "sign")
         r, lat = self.loadgen("fs", n, ["--path", path, "--alg", alg],
                               os.path.join(self.tmp, "lat"))
-        e = r.get("emulator", {})
-        return r["ops"], r["seconds"], r["errors"], lat, e.get("total", 0), e.get("sign", 0), r.get("first_error", "")
+        return self.from_load(r, lat)
 
     def method_shell(self, alg, n):
         """N bash processes, each its own scope, each running the two-command
@@ -245,6 +313,7 @@ class Bench:
                 raise SystemExit(f"bench: shell loop did not start ({line!r})")
         # Short unmeasured load, then the window, as hsm-load does.
         s0 = self.stats()
+        c0, k0 = self.cpu_snapshot(), children_cpu()
         start = time.time()
         end = start + self.args.duration
         for p in procs:
@@ -268,9 +337,13 @@ class Bench:
                         lat.append(int(line))
                         ops += 1
             os.unlink(out)
+        c1, k1 = self.cpu_snapshot(), children_cpu()
         s1 = self.stats()
         d = self.delta(s0, s1)
-        return ops, last - start, errors, lat, d["total"], d["req"].get("sign", 0), first_error
+        cpu = self.cpu_delta(c0, c1)
+        cpu["caller"] = k1 - k0     # the bash loops and their cat, waited for
+        return dict(ops=ops, secs=last - start, errors=errors, lat=lat, requests=d["total"],
+                    sign_requests=d["req"].get("sign", 0), first_error=first_error, cpu=cpu)
 
     def method_sdk(self, alg, n):
         cmd = [sys.executable, os.path.abspath(__file__), "_sdk", self.emu.url, self.emu.data,
@@ -283,22 +356,30 @@ class Bench:
             p.kill()
             raise SystemExit(f"bench: SDK driver failed: {p.stderr.read()[-2000:]}")
         s0 = self.stats()
+        c0 = self.cpu_snapshot()
         p.stdin.write("go\n")
         p.stdin.flush()
         out, err = p.communicate(timeout=120)
+        c1 = self.cpu_snapshot()
         if p.returncode != 0:
             raise SystemExit(f"bench: SDK driver failed: {err[-2000:]}")
         s1 = self.stats()
         r = json.loads(out.strip().splitlines()[-1])
         self.other_tokens += r["token_requests"]
         d = self.delta(s0, s1)
-        return r["ops"], r["seconds"], r["errors"], r["lat"], d["total"], d["req"].get("sign", 0), r["first_error"]
+        cpu = self.cpu_delta(c0, c1)
+        cpu["caller"] = r["cpu_s"]
+        return dict(ops=r["ops"], secs=r["seconds"], errors=r["errors"], lat=r["lat"],
+                    requests=d["total"], sign_requests=d["req"].get("sign", 0),
+                    first_error=r["first_error"], cpu=cpu)
 
     def measure(self, alg, n, method):
         fn = getattr(self, "method_" + method)
-        ops, secs, errors, lat, total, sign, ferr = fn(alg, n)
-        self.results.setdefault((alg, n, method), Result()).add(
-            ops, secs, errors, lat, total, sign, ferr)
+        m = fn(alg, n)
+        ops, secs, errors, ferr = m["ops"], m["secs"], m["errors"], m["first_error"]
+        res = self.results.setdefault((alg, n, method), Result())
+        res.add(ops, secs, errors, m["lat"], m["requests"], m["sign_requests"], ferr)
+        res.add_cpu(m["cpu"])
         log(f"  {alg} x{n} {method:7s} {ops / secs if secs else 0:8.0f} ops/s"
             f"  ({ops} ops, {errors} errors{', ' + ferr if ferr else ''})")
 
@@ -448,6 +529,7 @@ def sdk_main(argv):
         one()
     print("ready", flush=True)
     sys.stdin.readline()
+    cpu0 = time.process_time()
     start = time.monotonic()
     end = start + duration
     lats = [[] for _ in range(n)]
@@ -475,8 +557,10 @@ def sdk_main(argv):
         t.start()
     for t in ts:
         t.join()
+    cpu = time.process_time() - cpu0
     lat = [x for v in lats for x in v]
     print(json.dumps({"ops": len(lat), "seconds": max(last) - start, "errors": sum(errs),
+                      "cpu_s": cpu,
                       "lat": lat, "first_error": first[0], "token_requests": cred.requests}))
 
 
@@ -512,6 +596,10 @@ def machine():
     return rows
 
 
+def cpu_cell(v):
+    return "?" if v is None else f"{v:.0f}"
+
+
 def ms(us):
     return f"{us / 1000:.2f}"
 
@@ -537,10 +625,17 @@ def render(b, args):
     w("One TLS emulator, keys `bench-ec` (EC P-256, ES256) and `bench-rsa` (RSA 2048, RS256). "
       "(a) and (b) ran twice each per row, in the order a b c d b a, and are merged. "
       "\"req/op\" is the data-plane requests the emulator received per operation "
-      "(1.00 is ideal).")
+      "(1.00 is ideal).  The CPU columns are the CPU time (user + system, all threads) "
+      "each process used during the window divided by the operations: the callers "
+      "(hsm-load, which in (a) includes the client library's TLS, HTTP and JSON work; "
+      "the bash loops with their `cat`; the Python process), the hsmfs daemon, and "
+      "the emulator.  Kernel work done in a process's context (FUSE, TCP) counts "
+      "for that process.  Unlike the rates, they hardly move when other programs "
+      "compete for the CPUs.")
     w("")
-    w("| alg | callers | method | ops/s | p50 ms | p99 ms | ratio to (a) | req/op | errors |")
-    w("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    w("| alg | callers | method | ops/s | p50 ms | p99 ms | ratio to (a) | req/op "
+      "| CPU µs/op caller | hsmfs | emulator | errors |")
+    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = {"client": "(a) client library, in-process", "handle": "(b) hsmfs, one handle per op",
              "shell": "(c) hsmfs, shell idiom in bash", "sdk": "(d) Azure SDK for Python"}
     for alg in ("ES256", "RS256"):
@@ -554,8 +649,11 @@ def render(b, args):
                 if m in ("handle", "shell") and ratio:
                     ratio = f"**{ratio}**" if m == "handle" else ratio
                 rpo = f"{r.requests / r.ops:.2f}" if r.ops else "-"
+                cpu = " | ".join("-" if k == "hsmfs" and m in ("client", "sdk")
+                                 else cpu_cell(r.cpu_per_op(k))
+                                 for k in ("caller", "hsmfs", "emu"))
                 w(f"| {alg} | {n} | {names[m]} | {r.rate:.0f} | {ms(r.p(50))} | {ms(r.p(99))} "
-                  f"| {ratio} | {rpo} | {r.errors} |")
+                  f"| {ratio} | {rpo} | {cpu} | {r.errors} |")
     w("")
     w("### Emulator ceiling")
     w("")

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,10 @@ struct opts {
 	double warmup;			/* seconds of unmeasured load first */
 	unsigned count;			/* create */
 	bool stats;
+	/* --cpu LABEL=PID: CPU time of other processes over the window */
+	const char *cpu_label[4];
+	int cpu_pid[4];
+	unsigned n_cpu;
 };
 
 /* Emulator counters of interest. */
@@ -616,6 +621,41 @@ static uint32_t pct(const uint32_t *v, size_t n, double p)
 	return v[r - 1];
 }
 
+/* CPU seconds (user + system, all threads) of process pid, from
+ * /proc/PID/stat fields 14 and 15; -1 when it cannot be read. */
+static double proc_cpu(int pid)
+{
+	char path[64], line[2048], *p;
+	unsigned long long ut, st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	line[n] = '\0';
+	/* comm may hold spaces and parentheses: fields count from the last ')'. */
+	p = strrchr(line, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -634,6 +674,7 @@ static void usage(FILE *f)
 "  --count N --prefix P   keys to create (create)\n"
 "  --stats            report the emulator's counters over the measured window\n"
 "  --lat-out FILE     write each operation's latency in microseconds\n"
+"  --cpu LABEL=PID    report PID's CPU time per operation (up to 4)\n"
 "Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,\n"
 "AZURE_AUTHORITY_HOST from the environment.  Prints one JSON object.\n");
 }
@@ -667,6 +708,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "lat-out", required_argument, NULL, 'l' },
+		{ "cpu", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -705,6 +747,16 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'P': o->prefix = optarg; break;
 		case 's': o->stats = true; break;
 		case 'l': o->lat_out = optarg; break;
+		case 'C': {
+			char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg || o->n_cpu == 4)
+				die("bad --cpu %s (LABEL=PID, at most 4)", optarg);
+			*eq = '\0';
+			o->cpu_label[o->n_cpu] = optarg;
+			o->cpu_pid[o->n_cpu++] = (int)parse_pos(eq + 1, "--cpu");
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -781,6 +833,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	struct emu_stats s0 = { 0 }, s1 = { 0 };
 	struct hsm_stats cst = { 0 };
+	double cpu0[5] = { 0 }, cpu1[5] = { 0 };
 	unsigned long long ops = 0, errors = 0;
 	const char *first_error = "";
 	double t_start, t_last = 0, secs;
@@ -832,6 +885,9 @@ int main(int argc, char **argv)
 		pthread_barrier_wait(&sh.start);
 		if (o.stats)
 			emu_stats_get(&o, &s0);
+		for (unsigned i = 0; i < o.n_cpu; i++)
+			cpu0[i] = proc_cpu(o.cpu_pid[i]);
+		cpu0[4] = self_cpu();
 		t_start = now();
 		sh.t_end = t_start + o.duration;
 		pthread_barrier_wait(&sh.start);
@@ -846,6 +902,9 @@ int main(int argc, char **argv)
 		if (!first_error[0] && w[i].first_error[0])
 			first_error = w[i].first_error;
 	}
+	cpu1[4] = self_cpu();
+	for (unsigned i = 0; i < o.n_cpu; i++)
+		cpu1[i] = proc_cpu(o.cpu_pid[i]);
 	if (o.stats)
 		emu_stats_get(&o, &s1);
 	if (sh.client)
@@ -908,6 +967,19 @@ int main(int argc, char **argv)
 		if (o.mode == MODE_RAW)
 			json_object_object_add(r, "client_token_requests",
 					       json_object_new_int64(1));
+		if (o.mode != MODE_CREATE) {
+			/* CPU seconds over the measured window: this process
+			 * (the callers) and each --cpu process. */
+			struct json_object *c = json_object_new_object();
+
+			json_object_object_add(c, "self",
+				json_object_new_double(cpu1[4] - cpu0[4]));
+			for (unsigned i = 0; i < o.n_cpu; i++)
+				json_object_object_add(c, o.cpu_label[i],
+					json_object_new_double(cpu0[i] < 0 || cpu1[i] < 0 ?
+							       -1 : cpu1[i] - cpu0[i]));
+			json_object_object_add(r, "cpu_s", c);
+		}
 		if (o.stats) {
 			struct json_object *e = json_object_new_object();
 

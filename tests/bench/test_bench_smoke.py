@@ -54,6 +54,10 @@ def check_run(r, lat, threads, wall):
     lat.sort()
     assert lat[0] <= r["p50_us"] <= r["p99_us"] <= r["max_us"] == lat[-1]
     assert r["p50_us"] == lat[(len(lat) + 1) // 2 - 1]
+    # CPU time of the callers over the window: some, and no more than the
+    # machine's CPUs could give in that time.
+    cpu = r["cpu_s"]["self"]
+    assert 0 < cpu <= r["seconds"] * os.cpu_count() + 0.05, r
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -62,9 +66,12 @@ def test_client_mode_counts_match_emulator(emulator_factory, tmp_path, threads):
     lat_path = tmp_path / "lat"
     r, wall, _ = load(emu, "client", "--key", "ec-p256", "--alg", "ES256",
                       "--threads", str(threads), "--duration", str(DURATION),
-                      "--warmup", "0.1", "--stats", "--lat-out", str(lat_path))
+                      "--warmup", "0.1", "--stats", "--lat-out", str(lat_path),
+                      "--cpu", f"emu={emu.proc.pid}")
     lat = latencies(lat_path)
     check_run(r, lat, threads, wall)
+    # The emulator worked for every signature it answered.
+    assert 0 < r["cpu_s"]["emu"] <= r["seconds"] * os.cpu_count() + 0.05, r
     e = r["emulator"]
     # The emulator saw exactly the signs counted, nothing else, and no token
     # request inside the window (the token came with the set-up operation).
@@ -111,6 +118,8 @@ def test_create_mode_creates_exactly(emulator_factory):
         assert st == 200, body
         names |= {k["kid"].rstrip("/").rsplit("/", 1)[1] for k in body["value"]}
         url = body.get("nextLink")
+        if url and "api-version=" not in url:   # as the service sends it
+            url += ("&" if "?" in url else "?") + "api-version=7.5"
     assert names == {f"smoke-{i:05d}" for i in range(60)}
 
 
