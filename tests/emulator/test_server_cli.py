@@ -226,3 +226,26 @@ def test_restart_keeps_keys_tls_and_tokens(emulator_factory):
     assert files, "no key files under DATA/keys"
     for f in files:
         assert stat.S_IMODE(os.stat(f).st_mode) & 0o077 == 0, f
+
+
+def test_request_log_lines_without_secrets(emulator_factory):
+    emu = fresh_emulator(emulator_factory)
+    tok = emu.token()
+    emu.request("GET", "/keys/ec-p256?api-version=7.5&maxresults=3", token=tok)
+    emu.request("GET", "/keys/ec-p256?api-version=7.5")
+    emu.stop()
+    log = emu.log()
+    assert re.search(r"^hsm-emulator: GET /keys/ec-p256 200 \d+ms$", log, re.M), log
+    assert re.search(r"^hsm-emulator: GET /keys/ec-p256 401 \d+ms$", log, re.M), log
+    assert re.search(r"^hsm-emulator: POST /0{8}-0{4}-0{4}-0{4}-0{12}/oauth2/v2.0/token 200 \d+ms$",
+                     log, re.M), log
+    for secret in (tok, tok.split(".")[2], "local-secret", "maxresults", "Bearer"):
+        assert secret not in log
+
+
+def test_listen_ipv6_loopback(emulator_factory):
+    emu = fresh_emulator(emulator_factory, listen="[::1]:0")
+    assert re.match(r"^https://\[::1\]:\d+$", emu.url), emu.url
+    st, _, body = emu.request("GET", "/keys/ec-p256?api-version=7.5", token=emu.token())
+    assert st == 200, body
+    assert emu.request("GET", "/_emulator/stats")[0] == 200     # ::1 is loopback
