@@ -620,7 +620,7 @@ enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
 		char idline[80];
 		uint64_t gen = 0;
 		int64_t t0, delay, srv;
-		long status = 0;
+		long status = 0, sent = 0;
 		bool retryable;
 		CURLcode cc;
 
@@ -715,7 +715,13 @@ enum hsm_status http_call_until(struct hsm_client *c, struct hsm_call *call,
 			}
 			failover(c, idx);
 			have_last = true;
-			if (never_sent(cc) || req->replay_safe || probe) {
+			/* Nothing of the request left us (e.g. a connect
+			 * timeout): safe to send again, whatever it is. */
+			if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE,
+					      &sent) != CURLE_OK)
+				sent = 1;
+			if (never_sent(cc) || sent == 0 || req->replay_safe ||
+			    probe) {
 				set_err(err, HSM_E_UNREACHABLE, 0, "%s: %s",
 					c->urls[idx], errbuf[0] ? errbuf :
 					curl_easy_strerror(cc));
