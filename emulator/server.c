@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "admin_i.h"
+#include "secret.h"
 #include "identities_i.h"
 #include "server_i.h"
 #include "tokens_i.h"
@@ -571,6 +572,36 @@ static void log_request(const char *method, const char *path, int status,
 		fprintf(stderr, "hsm-emulator: %s %s %d %ldms\n", method, clean, status, ms);
 }
 
+/* Token endpoint answers hold access tokens: wipe them once sent. */
+struct wiped_body {
+	char *p;
+	size_t len;
+};
+
+static void wipe_body(void *cls)
+{
+	struct wiped_body *w = cls;
+
+	secret_wipe_free(w->p, w->len);
+	free(w);
+}
+
+static struct MHD_Response *secret_response(struct http_resp *resp)
+{
+	struct wiped_body *w = malloc(sizeof(*w));
+	struct MHD_Response *r;
+
+	if (w == NULL)
+		return NULL;
+	w->p = resp->body;
+	w->len = resp->body_len;
+	r = MHD_create_response_from_buffer_with_free_callback_cls(
+		resp->body_len, resp->body, wipe_body, w);
+	if (r == NULL)
+		free(w);	/* the caller frees resp->body */
+	return r;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -643,7 +674,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		free(resp.body);
 		return MHD_NO;	/* MHD closes the connection without answering */
 	}
-	if (resp.body != NULL)
+	if (resp.body != NULL && resp.token_style)
+		r = secret_response(&resp);
+	else if (resp.body != NULL)
 		r = MHD_create_response_from_buffer_with_free_callback(
 			resp.body_len, resp.body, free);
 	else
