@@ -103,6 +103,83 @@ static void test_rfc7515_rs256(void)
 	EVP_PKEY_free(pub);
 }
 
+/* Put bn into b (malloc()ed big-endian bytes). */
+static void bn_bytes(const BIGNUM *bn, struct bytes *b)
+{
+	b->len = (size_t)BN_num_bytes(bn);
+	b->p = malloc(b->len);
+	BN_bn2bin(bn, b->p);
+}
+
+/* The RFC 7520 key: every JWK member computed here from p, q and e with
+ * BIGNUM arithmetic, so a second 2048-bit key costs no key generation. */
+static EVP_PKEY *r7520_key(void)
+{
+	struct bytes bp = b64u(R7520_P), bq = b64u(R7520_Q);
+	BIGNUM *p = BN_bin2bn(bp.p, (int)bp.len, NULL);
+	BIGNUM *q = BN_bin2bn(bq.p, (int)bq.len, NULL);
+	BIGNUM *e = BN_new(), *n = BN_new(), *d = BN_new(), *p1 = BN_new();
+	BIGNUM *q1 = BN_new(), *phi = BN_new(), *dp = BN_new(), *dq = BN_new();
+	BIGNUM *qi = BN_new();
+	BN_CTX *bc = BN_CTX_new();
+	struct rsa_private k;
+	EVP_PKEY *pk = NULL;
+
+	BN_set_word(e, 65537);
+	BN_mul(n, p, q, bc);
+	BN_sub(p1, p, BN_value_one());
+	BN_sub(q1, q, BN_value_one());
+	BN_mul(phi, p1, q1, bc);
+	BN_mod_inverse(d, e, phi, bc);
+	BN_mod(dp, d, p1, bc);
+	BN_mod(dq, d, q1, bc);
+	BN_mod_inverse(qi, q, p, bc);
+	bn_bytes(n, &k.n);
+	bn_bytes(e, &k.e);
+	bn_bytes(d, &k.d);
+	bn_bytes(p, &k.p);
+	bn_bytes(q, &k.q);
+	bn_bytes(dp, &k.dp);
+	bn_bytes(dq, &k.dq);
+	bn_bytes(qi, &k.qi);
+	if (pkey_from_rsa_private(&k, &pk) != 0)
+		exit(99);
+	rsa_private_free(&k);
+	bytes_free(&bp);
+	bytes_free(&bq);
+	BN_free(p);
+	BN_free(q);
+	BN_free(e);
+	BN_free(n);
+	BN_clear_free(d);
+	BN_free(p1);
+	BN_free(q1);
+	BN_free(phi);
+	BN_free(dp);
+	BN_free(dq);
+	BN_free(qi);
+	BN_CTX_free(bc);
+	return pk;
+}
+
+static void test_rfc7520_rs256(void)
+{
+	const struct alg_info *rs256 = alg_by_name("RS256");
+	struct bytes sig = b64u(R7520_41_SIG);
+	EVP_PKEY *k = r7520_key();
+	uint8_t dg[64], *mine = NULL;
+	size_t dlen = jws_digest("SHA256", R7520_41_HEADER, R7520_PAYLOAD, dg);
+	size_t mlen = 0;
+
+	is_int(pk_verify(k, rs256, dg, dlen, sig.p, sig.len), 0,
+	       "RFC 7520 4.1 RS256 signature verifies with the key from p, q");
+	is_int(pk_sign(k, rs256, dg, dlen, &mine, &mlen), 0, "RS256 sign");
+	is_mem(mine, mlen, sig.p, sig.len, "reproduces RFC 7520 4.1 byte for byte");
+	free(mine);
+	bytes_free(&sig);
+	EVP_PKEY_free(k);
+}
+
 static void test_rfc7515_ecdsa(void)
 {
 	const struct alg_info *es256 = alg_by_name("ES256");
@@ -277,7 +354,7 @@ static void test_encrypt(void)
 	struct secret *out = NULL;
 	size_t i, clen = 0, olen;
 
-	pkey_generate_rsa(2048, 0, &other);
+	other = r7520_key();
 	pkey_generate_ec(CRV_P256, &ec);
 	RAND_bytes(pt, sizeof(pt));
 	for (i = 0; i < 3; i++) {
@@ -360,6 +437,7 @@ static void test_encrypt(void)
 int main(void)
 {
 	test_rfc7515_rs256();
+	test_rfc7520_rs256();
 	test_rfc7515_ecdsa();
 	test_sign_round_trips();
 	test_pss_salt();
