@@ -67,6 +67,8 @@ class Result:
         self.first_error = ""
         self.runs = 0
         self.cpu = {"caller": 0.0, "hsmfs": 0.0, "emu": 0.0}
+        self.fuse = 0           # hsmfs replies to the kernel (FUSE requests)
+        self.fuse_known = True
         self.cpu_known = {"caller": True, "hsmfs": True, "emu": True}
 
     def add_cpu(self, cpu):
@@ -76,6 +78,17 @@ class Result:
                 self.cpu_known[k] = False
             else:
                 self.cpu[k] += v
+
+    def add_fuse(self, n):
+        if n is None or n < 0:
+            self.fuse_known = False
+        else:
+            self.fuse += n
+
+    def fuse_per_op(self):
+        if not self.ops or not self.fuse_known:
+            return None
+        return self.fuse / self.ops
 
     def cpu_per_op(self, k):
         """CPU microseconds per operation of one actor, or None."""
@@ -111,6 +124,18 @@ def proc_cpu(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return -1.0
+
+
+def proc_syscw(pid):
+    """Write-type syscalls of pid so far: for hsmfs, its FUSE replies."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return -1
 
 
 def children_cpu():
@@ -285,7 +310,8 @@ class Bench:
                     requests=e.get("total", 0), sign_requests=e.get("sign", 0),
                     first_error=r.get("first_error", ""),
                     cpu={"caller": c.get("self", -1), "hsmfs": c.get("hsmfs", 0.0),
-                         "emu": c.get("emu", -1)})
+                         "emu": c.get("emu", -1)},
+                    fuse=r.get("syscw", {}).get("hsmfs"))
 
     def method_handle(self, alg, n):
         path = os.path.join(self.mnt, "keys", KEYS[alg], "sign")
@@ -314,6 +340,7 @@ class Bench:
         # Short unmeasured load, then the window, as hsm-load does.
         s0 = self.stats()
         c0, k0 = self.cpu_snapshot(), children_cpu()
+        w0 = proc_syscw(self.fs_pid)
         start = time.time()
         end = start + self.args.duration
         for p in procs:
@@ -338,12 +365,14 @@ class Bench:
                         ops += 1
             os.unlink(out)
         c1, k1 = self.cpu_snapshot(), children_cpu()
+        w1 = proc_syscw(self.fs_pid)
         s1 = self.stats()
         d = self.delta(s0, s1)
         cpu = self.cpu_delta(c0, c1)
         cpu["caller"] = k1 - k0     # the bash loops and their cat, waited for
         return dict(ops=ops, secs=last - start, errors=errors, lat=lat, requests=d["total"],
-                    sign_requests=d["req"].get("sign", 0), first_error=first_error, cpu=cpu)
+                    sign_requests=d["req"].get("sign", 0), first_error=first_error, cpu=cpu,
+                    fuse=w1 - w0 if w0 >= 0 and w1 >= 0 else -1)
 
     def method_sdk(self, alg, n):
         cmd = [sys.executable, os.path.abspath(__file__), "_sdk", self.emu.url, self.emu.data,
@@ -380,6 +409,7 @@ class Bench:
         res = self.results.setdefault((alg, n, method), Result())
         res.add(ops, secs, errors, m["lat"], m["requests"], m["sign_requests"], ferr)
         res.add_cpu(m["cpu"])
+        res.add_fuse(m.get("fuse"))
         log(f"  {alg} x{n} {method:7s} {ops / secs if secs else 0:8.0f} ops/s"
             f"  ({ops} ops, {errors} errors{', ' + ferr if ferr else ''})")
 
@@ -460,7 +490,7 @@ class Bench:
         with open(exp, "wb") as f:
             f.write(b"valid\n")
         self.facts["verify"] = []
-        for n in (1, max(self.args.callers)):
+        for n in sorted({1, max(self.args.callers)}):
             r, lat = self.loadgen("fs", n, ["--path", os.path.join(d, "verify"), "--input", inp,
                                             "--expect", exp], os.path.join(self.tmp, "lat"))
             e = r.get("emulator", {})
@@ -625,7 +655,8 @@ def render(b, args):
     w("One TLS emulator, keys `bench-ec` (EC P-256, ES256) and `bench-rsa` (RSA 2048, RS256). "
       "(a) and (b) ran twice each per row, in the order a b c d b a, and are merged. "
       "\"req/op\" is the data-plane requests the emulator received per operation "
-      "(1.00 is ideal).  The CPU columns are the CPU time (user + system, all threads) "
+      "(1.00 is ideal).  \"FUSE req/op\" is the requests the kernel sent hsmfs per "
+      "operation (its replies, counted by `/proc/PID/io` syscw).  The CPU columns are the CPU time (user + system, all threads) "
       "each process used during the window divided by the operations: the callers "
       "(hsm-load, which in (a) includes the client library's TLS, HTTP and JSON work; "
       "the bash loops with their `cat`; the Python process), the hsmfs daemon, and "
@@ -634,8 +665,8 @@ def render(b, args):
       "compete for the CPUs.")
     w("")
     w("| alg | callers | method | ops/s | p50 ms | p99 ms | ratio to (a) | req/op "
-      "| CPU µs/op caller | hsmfs | emulator | errors |")
-    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| FUSE req/op | CPU µs/op caller | hsmfs | emulator | errors |")
+    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = {"client": "(a) client library, in-process", "handle": "(b) hsmfs, one handle per op",
              "shell": "(c) hsmfs, shell idiom in bash", "sdk": "(d) Azure SDK for Python"}
     for alg in ("ES256", "RS256"):
@@ -652,8 +683,10 @@ def render(b, args):
                 cpu = " | ".join("-" if k == "hsmfs" and m in ("client", "sdk")
                                  else cpu_cell(r.cpu_per_op(k))
                                  for k in ("caller", "hsmfs", "emu"))
+                fpo = r.fuse_per_op() if m in ("handle", "shell") else None
+                fpo = "-" if m in ("client", "sdk") else "?" if fpo is None else f"{fpo:.2f}"
                 w(f"| {alg} | {n} | {names[m]} | {r.rate:.0f} | {ms(r.p(50))} | {ms(r.p(99))} "
-                  f"| {ratio} | {rpo} | {cpu} | {r.errors} |")
+                  f"| {ratio} | {rpo} | {fpo} | {cpu} | {r.errors} |")
     w("")
     w("### Emulator ceiling")
     w("")

@@ -647,6 +647,31 @@ static double proc_cpu(int pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Write-type syscalls of process pid so far (syscw of /proc/PID/io); -1
+ * when unreadable.  For the hsmfs daemon these are exactly its replies to
+ * the kernel (writev on /dev/fuse; its sockets use sendto, not counted). */
+static long long proc_syscw(int pid)
+{
+	char path[64], buf[1024], *p;
+	long long v = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "syscw:");
+	if (p)
+		v = strtoll(p + 6, NULL, 10);
+	return v;
+}
+
 static double self_cpu(void)
 {
 	struct rusage ru;
@@ -674,7 +699,7 @@ static void usage(FILE *f)
 "  --count N --prefix P   keys to create (create)\n"
 "  --stats            report the emulator's counters over the measured window\n"
 "  --lat-out FILE     write each operation's latency in microseconds\n"
-"  --cpu LABEL=PID    report PID's CPU time per operation (up to 4)\n"
+"  --cpu LABEL=PID    report PID's CPU time and write syscalls (up to 4)\n"
 "Credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,\n"
 "AZURE_AUTHORITY_HOST from the environment.  Prints one JSON object.\n");
 }
@@ -834,6 +859,7 @@ int main(int argc, char **argv)
 	struct emu_stats s0 = { 0 }, s1 = { 0 };
 	struct hsm_stats cst = { 0 };
 	double cpu0[5] = { 0 }, cpu1[5] = { 0 };
+	long long syscw0[4] = { 0 }, syscw1[4] = { 0 };
 	unsigned long long ops = 0, errors = 0;
 	const char *first_error = "";
 	double t_start, t_last = 0, secs;
@@ -885,8 +911,10 @@ int main(int argc, char **argv)
 		pthread_barrier_wait(&sh.start);
 		if (o.stats)
 			emu_stats_get(&o, &s0);
-		for (unsigned i = 0; i < o.n_cpu; i++)
+		for (unsigned i = 0; i < o.n_cpu; i++) {
 			cpu0[i] = proc_cpu(o.cpu_pid[i]);
+			syscw0[i] = proc_syscw(o.cpu_pid[i]);
+		}
 		cpu0[4] = self_cpu();
 		t_start = now();
 		sh.t_end = t_start + o.duration;
@@ -903,8 +931,10 @@ int main(int argc, char **argv)
 			first_error = w[i].first_error;
 	}
 	cpu1[4] = self_cpu();
-	for (unsigned i = 0; i < o.n_cpu; i++)
+	for (unsigned i = 0; i < o.n_cpu; i++) {
 		cpu1[i] = proc_cpu(o.cpu_pid[i]);
+		syscw1[i] = proc_syscw(o.cpu_pid[i]);
+	}
 	if (o.stats)
 		emu_stats_get(&o, &s1);
 	if (sh.client)
@@ -979,6 +1009,12 @@ int main(int argc, char **argv)
 					json_object_new_double(cpu0[i] < 0 || cpu1[i] < 0 ?
 							       -1 : cpu1[i] - cpu0[i]));
 			json_object_object_add(r, "cpu_s", c);
+			c = json_object_new_object();
+			for (unsigned i = 0; i < o.n_cpu; i++)
+				json_object_object_add(c, o.cpu_label[i],
+					json_object_new_int64(syscw0[i] < 0 || syscw1[i] < 0 ?
+							      -1 : syscw1[i] - syscw0[i]));
+			json_object_object_add(r, "syscw", c);
 		}
 		if (o.stats) {
 			struct json_object *e = json_object_new_object();
