@@ -58,7 +58,11 @@ def hsm_call(emu, *args, env=None, opts=(), urls=None, cafile=None, timeout=120)
     t0 = time.monotonic()
     p = subprocess.run(cmd, env=env if env is not None else emu.env(),
                        capture_output=True, timeout=timeout)
-    return Run(p, time.monotonic() - t0)
+    run = Run(p, time.monotonic() - t0)
+    # In the sanitizer build every run must also be clean (leaks included),
+    # failing calls too.
+    assert "Sanitizer" not in run.stderr and "runtime error:" not in run.stderr, run
+    return run
 
 
 @pytest.fixture
