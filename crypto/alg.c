@@ -110,12 +110,14 @@ unsigned key_op_from_name(const char *name)
 	return 0;
 }
 
-static const struct {
+struct curve_row {
 	enum curve crv;
-	const char *name;
+	const char *name;	/* JWK "crv" */
 	int nid;
-	size_t coord_len;
-} curves[] = {
+	size_t coord_len;	/* bytes per coordinate */
+};
+
+static const struct curve_row curves[] = {
 	{ CRV_P256, "P-256", NID_X9_62_prime256v1, 32 },
 	{ CRV_P256K, "P-256K", NID_secp256k1, 32 },
 	{ CRV_P384, "P-384", NID_secp384r1, 48 },
@@ -124,14 +126,22 @@ static const struct {
 
 #define NCURVES (sizeof(curves) / sizeof(curves[0]))
 
-const char *curve_name(enum curve c)
+/* The row for c, or NULL for CRV_NONE and unknown values. */
+static const struct curve_row *curve_row(enum curve c)
 {
 	size_t i;
 
 	for (i = 0; i < NCURVES; i++)
 		if (curves[i].crv == c)
-			return curves[i].name;
+			return &curves[i];
 	return NULL;
+}
+
+const char *curve_name(enum curve c)
+{
+	const struct curve_row *r = curve_row(c);
+
+	return r ? r->name : NULL;
 }
 
 enum curve curve_from_name(const char *name)
@@ -148,22 +158,16 @@ enum curve curve_from_name(const char *name)
 
 int curve_nid(enum curve c)
 {
-	size_t i;
+	const struct curve_row *r = curve_row(c);
 
-	for (i = 0; i < NCURVES; i++)
-		if (curves[i].crv == c)
-			return curves[i].nid;
-	return NID_undef;
+	return r ? r->nid : NID_undef;
 }
 
 size_t curve_coord_len(enum curve c)
 {
-	size_t i;
+	const struct curve_row *r = curve_row(c);
 
-	for (i = 0; i < NCURVES; i++)
-		if (curves[i].crv == c)
-			return curves[i].coord_len;
-	return 0;
+	return r ? r->coord_len : 0;
 }
 
 enum curve curve_from_nid(int nid)

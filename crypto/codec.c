@@ -189,7 +189,7 @@ char *hex_encode(const uint8_t *in, size_t len)
 	return out;
 }
 
-static int hex_value(char c)
+int hex_digit_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -217,7 +217,7 @@ int hex_decode(const char *in, size_t len, unsigned flags,
 
 		if ((flags & CODEC_IGNORE_SPACE) && is_space(in[i]))
 			continue;
-		v = hex_value(in[i]);
+		v = hex_digit_value((unsigned char)in[i]);
 		if (v < 0)
 			goto bad;
 		acc = acc << 4 | (unsigned)v;

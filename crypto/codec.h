@@ -9,6 +9,9 @@
  *
  * base64url output never has padding (RFC 7515 §2); the decoder accepts
  * input with or without padding, since the service's rule is not documented.
+ * Padding, when present, must be exactly right; non-zero bits after the
+ * last byte (RFC 4648 §3.5) and characters outside the alphabet are
+ * -EINVAL.  Decoded buffers are wiped before they are freed on failure.
  */
 #ifndef HSMFS_CRYPTO_CODEC_H
 #define HSMFS_CRYPTO_CODEC_H
@@ -29,10 +32,15 @@ char *b64_encode(const uint8_t *in, size_t len);
 int b64_decode(const char *in, size_t len, unsigned flags,
 	       uint8_t **out, size_t *out_len);
 
-/* Lower-case hex. */
+/* Lower-case hex.  The decoder accepts either case; an odd number of
+ * digits is -EINVAL. */
 char *hex_encode(const uint8_t *in, size_t len);
 int hex_decode(const char *in, size_t len, unsigned flags,
 	       uint8_t **out, size_t *out_len);
+
+/* The value 0..15 of one hex digit (either case), or -1; for parsers of
+ * %XX escapes and the like. */
+int hex_digit_value(int c);
 
 /* base64url decode with CODEC_IGNORE_SPACE semantics, for user input. */
 int b64url_decode_text(const char *in, size_t len, unsigned flags,

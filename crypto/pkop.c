@@ -114,10 +114,46 @@ out:
 	return err;
 }
 
+enum pk_op { OP_SIGN, OP_ENCRYPT, OP_DECRYPT };
+
+/*
+ * Run one private- or public-key operation of alg with k over in, into out
+ * (EVP_PKEY_get_size(k) bytes, enough for any of them).  Returns 0 and the
+ * output length in *out_len; -EBADMSG when a decryption fails, -ENOMEM or
+ * -EIO otherwise.
+ */
+static int run_op(EVP_PKEY *k, const struct alg_info *alg, enum pk_op op,
+		  const uint8_t *in, size_t len, uint8_t *out, size_t *out_len)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	size_t olen = (size_t)EVP_PKEY_get_size(k);
+	int r, err = -ENOMEM;
+
+	if (ctx == NULL)
+		goto out;
+	err = -EIO;
+	r = op == OP_SIGN ? EVP_PKEY_sign_init(ctx) :
+	    op == OP_ENCRYPT ? EVP_PKEY_encrypt_init(ctx) :
+	    EVP_PKEY_decrypt_init(ctx);
+	if (r <= 0 || !set_padding(ctx, alg))
+		goto out;
+	r = op == OP_SIGN ? EVP_PKEY_sign(ctx, out, &olen, in, len) :
+	    op == OP_ENCRYPT ? EVP_PKEY_encrypt(ctx, out, &olen, in, len) :
+	    EVP_PKEY_decrypt(ctx, out, &olen, in, len);
+	if (r <= 0) {
+		err = op == OP_DECRYPT ? -EBADMSG : -EIO;
+		goto out;
+	}
+	*out_len = olen;
+	err = 0;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	return err;
+}
+
 int pk_sign(EVP_PKEY *k, const struct alg_info *alg,
 	    const uint8_t *digest, size_t dlen, uint8_t **sig, size_t *sig_len)
 {
-	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t *buf = NULL, *raw;
 	size_t len = 0, raw_len;
 	int err = -EINVAL;
@@ -125,19 +161,11 @@ int pk_sign(EVP_PKEY *k, const struct alg_info *alg,
 	if (!sig_args_ok(k, alg, dlen) || digest == NULL)
 		goto out;
 	err = -ENOMEM;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
-	if (ctx == NULL)
-		goto out;
-	err = -EIO;
-	if (EVP_PKEY_sign_init(ctx) <= 0 || !set_padding(ctx, alg) ||
-	    EVP_PKEY_sign(ctx, NULL, &len, digest, dlen) <= 0)
-		goto out;
-	err = -ENOMEM;
-	buf = malloc(len);
+	buf = malloc((size_t)EVP_PKEY_get_size(k));
 	if (buf == NULL)
 		goto out;
-	err = -EIO;
-	if (EVP_PKEY_sign(ctx, buf, &len, digest, dlen) <= 0)
+	err = run_op(k, alg, OP_SIGN, digest, dlen, buf, &len);
+	if (err)
 		goto out;
 	if (alg->family == ALG_ECDSA) {
 		err = ecdsa_der_to_raw(buf, len, curve_coord_len(alg->crv),
@@ -151,10 +179,8 @@ int pk_sign(EVP_PKEY *k, const struct alg_info *alg,
 	*sig = buf;
 	*sig_len = len;
 	buf = NULL;
-	err = 0;
 out:
 	free(buf);
-	EVP_PKEY_CTX_free(ctx);
 	if (err)
 		ERR_clear_error();
 	return err;
@@ -182,9 +208,7 @@ size_t pk_encrypt_max(EVP_PKEY *k, const struct alg_info *alg)
 int pk_encrypt(EVP_PKEY *k, const struct alg_info *alg,
 	       const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
 {
-	EVP_PKEY_CTX *ctx = NULL;
 	uint8_t *buf = NULL;
-	size_t olen = 0;
 	int err = -EINVAL;
 
 	if (!key_suits(k, alg) || !is_enc_family(alg->family) ||
@@ -194,27 +218,16 @@ int pk_encrypt(EVP_PKEY *k, const struct alg_info *alg,
 	if (len > pk_encrypt_max(k, alg))
 		goto out;
 	err = -ENOMEM;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
-	if (ctx == NULL)
-		goto out;
-	err = -EIO;
-	if (EVP_PKEY_encrypt_init(ctx) <= 0 || !set_padding(ctx, alg) ||
-	    EVP_PKEY_encrypt(ctx, NULL, &olen, in, len) <= 0)
-		goto out;
-	err = -ENOMEM;
-	buf = malloc(olen);
+	buf = malloc((size_t)EVP_PKEY_get_size(k));
 	if (buf == NULL)
 		goto out;
-	err = -EIO;
-	if (EVP_PKEY_encrypt(ctx, buf, &olen, in, len) <= 0)
+	err = run_op(k, alg, OP_ENCRYPT, in, len, buf, out_len);
+	if (err)
 		goto out;
 	*out = buf;
-	*out_len = olen;
 	buf = NULL;
-	err = 0;
 out:
 	free(buf);
-	EVP_PKEY_CTX_free(ctx);
 	if (err)
 		ERR_clear_error();
 	return err;
@@ -223,7 +236,6 @@ out:
 int pk_decrypt(EVP_PKEY *k, const struct alg_info *alg,
 	       const uint8_t *in, size_t len, struct secret **out)
 {
-	EVP_PKEY_CTX *ctx = NULL;
 	struct secret *buf = NULL;
 	size_t olen = 0;
 	int err = -EINVAL;
@@ -232,24 +244,17 @@ int pk_decrypt(EVP_PKEY *k, const struct alg_info *alg,
 	    len != (size_t)EVP_PKEY_get_size(k))
 		goto out;
 	err = -ENOMEM;
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
 	buf = secret_new(NULL, len);
-	if (ctx == NULL || buf == NULL)
+	if (buf == NULL)
 		goto out;
-	err = -EIO;
-	if (EVP_PKEY_decrypt_init(ctx) <= 0 || !set_padding(ctx, alg))
-		goto out;
-	olen = len;
-	err = -EBADMSG;
-	if (EVP_PKEY_decrypt(ctx, secret_bytes(buf), &olen, in, len) <= 0)
+	err = run_op(k, alg, OP_DECRYPT, in, len, secret_bytes(buf), &olen);
+	if (err)
 		goto out;
 	secret_truncate(buf, olen);
 	*out = buf;
 	buf = NULL;
-	err = 0;
 out:
 	secret_free(buf);
-	EVP_PKEY_CTX_free(ctx);
 	if (err)
 		ERR_clear_error();
 	return err;

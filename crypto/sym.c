@@ -1,12 +1,14 @@
 /*
  * sym.c - see sym.h.
+ *
+ * Every operation is one pass of cipher_run() over EVP_Cipher*; the public
+ * functions only check arguments and own the output buffer.
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -21,6 +23,18 @@
 #define SYM_LEN_MAX ((size_t)INT_MAX - 2 * AES_BLOCK)
 
 enum aes_mode { MODE_GCM, MODE_CBC, MODE_KW };
+
+/* One cipher pass: what cipher_run() needs besides the data. */
+struct cipher_job {
+	const EVP_CIPHER *cipher;
+	int enc;			/* 1 encrypt / wrap, 0 decrypt / unwrap */
+	const uint8_t *key, *iv;	/* iv NULL: the mode's default (KW) */
+	int padding;			/* CBC: 0 or 1; -1 leaves the default */
+	const uint8_t *aad;		/* GCM */
+	size_t aad_len;
+	const uint8_t *tag_in;		/* GCM decrypt: the tag to check */
+	uint8_t *tag_out;		/* GCM encrypt: where the tag goes */
+};
 
 /* The static cipher for mode and key length, or NULL for a bad length. */
 static const EVP_CIPHER *aes_cipher(enum aes_mode mode, size_t key_len)
@@ -40,44 +54,129 @@ static const EVP_CIPHER *aes_cipher(enum aes_mode mode, size_t key_len)
 	}
 }
 
+/* Check the arguments every operation shares; the cipher, or NULL. */
+static const EVP_CIPHER *args_cipher(enum aes_mode mode, const uint8_t *key,
+				     size_t key_len, const uint8_t *in,
+				     size_t len)
+{
+	if (key == NULL || len > SYM_LEN_MAX || (in == NULL && len > 0))
+		return NULL;
+	return aes_cipher(mode, key_len);
+}
+
+/*
+ * Run job over len bytes of in into out (room for len plus one block; out
+ * may equal in).  Returns 0 and the output length in *out_len, -EBADMSG
+ * when decryption or unwrapping does not authenticate, -ENOMEM or -EIO.
+ */
+static int cipher_run(const struct cipher_job *j, const uint8_t *in, size_t len,
+		      uint8_t *out, size_t *out_len)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, m = 0, err = -ENOMEM;
+
+	if (ctx == NULL)
+		goto out;
+	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	err = -EIO;
+	if (!EVP_CipherInit_ex(ctx, j->cipher, NULL, j->key, j->iv, j->enc) ||
+	    (j->padding >= 0 && !EVP_CIPHER_CTX_set_padding(ctx, j->padding)) ||
+	    (j->tag_in != NULL &&
+	     !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN,
+				  (void *)j->tag_in)) ||
+	    (j->aad_len > 0 &&
+	     !EVP_CipherUpdate(ctx, NULL, &n, j->aad, (int)j->aad_len)))
+		goto out;
+	/* Key unwrap checks its IV in the update, the others in the final. */
+	err = j->enc ? -EIO : -EBADMSG;
+	n = 0;
+	if ((len > 0 && !EVP_CipherUpdate(ctx, out, &n, in, (int)len)) ||
+	    EVP_CipherFinal_ex(ctx, out + n, &m) <= 0)
+		goto out;
+	err = -EIO;
+	if (j->tag_out != NULL &&
+	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, j->tag_out))
+		goto out;
+	*out_len = (size_t)n + (size_t)m;
+	err = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	if (err)
+		ERR_clear_error();
+	return err;
+}
+
+/*
+ * Encrypt into a new malloc()ed buffer of cap bytes.  With zero_pad the
+ * input is first copied into that buffer and zero-filled to cap, then
+ * encrypted in place, so no second plaintext copy exists.
+ */
+static int encrypt_to_buf(const struct cipher_job *j, const uint8_t *in,
+			  size_t len, size_t cap, bool zero_pad,
+			  uint8_t **out, size_t *out_len)
+{
+	uint8_t *buf = malloc(cap + AES_BLOCK);
+	size_t olen = 0;
+	int err;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	if (zero_pad) {
+		if (len > 0)
+			memcpy(buf, in, len);
+		memset(buf + len, 0, cap - len);
+		in = buf;
+		len = cap;
+	}
+	err = cipher_run(j, in, len, buf, &olen);
+	if (err == 0 && olen != cap)
+		err = -EIO;
+	if (err) {
+		secret_wipe_free(buf, cap + AES_BLOCK);
+		return err;
+	}
+	*out = buf;
+	*out_len = olen;
+	return 0;
+}
+
+/* Decrypt into a new secret (at most len bytes). */
+static int decrypt_to_secret(const struct cipher_job *j, const uint8_t *in,
+			     size_t len, struct secret **out)
+{
+	struct secret *buf = secret_new(NULL, len + AES_BLOCK);
+	size_t olen = 0;
+	int err;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	err = cipher_run(j, in, len, secret_bytes(buf), &olen);
+	if (err) {
+		secret_free(buf);
+		return err;
+	}
+	secret_truncate(buf, olen);
+	*out = buf;
+	return 0;
+}
+
 int aes_gcm_encrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[GCM_IV_LEN],
 		    const uint8_t *aad, size_t aad_len,
 		    const uint8_t *in, size_t len,
 		    uint8_t **out, uint8_t tag[GCM_TAG_LEN])
 {
-	const EVP_CIPHER *c = aes_cipher(MODE_GCM, key_len);
-	EVP_CIPHER_CTX *ctx = NULL;
-	uint8_t *buf = NULL;
-	int n, err = -EINVAL;
+	/* The 12-byte IV is GCM's default length: no SET_IVLEN needed. */
+	struct cipher_job j = {
+		args_cipher(MODE_GCM, key, key_len, in, len), 1, key, iv, -1,
+		aad, aad_len, NULL, tag,
+	};
+	size_t olen;
 
-	if (c == NULL || key == NULL || iv == NULL || len > SYM_LEN_MAX ||
-	    aad_len > SYM_LEN_MAX || (in == NULL && len > 0) ||
-	    (aad == NULL && aad_len > 0))
-		goto out;
-	err = -ENOMEM;
-	ctx = EVP_CIPHER_CTX_new();
-	buf = malloc(len ? len : 1);
-	if (ctx == NULL || buf == NULL)
-		goto out;
-	err = -EIO;
-	/* The 12-byte IV is GCM's default, so no SET_IVLEN is needed. */
-	if (!EVP_EncryptInit_ex(ctx, c, NULL, key, iv) ||
-	    (aad_len > 0 &&
-	     !EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len)) ||
-	    (len > 0 && !EVP_EncryptUpdate(ctx, buf, &n, in, (int)len)) ||
-	    !EVP_EncryptFinal_ex(ctx, buf + len, &n) ||
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, tag))
-		goto out;
-	*out = buf;
-	buf = NULL;
-	err = 0;
-out:
-	free(buf);
-	EVP_CIPHER_CTX_free(ctx);
-	if (err)
-		ERR_clear_error();
-	return err;
+	if (j.cipher == NULL || iv == NULL || tag == NULL ||
+	    aad_len > SYM_LEN_MAX || (aad == NULL && aad_len > 0))
+		return -EINVAL;
+	return encrypt_to_buf(&j, in, len, len, false, out, &olen);
 }
 
 int aes_gcm_decrypt(const uint8_t *key, size_t key_len,
@@ -86,42 +185,15 @@ int aes_gcm_decrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t *in, size_t len,
 		    const uint8_t tag[GCM_TAG_LEN], struct secret **out)
 {
-	const EVP_CIPHER *c = aes_cipher(MODE_GCM, key_len);
-	EVP_CIPHER_CTX *ctx = NULL;
-	struct secret *buf = NULL;
-	uint8_t *p;
-	int n, err = -EINVAL;
+	struct cipher_job j = {
+		args_cipher(MODE_GCM, key, key_len, in, len), 0, key, iv, -1,
+		aad, aad_len, tag, NULL,
+	};
 
-	if (c == NULL || key == NULL || iv == NULL || tag == NULL ||
-	    len > SYM_LEN_MAX || aad_len > SYM_LEN_MAX ||
-	    (in == NULL && len > 0) || (aad == NULL && aad_len > 0))
-		goto out;
-	err = -ENOMEM;
-	ctx = EVP_CIPHER_CTX_new();
-	buf = secret_new(NULL, len);
-	if (ctx == NULL || buf == NULL)
-		goto out;
-	p = secret_bytes(buf);
-	err = -EIO;
-	if (!EVP_DecryptInit_ex(ctx, c, NULL, key, iv) ||
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN,
-				 (void *)tag) ||
-	    (aad_len > 0 &&
-	     !EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len)) ||
-	    (len > 0 && !EVP_DecryptUpdate(ctx, p, &n, in, (int)len)))
-		goto out;
-	err = -EBADMSG;
-	if (EVP_DecryptFinal_ex(ctx, p + len, &n) <= 0)
-		goto out;
-	*out = buf;
-	buf = NULL;
-	err = 0;
-out:
-	secret_free(buf);
-	EVP_CIPHER_CTX_free(ctx);
-	if (err)
-		ERR_clear_error();
-	return err;
+	if (j.cipher == NULL || iv == NULL || tag == NULL ||
+	    aad_len > SYM_LEN_MAX || (aad == NULL && aad_len > 0))
+		return -EINVAL;
+	return decrypt_to_secret(&j, in, len, out);
 }
 
 int aes_cbc_encrypt(const uint8_t *key, size_t key_len,
@@ -129,165 +201,61 @@ int aes_cbc_encrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t *in, size_t len,
 		    uint8_t **out, size_t *out_len)
 {
-	const EVP_CIPHER *c = aes_cipher(MODE_CBC, key_len);
-	EVP_CIPHER_CTX *ctx = NULL;
-	uint8_t *buf = NULL, last[AES_BLOCK];
-	size_t whole = len - len % AES_BLOCK, rest = len % AES_BLOCK, cap;
-	int n, m = 0, err = -EINVAL;
-
-	if (c == NULL || key == NULL || iv == NULL || len > SYM_LEN_MAX ||
-	    (in == NULL && len > 0))
-		goto out;
+	struct cipher_job j = {
+		args_cipher(MODE_CBC, key, key_len, in, len), 1, key, iv,
+		pkcs7 ? 1 : 0, NULL, 0, NULL, NULL,
+	};
 	/* PKCS#7 always adds 1..16 bytes; zero padding only completes the
 	 * last block. */
-	cap = pkcs7 ? whole + AES_BLOCK : whole + (rest ? AES_BLOCK : 0);
-	err = -ENOMEM;
-	ctx = EVP_CIPHER_CTX_new();
-	buf = malloc(cap ? cap : 1);
-	if (ctx == NULL || buf == NULL)
-		goto out;
-	err = -EIO;
-	if (!EVP_EncryptInit_ex(ctx, c, NULL, key, iv) ||
-	    !EVP_CIPHER_CTX_set_padding(ctx, pkcs7))
-		goto out;
-	if (pkcs7 || rest == 0) {
-		if ((len > 0 && !EVP_EncryptUpdate(ctx, buf, &n, in, (int)len)) ||
-		    !EVP_EncryptFinal_ex(ctx, buf + (len > 0 ? n : 0), &m))
-			goto out;
-	} else {
-		memset(last, 0, sizeof(last));
-		memcpy(last, in + whole, rest);
-		n = 0;
-		if ((whole > 0 &&
-		     !EVP_EncryptUpdate(ctx, buf, &n, in, (int)whole)) ||
-		    !EVP_EncryptUpdate(ctx, buf + n, &m, last, AES_BLOCK)) {
-			OPENSSL_cleanse(last, sizeof(last));
-			goto out;
-		}
-		OPENSSL_cleanse(last, sizeof(last));
-	}
-	*out = buf;
-	*out_len = cap;
-	buf = NULL;
-	err = 0;
-out:
-	free(buf);
-	EVP_CIPHER_CTX_free(ctx);
-	if (err)
-		ERR_clear_error();
-	return err;
+	size_t cap = pkcs7 ? len / AES_BLOCK * AES_BLOCK + AES_BLOCK :
+			     (len + AES_BLOCK - 1) / AES_BLOCK * AES_BLOCK;
+
+	if (j.cipher == NULL || iv == NULL)
+		return -EINVAL;
+	return encrypt_to_buf(&j, in, len, cap, !pkcs7, out, out_len);
 }
 
 int aes_cbc_decrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[CBC_IV_LEN], bool pkcs7,
 		    const uint8_t *in, size_t len, struct secret **out)
 {
-	const EVP_CIPHER *c = aes_cipher(MODE_CBC, key_len);
-	EVP_CIPHER_CTX *ctx = NULL;
-	struct secret *buf = NULL;
-	uint8_t *p;
-	int n = 0, m = 0, err = -EINVAL;
+	struct cipher_job j = {
+		args_cipher(MODE_CBC, key, key_len, in, len), 0, key, iv,
+		pkcs7 ? 1 : 0, NULL, 0, NULL, NULL,
+	};
 
-	if (c == NULL || key == NULL || iv == NULL || len > SYM_LEN_MAX ||
-	    len % AES_BLOCK != 0 || (pkcs7 && len == 0) ||
-	    (in == NULL && len > 0))
-		goto out;
-	err = -ENOMEM;
-	ctx = EVP_CIPHER_CTX_new();
-	buf = secret_new(NULL, len);
-	if (ctx == NULL || buf == NULL)
-		goto out;
-	p = secret_bytes(buf);
-	err = -EIO;
-	if (!EVP_DecryptInit_ex(ctx, c, NULL, key, iv) ||
-	    !EVP_CIPHER_CTX_set_padding(ctx, pkcs7) ||
-	    (len > 0 && !EVP_DecryptUpdate(ctx, p, &n, in, (int)len)))
-		goto out;
-	err = -EBADMSG;
-	if (EVP_DecryptFinal_ex(ctx, p + n, &m) <= 0)
-		goto out;
-	secret_truncate(buf, (size_t)n + (size_t)m);
-	*out = buf;
-	buf = NULL;
-	err = 0;
-out:
-	secret_free(buf);
-	EVP_CIPHER_CTX_free(ctx);
-	if (err)
-		ERR_clear_error();
-	return err;
-}
-
-/* Run RFC 3394 wrap (enc = 1) or unwrap (enc = 0) with the default IV.
- * Returns the output length or -errno. */
-static int kw_run(const uint8_t *kek, size_t kek_len, int enc,
-		  const uint8_t *in, size_t len, uint8_t *out)
-{
-	const EVP_CIPHER *c = aes_cipher(MODE_KW, kek_len);
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	int n = 0, m = 0, err;
-
-	if (ctx == NULL)
-		return -ENOMEM;
-	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	err = -EIO;
-	if (!EVP_CipherInit_ex(ctx, c, NULL, kek, NULL, enc))
-		goto out;
-	err = enc ? -EIO : -EBADMSG;	/* unwrap fails when the check fails */
-	if (EVP_CipherUpdate(ctx, out, &n, in, (int)len) <= 0 ||
-	    EVP_CipherFinal_ex(ctx, out + n, &m) <= 0)
-		goto out;
-	err = n + m;
-out:
-	EVP_CIPHER_CTX_free(ctx);
-	return err;
+	if (j.cipher == NULL || iv == NULL || len % AES_BLOCK != 0 ||
+	    (pkcs7 && len == 0))
+		return -EINVAL;
+	return decrypt_to_secret(&j, in, len, out);
 }
 
 int aes_kw_wrap(const uint8_t *kek, size_t kek_len,
 		const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
 {
-	uint8_t *buf;
-	int n;
+	struct cipher_job j = {
+		args_cipher(MODE_KW, kek, kek_len, in, len), 1, kek, NULL, -1,
+		NULL, 0, NULL, NULL,
+	};
 
-	if (aes_cipher(MODE_KW, kek_len) == NULL || kek == NULL || in == NULL ||
-	    len < 2 * KW_BLOCK || len % KW_BLOCK != 0 || len > SYM_LEN_MAX)
+	if (j.cipher == NULL || in == NULL || len < 2 * KW_BLOCK ||
+	    len % KW_BLOCK != 0)
 		return -EINVAL;
-	buf = malloc(len + KW_BLOCK);
-	if (buf == NULL)
-		return -ENOMEM;
-	n = kw_run(kek, kek_len, 1, in, len, buf);
-	if (n < 0 || (size_t)n != len + KW_BLOCK) {
-		free(buf);
-		ERR_clear_error();
-		return n < 0 ? n : -EIO;
-	}
-	*out = buf;
-	*out_len = (size_t)n;
-	return 0;
+	return encrypt_to_buf(&j, in, len, len + KW_BLOCK, false, out, out_len);
 }
 
 int aes_kw_unwrap(const uint8_t *kek, size_t kek_len,
 		  const uint8_t *in, size_t len, struct secret **out)
 {
-	struct secret *buf;
-	int n;
+	struct cipher_job j = {
+		args_cipher(MODE_KW, kek, kek_len, in, len), 0, kek, NULL, -1,
+		NULL, 0, NULL, NULL,
+	};
 
-	if (aes_cipher(MODE_KW, kek_len) == NULL || kek == NULL || in == NULL ||
-	    len < 3 * KW_BLOCK || len % KW_BLOCK != 0 || len > SYM_LEN_MAX)
+	if (j.cipher == NULL || in == NULL || len < 3 * KW_BLOCK ||
+	    len % KW_BLOCK != 0)
 		return -EINVAL;
-	/* OpenSSL writes the full input length before checking the IV. */
-	buf = secret_new(NULL, len);
-	if (buf == NULL)
-		return -ENOMEM;
-	n = kw_run(kek, kek_len, 0, in, len, secret_bytes(buf));
-	if (n < 0 || (size_t)n != len - KW_BLOCK) {
-		secret_free(buf);
-		ERR_clear_error();
-		return n < 0 ? n : -EIO;
-	}
-	secret_truncate(buf, (size_t)n);
-	*out = buf;
-	return 0;
+	return decrypt_to_secret(&j, in, len, out);
 }
 
 int random_bytes(void *buf, size_t len)

@@ -3,7 +3,9 @@
  *
  * Keys are 16, 24 or 32 bytes.  Outputs are malloc()ed; plaintext outputs
  * are struct secret.  All return 0 or -errno: -EINVAL for bad lengths,
- * -EBADMSG when authentication or unwrapping fails.
+ * -EBADMSG when authentication, PKCS#7 unpadding or unwrapping fails,
+ * -ENOMEM, -EIO.  Outputs are written only on success; OpenSSL's error
+ * queue is cleared on failure.
  */
 #ifndef HSMFS_CRYPTO_SYM_H
 #define HSMFS_CRYPTO_SYM_H
@@ -18,7 +20,8 @@
 #define GCM_TAG_LEN 16
 #define CBC_IV_LEN 16
 
-/* AES-GCM with a 12-byte IV and a 16-byte tag; aad may be NULL. */
+/* AES-GCM with a 12-byte IV and a 16-byte tag; aad may be NULL.  The
+ * ciphertext (*out, malloc()ed) is as long as the input. */
 int aes_gcm_encrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[GCM_IV_LEN],
 		    const uint8_t *aad, size_t aad_len,
@@ -32,7 +35,9 @@ int aes_gcm_decrypt(const uint8_t *key, size_t key_len,
 
 /* AES-CBC.  pkcs7 = true: PKCS#7 padding (AnnnCBCPAD).  pkcs7 = false:
  * input is zero-padded to the block size on encrypt (as the service does
- * for AnnnCBC) and decrypt returns whole blocks. */
+ * for AnnnCBC; a whole number of blocks gets no extra block, empty input
+ * gives empty output) and decrypt returns whole blocks.  Decrypt input must
+ * be a multiple of 16 bytes (and non-empty for PKCS#7): -EINVAL. */
 int aes_cbc_encrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[CBC_IV_LEN], bool pkcs7,
 		    const uint8_t *in, size_t len,
@@ -41,8 +46,10 @@ int aes_cbc_decrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[CBC_IV_LEN], bool pkcs7,
 		    const uint8_t *in, size_t len, struct secret **out);
 
-/* AES key wrap, RFC 3394: input a multiple of 8 and at least 16 bytes;
- * output 8 bytes longer. */
+/* AES key wrap, RFC 3394 with the default IV (A6A6A6A6A6A6A6A6): input a
+ * multiple of 8 and at least 16 bytes; output 8 bytes longer.  Unwrap with
+ * the wrong KEK or of tampered input is -EBADMSG.  (RFC 5649 padding, as
+ * in CKM_AES_KEY_WRAP_PAD, is not offered.) */
 int aes_kw_wrap(const uint8_t *kek, size_t kek_len,
 		const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 int aes_kw_unwrap(const uint8_t *kek, size_t kek_len,

@@ -4,6 +4,7 @@
  * Judges: the RFC 4648 §10 vectors, and OpenSSL's EVP_EncodeBlock() for
  * random data.
  */
+#include <ctype.h>
 #include <errno.h>
 
 #include <openssl/evp.h>
@@ -223,6 +224,21 @@ static void test_random(void)
 	is_int(bad_rt, 0, "400 random inputs round-trip through all three codecs");
 }
 
+/* hex_digit_value() against the C library's isxdigit() and strtol(). */
+static void test_hex_digit(void)
+{
+	int c, bad = 0;
+
+	for (c = -1; c < 256; c++) {
+		char s[2] = { (char)c, 0 };
+		int want = c > 0 && isxdigit(c) ? (int)strtol(s, NULL, 16) : -1;
+
+		if (hex_digit_value(c) != want)
+			bad++;
+	}
+	is_int(bad, 0, "hex_digit_value agrees with isxdigit/strtol on -1..255");
+}
+
 int main(void)
 {
 	test_rfc4648();
@@ -230,5 +246,6 @@ int main(void)
 	test_malformed();
 	test_space();
 	test_random();
+	test_hex_digit();
 	return done_testing();
 }
