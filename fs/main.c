@@ -171,9 +171,12 @@ int main(int argc, char *argv[])
 		 * ls and stat, so allow more workers than libfuse's 10. */
 		fuse_loop_cfg_set_max_threads(lcfg, copts.max_threads > 10 ?
 					      copts.max_threads : 64);
-		if (copts.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lcfg,
-						       copts.max_idle_threads);
+		/* Keep idle workers: with libfuse's default (10) a busy mount
+		 * creates and destroys a thread per request, which costs more
+		 * than the request itself. */
+		fuse_loop_cfg_set_idle_threads(lcfg,
+			copts.max_idle_threads != UINT_MAX ?
+			copts.max_idle_threads : 64);
 		rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
 	}
 out_signals:

@@ -240,6 +240,10 @@ static void fill_file(struct fs_state *fs, struct stat *st, mode_t mode,
 		(time_t)(mtime ? mtime : fs->mounted_at);
 }
 
+struct fh;
+static struct fh *fh_of(struct fuse_file_info *fi);
+static const char *fh_path(struct fuse_file_info *fi);
+
 /* ------------------------------------------------------------ getattr */
 
 static int op_getattr(const char *path, struct stat *st,
@@ -256,8 +260,11 @@ static int op_getattr(const char *path, struct stat *st,
 	size_t len = 0;
 	int err;
 
-	(void)fi;
 	memset(st, 0, sizeof(*st));
+	if (path == NULL && fi != NULL)		/* nullpath_ok: fstat */
+		path = fh_path(fi);
+	if (path == NULL)
+		return -ENOENT;
 	err = parse_path(path, &nd);
 	if (err)
 		return err;
@@ -333,8 +340,9 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	int err, op;
 
 	(void)off;
-	(void)fi;
 	(void)flags;
+	if (path == NULL)	/* nullpath_ok: the path kept by opendir */
+		path = (const char *)(uintptr_t)fi->fh;
 	err = parse_path(path, &nd);
 	if (err)
 		return err;
@@ -384,6 +392,23 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	default:
 		return -ENOTDIR;
 	}
+}
+
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	char *p = strdup(path);
+
+	if (p == NULL)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)p;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	free((char *)(uintptr_t)fi->fh);
+	return 0;
 }
 
 /* ------------------------------------------------------------ handles */
@@ -477,6 +502,11 @@ struct fh {
 static struct fh *fh_of(struct fuse_file_info *fi)
 {
 	return (struct fh *)(uintptr_t)fi->fh;
+}
+
+static const char *fh_path(struct fuse_file_info *fi)
+{
+	return fh_of(fi)->path;
 }
 
 static void fh_free(struct fs_state *fs, struct fh *h)
@@ -1078,13 +1108,18 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Content of metadata files depends on the version shown, so the
 	 * page cache is dropped at each open (kernel_cache off). */
 	cfg->kernel_cache = 0;
+	/* read, write, flush and release work on the handle alone: sparing
+	 * libfuse the path lookup saves work on the hottest requests. */
+	cfg->nullpath_ok = 1;
 	return fuse_get_context()->private_data;
 }
 
 const struct fuse_operations hsmfs_ops = {
 	.init = op_init,
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
