@@ -168,3 +168,17 @@ def test_bench_quick_run(tmp_path):
             assert any(line.startswith(f"| {alg} | 2 | {method}") for line in text.splitlines()), \
                 (alg, method)
     assert "| entries listed | 300 |" in text
+    # One handle per operation is at least OPEN, WRITE, READ and the READ
+    # that finds EOF, and the counter must have been read.
+    head = [c.strip() for c in next(l for l in text.splitlines()
+                                    if l.startswith("| alg | callers | method")).split("|")]
+    col = head.index("FUSE req/op")
+    for line in text.splitlines():
+        if line.startswith("| ES256 | 1 | (b) hsmfs, one handle"):
+            fuse = float(line.split("|")[col])
+            assert 4 <= fuse <= 8, line
+            break
+    else:
+        raise AssertionError("no (b) row at 1 caller")
+    # hsmfs needed exactly one token, counted by the emulator.
+    assert "**hsmfs made 1**" in text
