@@ -27,7 +27,6 @@
 #include "server_i.h"
 #include "tokens_i.h"
 
-#define POOL_THREADS 8		/* sleeping faults hold a thread each */
 #define IDLE_TIMEOUT_S 300	/* idle keep-alive connections are closed */
 #define BUILD_VERSION "1.0.20260320-1-emulator"
 
@@ -723,8 +722,11 @@ int server_start(struct emu_server *srv, const char *host, unsigned port,
 	struct MHD_OptionItem opts[10];
 	const union MHD_DaemonInfo *di;
 	struct MHD_Daemon *d;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_USE_TURBO;
+	/* One thread per connection, not a pool: latency and stall faults
+	 * sleep in the handler, and in a pool every keep-alive connection
+	 * that shares the sleeping worker would wait with it. */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	const char *url_host = host;
 	char hostbuf[80];
 	size_t n = 0;
@@ -753,7 +755,6 @@ int server_start(struct emu_server *srv, const char *host, unsigned port,
 
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER,
 		(intptr_t)mhd_log, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, POOL_THREADS, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 		(intptr_t)completed, srv };

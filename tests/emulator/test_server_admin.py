@@ -292,3 +292,38 @@ def test_sign_rate(emulator, capsys):
         print(f"\n[emulator] ES256 sign over keep-alive TLS, 4 threads: {rate:.0f}/s")
     assert errors == 0
     assert rate > 100, rate
+
+
+def test_stall_does_not_block_other_connections(emu):
+    """A stalled or delayed request holds only its own connection: requests
+    on other connections (kept alive from before, or new) are answered at
+    once."""
+    import threading
+    tok = emu.token()
+    hdrs = {"Authorization": "Bearer " + tok}
+    path = "/keys/ec-p256?api-version=7.5"
+    conns = []
+    for _ in range(12):                                # spread over the workers
+        c = connection(emu, timeout=3)
+        c.request("GET", path, headers=hdrs)
+        c.getresponse().read()
+        conns.append(c)
+    emu.faults(ops=["sign"], stall_ms=4000, count=3)
+    stalled = [threading.Thread(target=lambda: sign(emu, tok)) for _ in range(3)]
+    for t in stalled:
+        t.start()
+    time.sleep(0.3)
+    for c in conns:
+        t0 = time.monotonic()
+        c.request("GET", path, headers=hdrs)
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+        assert time.monotonic() - t0 < 1.0
+        c.close()
+    for _ in range(12):
+        t0 = time.monotonic()
+        assert emu.request("GET", path, token=tok, timeout=3)[0] == 200
+        assert time.monotonic() - t0 < 1.0
+    for t in stalled:
+        t.join(10)
