@@ -226,3 +226,32 @@ def test_two_command_variants(mnt, tmp_path):
         raw = bytes.fromhex(sig.decode().strip())
         assert openssl_verify(k(mnt, "ec-p256", "public.pem"), "sha256",
                               raw_to_der(raw), b"abc", str(tmp_path))
+
+
+def test_local_public_key_ops_need_no_request(emulator, mnt):
+    """verify, RSA encrypt and RSA wrap run locally with the cached key."""
+    sig = one_handle(k(mnt, "rsa-2048", "sign"), MSG)
+    ct = one_handle(k(mnt, "rsa-2048", "encrypt"), b"p")
+    emulator.reset_stats()
+    assert one_handle(k(mnt, "rsa-2048", "verify"), sig + MSG) == b"valid\n"
+    one_handle(k(mnt, "rsa-2048", "encrypt"), b"p")
+    one_handle(k(mnt, "rsa-2048", "wrap"), b"k" * 32)
+    reqs = {n: v for n, v in emulator.stats()["requests"].items() if v}
+    assert not ({"verify", "encrypt", "wrapkey", "get"} & set(reqs)), reqs
+    assert ct
+
+
+def test_remote_verify_and_encrypt(emulator, mount_factory, tmp_path):
+    m = mount_factory(emulator, options=["remote_verify", "remote_encrypt"])
+    sig = one_handle(k(m, "ec-p256", "sign"), MSG)
+    emulator.reset_stats()
+    assert one_handle(k(m, "ec-p256", "verify"), sig + MSG) == b"valid\n"
+    with pytest.raises(OSError) as e:
+        one_handle(k(m, "ec-p256", "verify"), sig + MSG + b"x")
+    assert e.value.errno == errno.EKEYREJECTED
+    ct = one_handle(k(m, "rsa-3072", "encrypt.RSA-OAEP"), b"remote")
+    w = one_handle(k(m, "rsa-3072", "wrap"), b"w" * 16)
+    reqs = emulator.stats()["requests"]
+    assert reqs.get("verify", 0) == 2 and reqs.get("encrypt", 0) == 1 and reqs.get("wrapkey", 0) == 1, reqs
+    assert one_handle(k(m, "rsa-3072", "decrypt.RSA-OAEP"), ct) == b"remote"
+    assert one_handle(k(m, "rsa-3072", "unwrap"), w) == b"w" * 16
