@@ -211,7 +211,7 @@ static const struct op_rule {
 	{ "decrypt", ROLE_USER, "keys/decrypt/action" },
 	{ "wrapkey", ROLE_USER, "keys/wrap/action" },
 	{ "unwrapkey", ROLE_USER, "keys/unwrap/action" },
-	{ "rng", ROLE_USER, "rng/action" },
+	{ "rng", ROLE_USER, "keys/rng/action" },
 };
 
 static const struct op_rule *rule_for(const char *op)
@@ -243,18 +243,20 @@ static void challenge(struct emu_server *srv, struct http_resp *resp)
 			 EMU_TENANT, EMU_RESOURCE);
 }
 
-/* "/keys/<name>..." -> "/keys/<name>" for AccessDenied messages. */
+/* The scope in AccessDenied messages, as the key side words it:
+ * "/keys/<name>", "/keys", "/deletedkeys" (list) or "/rng". */
 static void scope_of(const char *path, char *out, size_t outlen)
 {
 	const char *name, *end;
 
 	if (strncmp(path, "/rng", 4) == 0) {
-		snprintf(out, outlen, "/");
+		snprintf(out, outlen, "/rng");
 		return;
 	}
 	name = strchr(path + 1, '/');
 	if (name == NULL || name[1] == '\0') {
-		snprintf(out, outlen, "/keys");
+		snprintf(out, outlen, "%s",
+			 strncmp(path, "/deletedkeys", 12) == 0 ? "/deletedkeys" : "/keys");
 		return;
 	}
 	name++;

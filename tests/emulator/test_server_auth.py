@@ -430,6 +430,8 @@ def test_reader_role(ids_env):
     assert st == 403 and body["error"]["code"] == "AccessDenied"
     st, _, body = emu.request("POST", "/rng?api-version=7.5", {"count": 8}, token=tok)
     assert st == 403
+    assert body["error"]["message"].startswith(
+        "Not authorized to access Microsoft.KeyVault/managedHsm/keys/rng/action on /rng ")
 
 
 def test_user_role(ids_env):
@@ -446,6 +448,14 @@ def test_none_role(ids_env):
     tok = emu.token("none-app", "s5")
     st, _, body = get_key(emu, tok)
     assert st == 403 and body["error"]["code"] == "AccessDenied"
+    st, _, body = emu.request("GET", "/deletedkeys?api-version=7.5", token=tok)
+    assert st == 403
+    assert body["error"]["message"].startswith(
+        "Not authorized to access Microsoft.KeyVault/managedHsm/keys/deletedKeys/read/action "
+        "on /deletedkeys ")
+    # Denied before the api-version is looked at.
+    st, _, body = emu.request("GET", "/keys/ec-p256?api-version=0.0", token=tok)
+    assert st == 403
 
 
 def test_officer_role(emulator):
