@@ -96,7 +96,8 @@ static int parse_path(const char *path, struct node *nd)
 		return strcmp(path, "/") == 0 || path[0] == '\0' ? 0 : -ENOENT;
 	}
 	if (strcmp(c, "keys") != 0) {
-		if (next_comp(&path, c + 0, 0, &n) || *path == '/')
+		/* Top-level files have nothing below them. */
+		if (*path != '\0')
 			return -ENOENT;
 		if (strcmp(c, "README") == 0)
 			nd->kind = N_README;

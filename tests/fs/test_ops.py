@@ -219,10 +219,12 @@ def test_two_command_variants(mnt, tmp_path):
     a = sh(f"sh -c 'printf abc > {s}; cat {s}'").stdout
     b = sh(f"printf abc > {s}; timeout 10 cat {s} | cat").stdout
     c = sh(f"(printf ab; printf c) > {s}; x=$(cat {s}); echo \"$x\"; cat {s}").stdout
-    assert len(a) == 129 and len(b) == 129
+    d = sh(f"printf abc | tee {s} >/dev/null; cat {s}").stdout
+    e = sh(f"/usr/bin/printf abc > {s}; f=$(cat {s}); echo \"$f\"").stdout
+    assert len(a) == 129 and len(b) == 129 and len(d) == 129 and len(e) == 129
     lines = c.split(b"\n")
     assert lines[0] == lines[1]          # re-read gives the same result
-    for sig in (a, b, lines[0]):
+    for sig in (a, b, lines[0], d, e):
         raw = bytes.fromhex(sig.decode().strip())
         assert openssl_verify(k(mnt, "ec-p256", "public.pem"), "sha256",
                               raw_to_der(raw), b"abc", str(tmp_path))
