@@ -24,21 +24,55 @@ static const struct {
 	{ "aes-256", KEY_OCT, 256, CRV_NONE },
 };
 
+struct demo_job {
+	size_t i;
+	struct key_mat *m;
+	int err;
+};
+
+static void *demo_gen(void *arg)
+{
+	struct demo_job *j = arg;
+
+	j->err = keys_generate(demo_keys[j->i].kty, demo_keys[j->i].bits,
+			       demo_keys[j->i].crv, 65537, &j->m);
+	return NULL;
+}
+
 int demo_create(struct keystore *ks)
 {
-	for (size_t i = 0; i < sizeof(demo_keys) / sizeof(demo_keys[0]); i++) {
-		struct key_mat *m = NULL;
+	enum { N = sizeof(demo_keys) / sizeof(demo_keys[0]) };
+	struct demo_job jobs[N];
+	pthread_t th[N];
+	bool started[N];
+	int err = 0;
+
+	/* RSA 4096 generation dominates start-up; generate in parallel so an
+	 * emulator with --demo-keys is ready sooner on a multi-core host. */
+	for (size_t i = 0; i < N; i++) {
+		jobs[i] = (struct demo_job){ .i = i };
+		started[i] = pthread_create(&th[i], NULL, demo_gen, &jobs[i]) == 0;
+		if (!started[i])
+			demo_gen(&jobs[i]);
+	}
+	for (size_t i = 0; i < N; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	for (size_t i = 0; i < N; i++) {
 		struct key_ver *v;
 		struct key_entry *e;
-		int err;
 
-		err = keys_generate(demo_keys[i].kty, demo_keys[i].bits,
-				    demo_keys[i].crv, 65537, &m);
-		if (err != 0)
-			return err;
-		v = ver_new(m, keys_now());
-		if (v == NULL)
-			return -ENOMEM;
+		if (err == 0)
+			err = jobs[i].err;
+		if (err != 0) {
+			mat_put(jobs[i].m);
+			continue;
+		}
+		v = ver_new(jobs[i].m, keys_now());
+		if (v == NULL) {
+			err = -ENOMEM;
+			continue;
+		}
 		v->ops = keys_default_ops(demo_keys[i].kty);
 		/* Called from keystore_open() before any other thread sees ks;
 		 * the lock is taken anyway to keep the store's rule simple. */
@@ -50,8 +84,6 @@ int demo_create(struct keystore *ks)
 		else
 			ver_free(v);
 		pthread_rwlock_unlock(&ks->lock);
-		if (err != 0)
-			return err;
 	}
-	return 0;
+	return err;
 }
