@@ -40,8 +40,10 @@ int pkey_from_ec(enum curve crv, const struct bytes *x, const struct bytes *y,
 		 EVP_PKEY **out);
 
 /* Private keys from JWK members (import).  For RSA, p, q, dp, dq, qi may
- * have len 0 when only d is known (all five or none); when they are given
- * the key is checked for consistency (-EINVAL if n != p*q etc.).  For EC,
+ * have len 0 when only d is known (all five or none).  The parts are
+ * checked to belong together (-EINVAL otherwise): with CRT members by
+ * n = pq and the CRT identities, with d only by a test exponentiation.
+ * Primality is not tested.  For EC,
  * d must be in [1, order-1] and x, y, when given, must equal d*G. */
 struct rsa_private {
 	struct bytes n, e, d, p, q, dp, dq, qi;

@@ -40,8 +40,12 @@ static void test_rsa_import(void)
 		is_int(pkey_from_rsa_private(&d_only, &pk), 0,
 		       "n, e, d without CRT members import");
 		EVP_PKEY_free(pk);
-		d_only.p = k.p;
+		d_only.d.p[d_only.d.len - 1] ^= 2;
 		pk = NULL;
+		is_int(pkey_from_rsa_private(&d_only, &pk), -EINVAL,
+		       "a d-only key whose d does not invert e is rejected");
+		d_only.d.p[d_only.d.len - 1] ^= 2;
+		d_only.p = k.p;
 		is_int(pkey_from_rsa_private(&d_only, &pk), -EINVAL,
 		       "p without q, dp, dq, qi is rejected");
 		ok(pk == NULL, "no key is returned");
@@ -57,6 +61,22 @@ static void test_rsa_import(void)
 	is_int(pkey_from_rsa_private(&k, &pk), -EINVAL,
 	       "a p that does not divide n is rejected");
 	k.p.p[k.p.len - 1] ^= 2;
+	k.dq.p[0] ^= 1;
+	is_int(pkey_from_rsa_private(&k, &pk), -EINVAL,
+	       "a dq that is not d mod (q-1) is rejected");
+	k.dq.p[0] ^= 1;
+	k.qi.p[5] ^= 1;
+	is_int(pkey_from_rsa_private(&k, &pk), -EINVAL,
+	       "a qi that is not 1/q mod p is rejected");
+	k.qi.p[5] ^= 1;
+	saved = k.p;
+	k.p = k.q;
+	k.q = saved;
+	is_int(pkey_from_rsa_private(&k, &pk), -EINVAL,
+	       "p and q swapped (CRT members no longer match) is rejected");
+	k.q = k.p;
+	k.p = saved;
+	saved = k.d;
 	k.d = k.n;
 	is_int(pkey_from_rsa_private(&k, &pk), -EINVAL, "d >= n is rejected");
 	k.d = saved;
