@@ -75,7 +75,8 @@ struct alg_info {
  * The table holds RS256/384/512, PS256/384/512, ES256, ES256K, ES384, ES512,
  * RSA1_5, RSA-OAEP (md "SHA1": the OAEP and MGF1 hash), RSA-OAEP-256,
  * A{128,192,256}{GCM,CBC,CBCPAD,KW} and CKM_AES_KEY_WRAP (RFC 3394).  Not in
- * it: RSNULL, HS256/384/512, RSA-OAEP-384/512, CKM_AES_KEY_WRAP_PAD.
+ * it: RSNULL, HS256/384/512, RSA-OAEP-384/512, CKM_AES_KEY_WRAP_PAD (whose
+ * RFC 5649 operation is aes_kwp_wrap()/aes_kwp_unwrap() in sym.h).
  */
 
 /* Look an algorithm up by its exact (case-sensitive) name; NULL if unknown. */

@@ -22,7 +22,7 @@
  * a block of padding. */
 #define SYM_LEN_MAX ((size_t)INT_MAX - 2 * AES_BLOCK)
 
-enum aes_mode { MODE_GCM, MODE_CBC, MODE_KW };
+enum aes_mode { MODE_GCM, MODE_CBC, MODE_KW, MODE_KWP };
 
 /* One cipher pass: what cipher_run() needs besides the data. */
 struct cipher_job {
@@ -39,19 +39,17 @@ struct cipher_job {
 /* The static cipher for mode and key length, or NULL for a bad length. */
 static const EVP_CIPHER *aes_cipher(enum aes_mode mode, size_t key_len)
 {
-	switch (key_len) {
-	case 16:
-		return mode == MODE_GCM ? EVP_aes_128_gcm() :
-		       mode == MODE_CBC ? EVP_aes_128_cbc() : EVP_aes_128_wrap();
-	case 24:
-		return mode == MODE_GCM ? EVP_aes_192_gcm() :
-		       mode == MODE_CBC ? EVP_aes_192_cbc() : EVP_aes_192_wrap();
-	case 32:
-		return mode == MODE_GCM ? EVP_aes_256_gcm() :
-		       mode == MODE_CBC ? EVP_aes_256_cbc() : EVP_aes_256_wrap();
-	default:
+	static const EVP_CIPHER *(*const table[][3])(void) = {
+		[MODE_GCM] = { EVP_aes_128_gcm, EVP_aes_192_gcm, EVP_aes_256_gcm },
+		[MODE_CBC] = { EVP_aes_128_cbc, EVP_aes_192_cbc, EVP_aes_256_cbc },
+		[MODE_KW] = { EVP_aes_128_wrap, EVP_aes_192_wrap, EVP_aes_256_wrap },
+		[MODE_KWP] = { EVP_aes_128_wrap_pad, EVP_aes_192_wrap_pad,
+			       EVP_aes_256_wrap_pad },
+	};
+
+	if (key_len != 16 && key_len != 24 && key_len != 32)
 		return NULL;
-	}
+	return table[mode][(key_len - 16) / 8]();
 }
 
 /* Check the arguments every operation shares; the cipher, or NULL. */
@@ -253,6 +251,34 @@ int aes_kw_unwrap(const uint8_t *kek, size_t kek_len,
 	};
 
 	if (j.cipher == NULL || in == NULL || len < 3 * KW_BLOCK ||
+	    len % KW_BLOCK != 0)
+		return -EINVAL;
+	return decrypt_to_secret(&j, in, len, out);
+}
+
+int aes_kwp_wrap(const uint8_t *kek, size_t kek_len,
+		 const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	struct cipher_job j = {
+		args_cipher(MODE_KWP, kek, kek_len, in, len), 1, kek, NULL, -1,
+		NULL, 0, NULL, NULL,
+	};
+
+	if (j.cipher == NULL || in == NULL || len == 0)
+		return -EINVAL;
+	return encrypt_to_buf(&j, in, len, (len + 7) / 8 * 8 + KW_BLOCK, false,
+			      out, out_len);
+}
+
+int aes_kwp_unwrap(const uint8_t *kek, size_t kek_len,
+		   const uint8_t *in, size_t len, struct secret **out)
+{
+	struct cipher_job j = {
+		args_cipher(MODE_KWP, kek, kek_len, in, len), 0, kek, NULL, -1,
+		NULL, 0, NULL, NULL,
+	};
+
+	if (j.cipher == NULL || in == NULL || len < 2 * KW_BLOCK ||
 	    len % KW_BLOCK != 0)
 		return -EINVAL;
 	return decrypt_to_secret(&j, in, len, out);

@@ -48,12 +48,20 @@ int aes_cbc_decrypt(const uint8_t *key, size_t key_len,
 
 /* AES key wrap, RFC 3394 with the default IV (A6A6A6A6A6A6A6A6): input a
  * multiple of 8 and at least 16 bytes; output 8 bytes longer.  Unwrap with
- * the wrong KEK or of tampered input is -EBADMSG.  (RFC 5649 padding, as
- * in CKM_AES_KEY_WRAP_PAD, is not offered.) */
+ * the wrong KEK or of tampered input is -EBADMSG. */
 int aes_kw_wrap(const uint8_t *kek, size_t kek_len,
 		const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 int aes_kw_unwrap(const uint8_t *kek, size_t kek_len,
 		  const uint8_t *in, size_t len, struct secret **out);
+
+/* AES key wrap with padding, RFC 5649 (the semantics of PKCS#11
+ * CKM_AES_KEY_WRAP_PAD, which alg.h has no row for): any non-empty input;
+ * output rounded up to 8 bytes plus 8.  Unwrap input: a multiple of 8, at
+ * least 16 bytes; -EBADMSG when the integrity check fails. */
+int aes_kwp_wrap(const uint8_t *kek, size_t kek_len,
+		 const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
+int aes_kwp_unwrap(const uint8_t *kek, size_t kek_len,
+		   const uint8_t *in, size_t len, struct secret **out);
 
 /* Fill buf with len cryptographically random bytes; 0 or -EIO. */
 int random_bytes(void *buf, size_t len);

@@ -3,7 +3,8 @@
  *
  * Judges: the GCM specification's test cases (McGrew & Viega; NIST
  * SP 800-38D) with 96-bit IVs, NIST SP 800-38A F.2 CBC vectors, the
- * RFC 3394 §4 key-wrap vectors, and OpenSSL's raw EVP CBC for padding.
+ * RFC 3394 §4 and RFC 5649 §6 key-wrap vectors, and OpenSSL's raw EVP CBC
+ * for padding.
  */
 #include <errno.h>
 
@@ -366,6 +367,57 @@ static void test_kw(void)
 	queue_clean("no OpenSSL errors left queued");
 }
 
+/* RFC 5649 §6, both examples (192-bit KEK). */
+static void test_kwp(void)
+{
+	static const struct {
+		const char *name, *data, *ct;
+	} v[] = {
+		{ "20 octets", "c37b7e6492584340bed12207808941155068f738",
+		  "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a" },
+		{ "7 octets", "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f" },
+	};
+	size_t klen, i;
+	uint8_t *kek = unhex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", &klen);
+
+	for (i = 0; i < 2; i++) {
+		size_t dlen, clen, olen = 0;
+		uint8_t *data = unhex(v[i].data, &dlen), *ct = unhex(v[i].ct, &clen);
+		uint8_t *out = NULL;
+		struct secret *dec = NULL;
+
+		is_int(aes_kwp_wrap(kek, klen, data, dlen, &out, &olen), 0,
+		       "RFC 5649 %s: wrap", v[i].name);
+		is_mem(out, olen, ct, clen, "RFC 5649 %s: ciphertext", v[i].name);
+		free(out);
+		is_int(aes_kwp_unwrap(kek, klen, ct, clen, &dec), 0,
+		       "RFC 5649 %s: unwrap", v[i].name);
+		is_mem(dec ? secret_bytes(dec) : NULL, dec ? secret_len(dec) : 0,
+		       data, dlen, "RFC 5649 %s: key data", v[i].name);
+		secret_free(dec);
+		dec = NULL;
+		ct[0] ^= 1;
+		is_int(aes_kwp_unwrap(kek, klen, ct, clen, &dec), -EBADMSG,
+		       "RFC 5649 %s: a tampered wrap is -EBADMSG", v[i].name);
+		ok(dec == NULL, "RFC 5649 %s: nothing returned", v[i].name);
+		free(data);
+		free(ct);
+	}
+	{
+		uint8_t *out = NULL;
+		struct secret *dec = NULL;
+		size_t olen;
+
+		is_int(aes_kwp_wrap(kek, klen, kek, 0, &out, &olen), -EINVAL,
+		       "KWP: empty input is -EINVAL");
+		is_int(aes_kwp_unwrap(kek, klen, kek, 12, &dec), -EINVAL,
+		       "KWP: 12 bytes is -EINVAL");
+		ok(out == NULL && dec == NULL, "KWP: nothing returned");
+	}
+	queue_clean("no OpenSSL errors left queued");
+	free(kek);
+}
+
 static void test_random(void)
 {
 	uint8_t a[32], b[32], zero[32] = { 0 };
@@ -384,6 +436,7 @@ int main(void)
 	test_gcm();
 	test_cbc();
 	test_kw();
+	test_kwp();
 	test_random();
 	return done_testing();
 }
