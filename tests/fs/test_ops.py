@@ -257,3 +257,22 @@ def test_remote_verify_and_encrypt(emulator, mount_factory, tmp_path):
     assert reqs.get("verify", 0) == 2 and reqs.get("encrypt", 0) == 1 and reqs.get("wrapkey", 0) == 1, reqs
     assert one_handle(k(m, "rsa-3072", "decrypt.RSA-OAEP"), ct) == b"remote"
     assert one_handle(k(m, "rsa-3072", "unwrap"), w) == b"w" * 16
+
+
+def test_log_has_no_secrets(mnt, tmp_path):
+    """At debug level the daemon's log carries neither the token, the
+    client secret, nor plaintext that passed through it."""
+    canary = b"CANARY-plaintext-7f3a9c"
+    ct = one_handle(k(mnt, "aes-256", "encrypt"), canary)
+    assert one_handle(k(mnt, "aes-256", "decrypt"), ct) == canary
+    w = one_handle(k(mnt, "rsa-2048", "wrap"), canary + b"x" * 9)
+    assert one_handle(k(mnt, "rsa-2048", "unwrap"), w) == canary + b"x" * 9
+    # a failure is logged, with the service's request id
+    with pytest.raises(OSError):
+        one_handle(k(mnt, "aes-256", "decrypt"), ct[:-1] + bytes([ct[-1] ^ 1]))
+    log = mnt.log()
+    assert "canary" not in log.lower()
+    assert "local-secret" not in log
+    assert "eyJ" not in log                # no JWT (access token) anywhere
+    import re
+    assert re.search(r"/keys/aes-256/decrypt: .*request id [0-9a-f-]{36}", log), log[-2000:]
