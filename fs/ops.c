@@ -562,12 +562,12 @@ static void record_error(struct fs_state *fs, const struct scope *sc,
 	if (asprintf(&text,
 		     "time: %s\nfile: %s\nerrno: %d (%s)\ncode: %s\n"
 		     "message: %s\nrequest_id: %s\n",
-		     when, path, f->err, strerror(f->err),
+		     when, path, f->err, strerrordesc_np(f->err),
 		     f->code[0] ? f->code : "none", f->message,
 		     f->request_id[0] ? f->request_id : "none") < 0)
 		text = NULL;
 	log_warn("%s: %s: %s (code %s, request id %s, uid %u pid %d)", path,
-		 strerror(f->err), f->message, f->code[0] ? f->code : "none",
+		 strerrordesc_np(f->err), f->message, f->code[0] ? f->code : "none",
 		 f->request_id[0] ? f->request_id : "none",
 		 (unsigned)sc->uid, (int)sc->self.pid);
 	__atomic_add_fetch(&fs->ops_failed, 1, __ATOMIC_RELAXED);
