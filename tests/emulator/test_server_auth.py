@@ -492,12 +492,15 @@ def test_api_version_missing(emulator):
 
 # -- an SDK drives the whole flow --------------------------------------------
 
-def test_sdk_challenge_flow(emulator):
+def test_sdk_challenge_flow(emulator_factory):
     """The Azure SDK starts without a token, follows the challenge to the
     token endpoint and retries: one challenge, one token, then the call."""
-    kc, _ = hsmtest.sdk_clients(emulator)
-    emulator.reset_stats()
+    from azure.keyvault.keys._shared import http_challenge_cache
+    emu = fresh_emulator(emulator_factory)
+    http_challenge_cache.clear()      # the SDK remembers challenges per host
+    kc, _ = hsmtest.sdk_clients(emu)
+    emu.reset_stats()
     key = kc.get_key("ec-p256")
     assert key.name == "ec-p256"
-    s = emulator.stats()
+    s = emu.stats()
     assert s["challenges"] == 1 and s["tokens"] == 1 and s["requests"]["get"] == 1
