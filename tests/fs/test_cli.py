@@ -119,3 +119,39 @@ def test_mount_command(emulator, tmp_path, form):
         pids = daemon_pids(mnt)
         subprocess.run(["umount", str(mnt)], capture_output=True)
         assert wait_unmounted_and_gone(str(mnt), lambda: any(os.path.exists(f"/proc/{p}") for p in pids))
+
+
+def test_plain_http_needs_allow_http(emulator_factory, mount_factory, tmp_path):
+    emu = emulator_factory(plain_http=True)
+    mnt = tmp_path / "refused"
+    mnt.mkdir()
+    r = run([emu.url, str(mnt)], env=emu.env())
+    assert r.returncode != 0 and r.stderr.decode().strip().count("\n") == 0
+    m = mount_factory(emu)                 # Mount adds allow_http for plain http
+    assert "aes-128" in os.listdir(os.path.join(m.path, "keys"))
+
+
+def test_several_urls_fail_over(emulator, mount_factory):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = "https://127.0.0.1:%d" % s.getsockname()[1]
+    s.close()                              # nothing listens there now
+
+    class Emu:                             # the same emulator behind a URL list
+        pass
+    e = Emu()
+    e.__dict__.update(emulator.__dict__)
+    e.url = dead + "," + emulator.url
+    e.ca, e.plain_http = emulator.ca, False
+    e.env = emulator.env
+    m = mount_factory(e, options=["retries=2"])
+    sig_path = os.path.join(m.path, "keys", "ec-p256", "sign")
+    fd = os.open(sig_path, os.O_RDWR)
+    try:
+        os.write(fd, b"failover")
+        assert len(os.read(fd, 200)) > 60
+    finally:
+        os.close(fd)
+    st = dict(l.split(": ", 1) for l in open(os.path.join(m.path, "status")).read().splitlines())
+    assert st["endpoint"] == emulator.url and int(st["failovers"]) >= 1
