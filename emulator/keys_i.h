@@ -152,7 +152,8 @@ char *store_backup(struct keystore *ks, const struct key_entry *e);
 struct key_entry *store_restore_parse(struct keystore *ks, const char *blob,
 				      size_t len);
 
-/* Fill out with a random 32-hex id. */
+/* Fill out (2 * nbytes + 1 chars) with nbytes random bytes in lower-case
+ * hex; nbytes is at most 32.  Aborts if the RNG fails. */
 void keys_random_hex(char *out, size_t nbytes);
 /* Seconds since the epoch. */
 int64_t keys_now(void);
@@ -168,8 +169,9 @@ struct json_object *render_item(const struct key_entry *e,
 				const struct key_ver *v, const char *base,
 				bool deleted, bool with_version);
 struct json_object *render_policy(const struct key_entry *e);
-/* Serialize obj compactly into resp with status; frees obj.  wipe: the
- * body holds secrets (json-c's internal copy is cleansed where possible). */
+/* Serialize obj compactly into resp (a malloc()ed body) with status and
+ * put obj; json-c's serialization buffer is cleansed, since decrypt and
+ * unwrap results carry plaintext.  obj NULL: a 500 reply. */
 void render_reply(struct emu_response *resp, int status,
 		  struct json_object *obj);
 /* "base/keys/name/version" (version NULL: without). malloc()ed. */
@@ -206,14 +208,16 @@ void keys_activity_id(char out[37]);
 
 /* ---- demo keys (demo.c) ---- */
 
-/* Create the contract's demo keys (write lock not held).  0 or -errno. */
+/* Create the contract's demo keys into an empty store (called by
+ * keystore_open(); takes the write lock itself).  0 or -errno. */
 int demo_create(struct keystore *ks);
 
-/* Create a new key version from KeyCreateParameters-like values; used by
- * create, rotate and demo.  Returns 0 and material, or a negative errno
- * with a message in msg. */
+/* Generate key material (bits: RSA modulus or AES size; crv: EC curve;
+ * exponent: RSA public exponent); used by create, rotate and demo.
+ * Returns 0 and new material with one reference in *out, or -errno. */
 int keys_generate(enum key_type kty, unsigned bits, enum curve crv,
 		  unsigned long exponent, struct key_mat **out);
+/* The service's key_ops for a generated key of type kty (enum key_op bits). */
 unsigned keys_default_ops(enum key_type kty);
 
 #endif

@@ -420,12 +420,15 @@ void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 	if (alg == NULL || alg->kty != s.m->kty || !family_fits(op, alg->family) ||
 	    (alg->family == ALG_ECDSA && alg->crv != s.m->crv) ||
 	    (alg->aes_bits != 0 && alg->aes_bits != s.m->bits)) {
+		char what[32];
+
+		if (s.m->kty == KEY_EC)
+			snprintf(what, sizeof(what), "%s", curve_name(s.m->crv));
+		else
+			snprintf(what, sizeof(what), "%u bits", s.m->bits);
 		emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
-			  "Algorithm '%.40s' is not valid for %s with this key (%s, %s%u%s).",
-			  alg_name, op, kty_wire(s.m->kty),
-			  s.m->kty == KEY_EC ? curve_name(s.m->crv) : "",
-			  s.m->kty == KEY_EC ? 0 : s.m->bits,
-			  s.m->kty == KEY_EC ? "" : " bits");
+			  "Algorithm '%.40s' is not valid for %s with this key (%s, %s).",
+			  alg_name, op, kty_wire(s.m->kty), what);
 		goto out;
 	}
 	switch (bit) {

@@ -133,12 +133,11 @@ static struct json_object *render_key(const struct key_entry *e,
 	return k;
 }
 
-static void add_deleted(struct json_object *o, const struct key_entry *e,
-			const char *base, const char *between)
+static void add_recovery_id(struct json_object *o, const struct key_entry *e,
+			    const char *base)
 {
 	char *rid = NULL;
 
-	(void)between;
 	if (asprintf(&rid, "%s/deletedkeys/%s", base, e->name) < 0)
 		rid = NULL;
 	jadd_str(o, "recoveryId", rid ? rid : "");
@@ -156,7 +155,7 @@ struct json_object *render_bundle(const struct key_entry *e,
 		jadd_int(o, "deletedDate", e->deleted_date);
 	json_object_object_add(o, "key", render_key(e, v, base));
 	if (deleted) {
-		add_deleted(o, e, base, NULL);
+		add_recovery_id(o, e, base);
 		jadd_int(o, "scheduledPurgeDate",
 			 e->deleted_date + KEY_RECOVERABLE_DAYS * 86400);
 	}
@@ -177,7 +176,7 @@ struct json_object *render_item(const struct key_entry *e,
 	jadd_str(o, "kid", kid ? kid : "");
 	free(kid);
 	if (deleted) {
-		add_deleted(o, e, base, NULL);
+		add_recovery_id(o, e, base);
 		jadd_int(o, "scheduledPurgeDate",
 			 e->deleted_date + KEY_RECOVERABLE_DAYS * 86400);
 	}

@@ -251,6 +251,7 @@ def test_import_rsa_sign_with_sdk(sdk, tmp_path):
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, utils
     priv.public_key().verify(sig, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    assert openssl_verify(public_pem(k.key, tmp_path), "RS256", digest, sig, tmp_path)
 
 
 def test_import_ec(sdk, tmp_path):
