@@ -327,3 +327,42 @@ def test_stall_does_not_block_other_connections(emu):
         assert time.monotonic() - t0 < 1.0
     for t in stalled:
         t.join(10)
+
+
+def test_hostile_inputs(emu):
+    """Malformed tokens, forms, assertions and paths get precise errors and
+    never hurt the server (run this under the ASan build too)."""
+    import random
+    rnd = random.Random(1234)
+    tok = emu.token()
+    bad_tokens = ["", ".", "..", "...", "a.b", "a.b.c.d", "=.=.=", "%%%.%%%.%%%",
+                  "eyJ.eyJ.sig", "x" * 20000, tok + "x", tok[:-3], "." + tok,
+                  tok.replace(".", "..", 1), "\t" + tok]
+    for _ in range(30):
+        n = rnd.randint(1, 3000)
+        bad_tokens.append("".join(rnd.choice("ABCxyz019-_.=+/ ") for _ in range(n)))
+    for b in bad_tokens:
+        st, _, raw = emu.request("GET", "/keys/ec-p256?api-version=7.5",
+                                 headers={"Authorization": "Bearer " + b}, raw=True)
+        assert (st, raw) == (401, b""), b[:40]
+    forms = [b"", b"=", b"&&&", b"grant_type", b"grant_type=%", b"grant_type=%zz%4",
+             b"client_id=%00&grant_type=client_credentials&client_secret=%00&scope=x",
+             b"grant_type=client_credentials&client_id=hsmfs-local&client_assertion="
+             b"a.b.c&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+             b"&scope=https%3A%2F%2Fmanagedhsm.azure.net%2F.default",
+             b"grant_type=client_credentials&" * 2000]
+    for f in forms:
+        st, _, body = emu.request("POST", f"/{hsmtest.TENANT}/oauth2/v2.0/token", f,
+                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert st in (400, 401) and "error" in body and "access_token" not in body, f[:60]
+    for path in ("/keys/%00?api-version=7.5", "/keys/" + "a" * 5000 + "?api-version=7.5",
+                 "/_emulator/" + "x" * 3000, "/%2e%2e/%2e%2e/etc/passwd",
+                 "/00000000-0000-0000-0000-000000000000/oauth2/v2.0/token/extra"):
+        st, _, _ = emu.request("GET", path, token=tok, raw=True)
+        assert 400 <= st < 500, path
+    for body in (b"{", b"[]", b"null", b'{"ops": "sign"}', b'{"latency_ms": 1e99}',
+                 b'{"status": 429, "rate": "NaN"}', b"\xff\xfe"):
+        st, _, _ = emu.request("PUT", "/_emulator/faults", body,
+                               headers={"Content-Type": "application/json"})
+        assert st == 400, body
+    assert emu.request("GET", "/keys/ec-p256?api-version=7.5", token=tok)[0] == 200
