@@ -5,6 +5,7 @@
  * TAP output.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static void ok(int cond, const char *fmt, ...)
 
 static struct keystore *ks;
 static enum emu_role role = ROLE_OFFICER;
-static int status;
+static _Thread_local int status;
 
 /* Call keys_handle() with "path?query"; returns the parsed body (owned by
  * the caller, NULL when empty) and sets status. */
@@ -64,7 +65,9 @@ static struct json_object *call(const char *method, const char *url,
 		char *tok;
 
 		*q++ = '\0';
-		for (tok = strtok(q, "&"); tok; tok = strtok(NULL, "&")) {
+		char *save = NULL;
+
+		for (tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
 			if (strncmp(tok, "maxresults=", 11) == 0)
 				req.maxresults = atoi(tok + 11);
 			else if (strncmp(tok, "$skiptoken=", 11) == 0)
@@ -1030,6 +1033,66 @@ static void test_persistence(void)
 	}
 }
 
+struct worker {
+	int kind;	/* 0: sign, 1: writer */
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	char url[64];
+
+	for (int i = 0; i < 150; i++) {
+		struct json_object *o;
+
+		if (w->kind == 0) {
+			o = call("POST", "/keys/conc/sign",
+				 "{\"alg\":\"ES256\",\"value\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}");
+			if (status != 200 || b64len(o, "value") != 64)
+				w->failures++;
+		} else {
+			snprintf(url, sizeof(url), "/keys/conc-%d/create", i % 10);
+			o = call("POST", i % 3 ? "/keys/conc/create" : url, "{\"kty\":\"EC\"}");
+			if (status != 200)
+				w->failures++;
+			json_object_put(o);
+			o = call("PATCH", "/keys/conc", "{\"tags\":{\"i\":\"x\"}}");
+			if (status != 200)
+				w->failures++;
+			json_object_put(o);
+			snprintf(url, sizeof(url), "/keys/conc-%d", i % 10);
+			o = call("DELETE", url, NULL);
+			json_object_put(o);
+			snprintf(url, sizeof(url), "/deletedkeys/conc-%d", i % 10);
+			o = call("DELETE", url, NULL);
+			json_object_put(o);
+			o = call("GET", "/keys?maxresults=25", NULL);
+			if (status != 200)
+				w->failures++;
+		}
+		json_object_put(o);
+	}
+	return NULL;
+}
+
+/* Signers and a writer at once: the store lock and material references. */
+static void test_threads(void)
+{
+	pthread_t th[4];
+	struct worker w[4] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 1, 0 } };
+	int fails = 0;
+
+	json_object_put(call("POST", "/keys/conc/create", "{\"kty\":\"EC\"}"));
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, work, &w[i]);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		fails += w[i].failures;
+	}
+	ok(fails == 0, "3 signers and a writer in parallel: %d failures", fails);
+}
+
 int main(void)
 {
 	ks = keystore_open(NULL, false);
@@ -1051,6 +1114,7 @@ int main(void)
 	test_roles();
 	test_rng();
 	test_persistence();
+	test_threads();
 	keystore_close(ks);
 	printf("1..%d\n", tap_n);
 	return tap_fail ? 1 : 0;
