@@ -120,3 +120,13 @@ def test_own_request_first_and_replacement(mnt):
     out = sh(f"echo -n one > {s}; echo -n two > {s}; cat {s}; printf two | "
              f"openssl dgst -sha256 -hex | cut -d' ' -f2").stdout.split(b"\n")
     assert out[0] and out[0] != out[1]
+
+
+def test_result_ttl(emulator, mount_factory):
+    import time
+    m = mount_factory(emulator, options=["result_ttl=1"])
+    s = os.path.join(m.path, "keys", "ec-p256", "sign")
+    out = sh(f"echo -n a > {s}; cat {s} >/dev/null; cat {s} | wc -c; sleep 1.3; cat {s}",
+             check=False)
+    assert out.returncode != 0 and b"No data available" in out.stderr
+    assert int(out.stdout.split()[0]) > 60      # re-read within the ttl worked
