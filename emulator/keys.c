@@ -1359,6 +1359,13 @@ void keys_handle(struct keystore *ks, const struct emu_request *req,
 	resp->body = NULL;
 	resp->body_len = 0;
 	route_parse(req->method, req->path, &r);
+	if (r.op == OP_UNKNOWN && r.nsegs >= 3 && is(r.segs[0], "keys") &&
+	    (is(r.segs[r.nsegs - 1], "release") ||
+	     is(r.segs[r.nsegs - 1], "attestation"))) {
+		emu_error(resp, 501, "NotImplemented", NULL,
+			  "Key release and key attestation are not emulated; test them against a real Managed HSM.");
+		return;
+	}
 	if (r.op == OP_UNKNOWN) {
 		emu_error(resp, 404, "NotFound",
 			  NULL, "The requested path %s is not part of the Managed HSM keys API.",

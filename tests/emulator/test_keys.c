@@ -958,6 +958,16 @@ static void test_rng(void)
 {
 	struct json_object *o;
 
+	o = call("POST", "/keys/ec1/0123456789abcdef0123456789abcdef/release", "{}");
+	ok(status == 501 && strcmp(js(o, "error.code"), "NotImplemented") == 0,
+	   "release -> 501 NotImplemented");
+	json_object_put(o);
+	o = call("GET", "/secrets/x", NULL);
+	ok(status == 404, "unknown path -> 404");
+	json_object_put(o);
+	o = call("PUT", "/keys", NULL);
+	ok(status == 405, "wrong method -> 405");
+	json_object_put(o);
 	o = call("POST", "//rng", "{\"count\":128}");
 	ok(status == 200 && b64len(o, "value") == 128, "rng 128 bytes");
 	json_object_put(o);
