@@ -249,3 +249,20 @@ def test_listen_ipv6_loopback(emulator_factory):
     st, _, body = emu.request("GET", "/keys/ec-p256?api-version=7.5", token=emu.token())
     assert st == 200, body
     assert emu.request("GET", "/_emulator/stats")[0] == 200     # ::1 is loopback
+
+
+def test_sigterm_with_idle_keepalive_connections(emulator_factory):
+    """Open keep-alive connections do not delay shutdown."""
+    from server_util import connection
+    emu = fresh_emulator(emulator_factory, key=None)
+    conns = []
+    for _ in range(6):
+        c = connection(emu)
+        c.request("GET", "/_emulator/stats")
+        c.getresponse().read()
+        conns.append(c)
+    t0 = time.monotonic()
+    emu.stop()
+    assert time.monotonic() - t0 < 5
+    for c in conns:
+        c.close()
