@@ -523,6 +523,7 @@ class Bench:
 
     def run(self):
         t_start = time.monotonic()
+        self.facts["load_start"] = os.getloadavg()[0]
         self.start_emulator()
         self.create_keys()
         self.phase_ceiling()
@@ -543,6 +544,7 @@ class Bench:
             "run_total": s_end["tokens"],
         }
         self.facts["elapsed"] = time.monotonic() - t_start
+        self.facts["load_end"] = os.getloadavg()[0]
 
     def close(self):
         try:
@@ -668,6 +670,8 @@ def render(b, args):
     w("|---|---|")
     for k, v in machine():
         w(f"| {k} | {v} |")
+    w(f"| load average (1 min), start / end of the run | {b.facts['load_start']:.1f} / "
+      f"{b.facts['load_end']:.1f} (other programs sharing the machine) |")
     w("")
     w("### Sign: operations per second and latency")
     w("")
