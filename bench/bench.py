@@ -670,8 +670,8 @@ def render(b, args):
     w("|---|---|")
     for k, v in machine():
         w(f"| {k} | {v} |")
-    w(f"| load average (1 min), start / end of the run | {b.facts['load_start']:.1f} / "
-      f"{b.facts['load_end']:.1f} (other programs sharing the machine) |")
+    w(f"| load average (1 min), before the run / at its end | {b.facts['load_start']:.1f} / "
+      f"{b.facts['load_end']:.1f} |")
     w("")
     w("### Sign: operations per second and latency")
     w("")
