@@ -51,6 +51,12 @@ def mount_factory(tmp_path):
         try:
             if m.proc.poll() is None:
                 m.umount()
+            else:
+                # The daemon died during the test: its mount is dead but
+                # still there, and would wedge later runs.
+                rc = m.proc.returncode
+                m.cleanup()
+                raise AssertionError(f"hsmfs died during the test (exit {rc}): {m.log()[-2000:]}")
         except BaseException as e:  # keep going: never leave a mount behind
             failed.append(e)
             m.cleanup()

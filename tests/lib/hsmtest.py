@@ -301,7 +301,8 @@ class Mount:
         raise RuntimeError("hsmfs did not mount: " + self.log())
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
