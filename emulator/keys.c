@@ -188,7 +188,7 @@ static void route_parse(const char *method, const char *path, struct route *r)
 	enum op op = OP_UNKNOWN;
 	int n;
 
-	memset(r, 0, offsetof(struct route, buf));
+	memset(r, 0, sizeof(*r));
 	r->op = OP_UNKNOWN;
 	/* "//rng" from the C++ SDK: leading slashes do not count. */
 	while (*p == '/')

@@ -965,6 +965,20 @@ static void test_rng(void)
 	o = call("GET", "/secrets/x", NULL);
 	ok(status == 404, "unknown path -> 404");
 	json_object_put(o);
+	{
+		char lng[900];
+
+		memset(lng, 'a', sizeof(lng) - 1);
+		memcpy(lng, "/keys/", 6);
+		lng[sizeof(lng) - 1] = '\0';
+		o = call("GET", lng, NULL);
+		ok(status == 404, "over-long path -> 404 (%d)", status);
+		json_object_put(o);
+		memcpy(lng + 850, "/release", 9);
+		o = call("POST", lng, NULL);
+		ok(status == 404, "over-long path ending in release -> 404");
+		json_object_put(o);
+	}
 	o = call("PUT", "/keys", NULL);
 	ok(status == 405, "wrong method -> 405");
 	json_object_put(o);
