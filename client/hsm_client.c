@@ -158,7 +158,12 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->connect_timeout_ms = cfg->connect_timeout_ms ?
 				cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
-	c->retries = cfg->retries ? cfg->retries : DEFAULT_RETRIES;
+	if (cfg->retries < HSM_NO_RETRIES) {
+		snprintf(errbuf, errlen, "retries must not be negative");
+		goto fail;
+	}
+	c->retries = cfg->retries == HSM_NO_RETRIES ? 0 :
+		     cfg->retries ? (unsigned)cfg->retries : DEFAULT_RETRIES;
 	c->allow_http = cfg->allow_http;
 	c->max_reply = cfg->max_reply ? cfg->max_reply : DEFAULT_MAX_REPLY;
 	c->log = cfg->log;

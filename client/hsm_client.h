@@ -84,6 +84,8 @@ enum hsm_auth {
 int hsm_auth_from_name(const char *name);
 const char *hsm_auth_name(enum hsm_auth a);
 
+#define HSM_NO_RETRIES (-1)
+
 enum hsm_log_level { HSM_LOG_ERR, HSM_LOG_WARN, HSM_LOG_INFO, HSM_LOG_DEBUG };
 
 struct hsm_config {
@@ -93,7 +95,8 @@ struct hsm_config {
 	const char *api_version;	/* NULL: "7.5" */
 	int timeout_ms;			/* per-operation deadline; 0: 30000 */
 	int connect_timeout_ms;		/* 0: 10000 */
-	unsigned retries;		/* max retries per call; 0: 5 */
+	int retries;			/* max retries per call; 0: the default
+					 * (5); HSM_NO_RETRIES: none */
 	bool allow_http;		/* plain http, to loopback only */
 	enum hsm_auth auth;
 	const char *token_file;		/* for HSM_AUTH_TOKEN / AUTO */

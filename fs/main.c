@@ -32,7 +32,7 @@ static enum hsm_status make_client(struct fs_options *o, struct hsm_client **c,
 	cfg.cafile = o->cafile;
 	cfg.api_version = o->api_version;
 	cfg.timeout_ms = o->timeout * 1000;
-	cfg.retries = (unsigned)o->retries;
+	cfg.retries = o->retries ? (int)o->retries : HSM_NO_RETRIES;
 	cfg.allow_http = o->allow_http != 0;
 	cfg.auth = (enum hsm_auth)o->auth_kind;
 	cfg.token_file = o->token_file;

@@ -50,8 +50,9 @@ bool op_alg_valid(const struct keyshape *k, enum fs_op op,
 	case ALG_AES_CBCPAD:
 		return is_crypt_op(op) && alg->aes_bits == k->bits;
 	case ALG_AES_KW:
+		/* CKM_AES_KEY_WRAP takes any AES size (aes_bits 0). */
 		return (op == FOP_WRAP || op == FOP_UNWRAP) &&
-		       alg->aes_bits == k->bits;
+		       alg_aes_key_ok(alg, k->bits / 8);
 	}
 	return false;
 }

@@ -627,7 +627,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "--token-file")) cfg.token_file = v;
 		else if (!strcmp(o, "--timeout")) cfg.timeout_ms = atoi(v);
 		else if (!strcmp(o, "--connect-timeout")) cfg.connect_timeout_ms = atoi(v);
-		else if (!strcmp(o, "--retries")) cfg.retries = (unsigned)atoi(v);
+		else if (!strcmp(o, "--retries")) cfg.retries = atoi(v) ? atoi(v) : HSM_NO_RETRIES;
 		else if (!strcmp(o, "--api-version")) cfg.api_version = v;
 		else if (!strcmp(o, "--max-reply")) cfg.max_reply = (size_t)atol(v);
 		else if (!strcmp(o, "--repeat")) repeat = atoi(v);

@@ -112,6 +112,21 @@ def test_eagain_after_retries(emulator, mount_factory):
     assert len(run(kp(m, "ec-p256", "sign"), b"m")) > 8
 
 
+def test_retries_zero_means_none(emulator, mount_factory):
+    """retries=0 fails on the first 503; the default retries past it."""
+    none = mount_factory(emulator, name="none", options=["retries=0"])
+    dflt = mount_factory(emulator, name="dflt")
+    for m in (none, dflt):
+        run(kp(m, "ec-p256", "sign"), b"warm")
+    try:
+        emulator.faults(ops=["sign"], status=503, count=1, retry_after_ms=10)
+        assert errno_of(run, kp(none, "ec-p256", "sign"), b"m") == errno.EAGAIN
+        emulator.faults(ops=["sign"], status=503, count=1, retry_after_ms=10)
+        assert len(run(kp(dflt, "ec-p256", "sign"), b"m")) > 8
+    finally:
+        emulator.clear_faults()
+
+
 def test_etimedout_and_stall_does_not_block_ls(emulator, mount_factory):
     m = mount_factory(emulator, options=["timeout=4", "retries=0"])
     run(kp(m, "ec-p256", "sign"), b"warm")

@@ -183,6 +183,10 @@ def test_aes_roundtrips(mnt, key, tmp_path):
     w = one_handle(k(mnt, key, "wrap"), dk)
     assert len(w) == 40
     assert one_handle(k(mnt, key, "unwrap"), w) == dk
+    # CKM_AES_KEY_WRAP is RFC 3394 for any AES size: same blob shape.
+    w2 = one_handle(k(mnt, key, "wrap.CKM_AES_KEY_WRAP"), dk)
+    assert len(w2) == 40
+    assert one_handle(k(mnt, key, "unwrap.CKM_AES_KEY_WRAP"), w2) == dk
 
 
 def test_one_handle_reuse(mnt):
