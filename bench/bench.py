@@ -430,10 +430,14 @@ class Bench:
 
     # phases ------------------------------------------------------------
     def phase_ceiling(self):
+        """Run at the start and again at the end; the faster run of each
+        row counts, so a burst of outside load in one does not pass for
+        the emulator's limit."""
         log("emulator ceiling (raw keep-alive sign)")
-        self.ceiling = {}
+        if not hasattr(self, "ceiling"):
+            self.ceiling = {}
         for alg in ("ES256", "RS256"):
-            rows = []
+            rows = self.ceiling.setdefault(alg, [])
             for n in self.args.ceiling_threads:
                 r, lat = self.loadgen("raw", n, ["--key", KEYS[alg], "--alg", alg],
                                       os.path.join(self.tmp, "lat"))
@@ -441,12 +445,16 @@ class Bench:
                     self.notes.append(f"ceiling {alg}: {r['errors']} errors: {r['first_error']}")
                 e = r.get("emulator", {})
                 emu_cpu = r.get("cpu_s", {}).get("emu", -1)
-                rows.append({"n": n, "rate": r["ops_per_s"], "p50": r["p50_us"],
-                             "p99": r["p99_us"], "sign": e.get("sign", 0), "ops": r["ops"],
-                             "emu_cpu": emu_cpu / r["ops"] * 1e6 if r["ops"] and emu_cpu >= 0
-                             else None})
+                row = {"n": n, "rate": r["ops_per_s"], "p50": r["p50_us"],
+                       "p99": r["p99_us"], "sign": e.get("sign", 0), "ops": r["ops"],
+                       "emu_cpu": emu_cpu / r["ops"] * 1e6 if r["ops"] and emu_cpu >= 0
+                       else None}
+                old = next((x for x in rows if x["n"] == n), None)
+                if old is None:
+                    rows.append(row)
+                elif row["rate"] > old["rate"]:
+                    rows[rows.index(old)] = row
                 log(f"  {alg} x{n} raw     {r['ops_per_s']:8.0f} ops/s")
-            self.ceiling[alg] = rows
 
     def phase_list(self):
         """ls -l keys/ right after the mount, cold, then warm."""
@@ -541,8 +549,9 @@ class Bench:
             "during_mount": d["tokens"],
             "others": self.other_tokens - self.other_tokens_before_mount,
             "hsmfs": d["tokens"] - (self.other_tokens - self.other_tokens_before_mount),
-            "run_total": s_end["tokens"],
         }
+        self.phase_ceiling()
+        self.facts["tokens"]["run_total"] = self.stats()["tokens"]
         self.facts["elapsed"] = time.monotonic() - t_start
         self.facts["load_end"] = os.getloadavg()[0]
 
@@ -717,7 +726,8 @@ def render(b, args):
     w("### Emulator ceiling")
     w("")
     w("hsm-load `raw`: prebuilt sign requests over keep-alive libcurl handles, no client "
-      "library, from the same machine (so the load generator shares the CPUs).  When (a) "
+      "library, from the same machine (so the load generator shares the CPUs); measured at "
+      "the start and at the end of the run, the faster of the two shown.  When (a) "
       "reaches most of this rate, the emulator and the machine, not the client, set the "
       "limit.")
     w("")
