@@ -4,8 +4,10 @@ admin API, get tokens, mount hsmfs.
 Everything here drives the real programs from the build directory named by
 $HSMFS_BUILD (default: <repo>/build).
 """
+import atexit
 import json
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -34,6 +36,29 @@ def bin_path(rel):
     return p
 
 
+_demo_template = None
+
+
+def _demo_data_template():
+    """A data directory holding the demo keys, made once per test process.
+
+    Generating the demo keys (RSA-4096 above all) takes seconds; the
+    emulator keeps its keys in --data, so a copy of a directory it filled
+    once serves every later emulator that wants the demo keys.
+    """
+    global _demo_template
+    if _demo_template is None:
+        tmp = tempfile.mkdtemp(prefix="hsmemu-demo-")
+        atexit.register(shutil.rmtree, tmp, True)
+        emu = Emulator(demo_keys=True, data=tmp, _template=False)
+        emu.stop()
+        for junk in ("ready", "emulator.log"):
+            if os.path.exists(os.path.join(tmp, junk)):
+                os.unlink(os.path.join(tmp, junk))
+        _demo_template = tmp
+    return _demo_template
+
+
 class Emulator:
     """One hsm-emulator process.
 
@@ -42,11 +67,13 @@ class Emulator:
     """
 
     def __init__(self, demo_keys=True, plain_http=False, identities=None,
-                 data=None, extra=(), listen="127.0.0.1:0"):
+                 data=None, extra=(), listen="127.0.0.1:0", _template=True):
         self._tmp = None
         if data is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hsmemu-")
             data = self._tmp.name
+            if demo_keys and _template:
+                shutil.copytree(_demo_data_template(), data, dirs_exist_ok=True)
         self.data = data
         self.demo_keys = demo_keys
         self.plain_http = plain_http
