@@ -307,7 +307,13 @@ static int rehash(struct keystore *ks)
 	return 0;
 }
 
-int store_insert_entry(struct keystore *ks, struct key_entry *e)
+/*
+ * Add e to the hash and to the creation order.  keep_seq: e comes from
+ * disk with the sequence number it was created with; files are read in
+ * directory order, and keystore_open() sorts by seq afterwards, so lists
+ * keep creation order across restarts.  Otherwise e goes to the end.
+ */
+static int insert_entry(struct keystore *ks, struct key_entry *e, bool keep_seq)
 {
 	size_t h;
 
@@ -322,7 +328,8 @@ int store_insert_entry(struct keystore *ks, struct key_entry *e)
 		ks->order = o;
 		ks->ordcap = cap;
 	}
-	if (e->seq == 0 || (ks->norder > 0 && e->seq <= ks->order[ks->norder - 1]->seq))
+	if (e->seq == 0 || (!keep_seq && ks->norder > 0 &&
+			    e->seq <= ks->order[ks->norder - 1]->seq))
 		e->seq = ks->next_seq;
 	if (e->seq >= ks->next_seq)
 		ks->next_seq = e->seq + 1;
@@ -332,6 +339,11 @@ int store_insert_entry(struct keystore *ks, struct key_entry *e)
 	ks->buckets[h] = e;
 	ks->count++;
 	return 0;
+}
+
+int store_insert_entry(struct keystore *ks, struct key_entry *e)
+{
+	return insert_entry(ks, e, false);
 }
 
 struct key_entry *store_add_entry(struct keystore *ks, const char *name)
@@ -792,7 +804,7 @@ static int load_dir(struct keystore *ks)
 			break;
 		}
 		free(path);
-		if (store_find(ks, e->name) != NULL || store_insert_entry(ks, e) != 0) {
+		if (store_find(ks, e->name) != NULL || insert_entry(ks, e, true) != 0) {
 			entry_free(e);
 			err = -EEXIST;
 			break;

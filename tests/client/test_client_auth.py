@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import hsmtest
-from conftest import clean_env, hsm_call
+from clientutil import clean_env, hsm_call
 
 SHA = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 

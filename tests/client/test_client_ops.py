@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 
 import hsmtest
-from conftest import clean_env, hsm_call
+from clientutil import clean_env, hsm_call
 
 
 def b64u(b):

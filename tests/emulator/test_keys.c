@@ -1003,6 +1003,7 @@ static void test_persistence(void)
 	struct bytes sig;
 	uint8_t dg[48] = { 1, 2, 3 };
 	char *d64, body[256];
+	static char order[8192];
 
 	ok(mkdtemp(dir) != NULL, "temporary data dir");
 	ks = keystore_open(dir, true);
@@ -1016,9 +1017,16 @@ static void test_persistence(void)
 	json_object_put(call("DELETE", "/keys/aes-128", NULL));
 	snprintf(path, sizeof(path), "%s/keys/persist.json", dir);
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "key file with mode 0600");
+	o = call("GET", "/keys", NULL);
+	snprintf(order, sizeof(order), "%s", json_object_to_json_string(jp(o, "value")));
+	json_object_put(o);
 	keystore_close(ks);
 	ks = keystore_open(dir, true);
 	ok(ks != NULL, "reopen");
+	o = call("GET", "/keys", NULL);
+	ok(strcmp(order, json_object_to_json_string(jp(o, "value"))) == 0,
+	   "the list keeps creation order across the restart");
+	json_object_put(o);
 	o = call("GET", "/keys/persist", NULL);
 	ok(status == 200 && strcmp(js(o, "key.kid"), js(k, "key.kid")) == 0 &&
 	   strcmp(js(o, "key.x"), js(k, "key.x")) == 0 && strcmp(js(o, "tags.a"), "b") == 0,

@@ -1,0 +1,66 @@
+"""Helpers for the client library's integration tests: run the hsm-call
+driver (built in $HSMFS_BUILD/tests/client) against an emulator.
+
+They live here, not in conftest.py, because every suite's conftest is a
+module named "conftest" and importing from it picks whichever came first."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+
+import hsmtest  # noqa: E402
+
+# Variables of every credential kind: each test sets exactly what it means.
+CRED_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
+             "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE",
+             "AZURE_AUTHORITY_HOST", "AZURE_ACCESS_TOKEN", "IDENTITY_ENDPOINT",
+             "IDENTITY_HEADER", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "MSI_ENDPOINT")
+
+
+def clean_env(**extra):
+    e = {k: v for k, v in os.environ.items() if k not in CRED_VARS}
+    e.update(extra)
+    return e
+
+
+class Run:
+    def __init__(self, proc, elapsed):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout.decode(errors="replace")
+        self.stderr = proc.stderr.decode(errors="replace")
+        self.elapsed = elapsed
+        lines = [json.loads(l) for l in self.stdout.splitlines() if l.strip()]
+        self.results = [l for l in lines if "op" in l]
+        st = [l["stats"] for l in lines if "stats" in l]
+        self.stats = st[0] if st else None
+
+    @property
+    def r(self):
+        assert self.results, f"no result (rc {self.rc}): {self.stderr}"
+        return self.results[0]
+
+    def __repr__(self):
+        return f"<hsm-call rc={self.rc} out={self.stdout[:2000]!r} err={self.stderr[-2000:]!r}>"
+
+
+def hsm_call(emu, *args, env=None, opts=(), urls=None, cafile=None, timeout=120):
+    cmd = [hsmtest.bin_path("tests/client/hsm-call")]
+    for u in (urls or [emu.url]):
+        cmd += ["--url", u]
+    ca = cafile or emu.ca
+    if ca:
+        cmd += ["--cafile", ca]
+    if emu.plain_http:
+        cmd.append("--allow-http")
+    cmd += list(opts) + [str(a) for a in args]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, env=env if env is not None else emu.env(),
+                       capture_output=True, timeout=timeout)
+    run = Run(p, time.monotonic() - t0)
+    # In the sanitizer build every run must also be clean (leaks included),
+    # failing calls too.
+    assert "Sanitizer" not in run.stderr and "runtime error:" not in run.stderr, run
+    return run
