@@ -48,16 +48,6 @@ def unb64u(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_challenge_cache():
-    """The SDK caches bearer challenges per URL for the whole process; leave
-    none behind so other suites on the shared emulator see the first 401."""
-    from azure.keyvault.keys._shared import http_challenge_cache
-    http_challenge_cache.clear()
-    yield
-    http_challenge_cache.clear()
-
-
 @pytest.fixture(scope="module")
 def sdk(emulator):
     return hsmtest.sdk_clients(emulator)
