@@ -1,6 +1,6 @@
 /*
  * test_json_map.c - client/json_map.c fed with the real service replies in
- * /work/shared/reference/recordings (argv[1]: that directory).
+ * tests/recordings (argv[1]: that directory).
  *
  * Judges: the recorded JSON itself, read with json-c here, and base64url
  * decoded with OpenSSL's EVP_DecodeBlock - never the client's own output.

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 RECORDINGS = os.environ.get(
-    "HSMFS_RECORDINGS", "/work/shared/reference/recordings")
+    "HSMFS_RECORDINGS", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recordings"))
 
 
 def uniq(prefix):
