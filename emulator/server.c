@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "admin_i.h"
+#include "codec.h"
 #include "secret.h"
 #include "identities_i.h"
 #include "server_i.h"
@@ -705,17 +706,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int hexdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode paths and query values in place, except %00: a decoded
  * NUL would cut "/keys/%00x" short to "/keys/" (a list request).  Left
  * encoded, it reaches the key side as an invalid name. */
@@ -725,7 +715,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 	int h, l;
 
 	while (*r != '\0') {
-		if (r[0] == '%' && (h = hexdigit(r[1])) >= 0 && (l = hexdigit(r[2])) >= 0 &&
+		if (r[0] == '%' && (h = hex_digit_value(r[1])) >= 0 &&
+		    (l = hex_digit_value(r[2])) >= 0 &&
 		    (h | l) != 0) {
 			*w++ = (char)(h * 16 + l);
 			r += 3;

@@ -482,17 +482,6 @@ char *tokens_federated(struct emu_server *srv, const char *subject)
 
 /* ---- form bodies -------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The decoded value of name in an application/x-www-form-urlencoded body,
  * malloc()ed (wipe it when it may be a secret); NULL when absent. */
 static char *form_get(const char *body, size_t len, const char *name)
@@ -514,7 +503,7 @@ static char *form_get(const char *body, size_t len, const char *name)
 				if (*q == '+') {
 					*o++ = ' ';
 				} else if (*q == '%' && fe - q > 2 &&
-					   (h = hexval(q[1])) >= 0 && (l = hexval(q[2])) >= 0) {
+					   (h = hex_digit_value(q[1])) >= 0 && (l = hex_digit_value(q[2])) >= 0) {
 					*o++ = (char)(h * 16 + l);
 					q += 2;
 				} else {
