@@ -121,9 +121,10 @@ int opname_parse(const char *name, const struct keyshape *k,
 	tok = strtok_r(buf, ".", &save);
 	if (tok == NULL)
 		return -ENOENT;
-	/* strtok_r folds empty fields; refuse "sign..b64" and "sign." so
-	 * that each file has exactly one spelling per combination. */
-	if (strstr(name, "..") != NULL || name[strlen(name) - 1] == '.')
+	/* strtok_r folds empty fields; refuse ".sign", "sign..b64" and "sign."
+	 * so that each file has exactly one spelling per combination. */
+	if (name[0] == '.' || strstr(name, "..") != NULL ||
+	    name[strlen(name) - 1] == '.')
 		return -ENOENT;
 	for (i = 0; i < FOP__COUNT; i++)
 		if (strcmp(tok, op_names[i]) == 0)

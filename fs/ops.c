@@ -64,40 +64,47 @@ static bool valid_version(const char *s, size_t n)
 	return true;
 }
 
-/* Split the next component of *p into buf; false if none or too long. */
-static bool next_comp(const char **p, char *buf, size_t len, size_t *n)
+/*
+ * Split the next component of *p into buf.  Returns 1 for a component, 0
+ * at the end of the path, -ENOENT for a component too long for buf (no
+ * such name exists: it must not look like the end of the path, or
+ * "keys/k/<long>" would resolve to the key directory itself).
+ */
+static int next_comp(const char **p, char *buf, size_t len, size_t *n)
 {
 	const char *s = *p, *e;
 
 	while (*s == '/')
 		s++;
+	*p = s;
 	if (*s == '\0')
-		return false;
+		return 0;
 	e = strchr(s, '/');
 	if (e == NULL)
 		e = s + strlen(s);
 	*n = (size_t)(e - s);
 	if (*n >= len)
-		return false;
+		return -ENOENT;
 	memcpy(buf, s, *n);
 	buf[*n] = '\0';
 	*p = e;
-	return true;
+	return 1;
 }
 
 static int parse_path(const char *path, struct node *nd)
 {
 	char c[128];
 	size_t n;
+	int r;
 
 	memset(nd, 0, sizeof(*nd));
-	if (!next_comp(&path, c, sizeof(c), &n)) {
+	if ((r = next_comp(&path, c, sizeof(c), &n)) <= 0) {
 		nd->kind = N_ROOT;
-		return strcmp(path, "/") == 0 || path[0] == '\0' ? 0 : -ENOENT;
+		return r;
 	}
 	if (strcmp(c, "keys") != 0) {
 		/* Top-level files have nothing below them. */
-		if (*path != '\0')
+		if (next_comp(&path, c, sizeof(c), &n) != 0)
 			return -ENOENT;
 		if (strcmp(c, "README") == 0)
 			nd->kind = N_README;
@@ -112,29 +119,29 @@ static int parse_path(const char *path, struct node *nd)
 		return 0;
 	}
 	nd->kind = N_KEYS;
-	if (!next_comp(&path, nd->name, sizeof(nd->name), &n))
-		return *path == '\0' || strcmp(path, "/") == 0 ? 0 : -ENOENT;
+	if ((r = next_comp(&path, nd->name, sizeof(nd->name), &n)) <= 0)
+		return r;
 	if (!valid_key_name(nd->name, n))
 		return -ENOENT;
 	nd->kind = N_KEY;
-	if (!next_comp(&path, nd->file, sizeof(nd->file), &n))
-		return 0;
+	if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)
+		return r;
 	nd->kind = N_KFILE;
 	if (strcmp(nd->file, "versions") == 0) {
 		nd->kind = N_VERSIONS;
 		nd->file[0] = '\0';
-		if (!next_comp(&path, nd->version, sizeof(nd->version), &n))
-			return 0;
+		if ((r = next_comp(&path, nd->version, sizeof(nd->version), &n)) <= 0)
+			return r;
 		if (!valid_version(nd->version, n))
 			return -ENOENT;
 		nd->kind = N_VERSION;
-		if (!next_comp(&path, nd->file, sizeof(nd->file), &n))
-			return 0;
+		if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)
+			return r;
 		if (strcmp(nd->file, "versions") == 0)
 			return -ENOENT;
 		nd->kind = N_KFILE;
 	}
-	return next_comp(&path, c, sizeof(c), &n) ? -ENOENT : 0;
+	return next_comp(&path, c, sizeof(c), &n) != 0 ? -ENOENT : 0;
 }
 
 /* ------------------------------------------------------------ helpers */

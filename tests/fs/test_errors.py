@@ -38,8 +38,16 @@ def test_enoent(mnt):
               kp(mnt, "rsa-2048", "sign.raw"), kp(mnt, "rsa-2048", "decrypt.prehashed"),
               kp(mnt, "aes-128", "encrypt.A256GCM"), kp(mnt, "ec-p256", "sign.nonsense"),
               kp(mnt, "ec-p256", "versions/0123456789abcdef0123456789abcdef/info"),
-              kp(mnt, "bad.name"), os.path.join(mnt.path, "nothing")]:
+              kp(mnt, "bad.name"), os.path.join(mnt.path, "nothing"),
+              kp(mnt, "ec-p256", ".sign"),
+              # names longer than any the tree holds, at every depth: they
+              # must not resolve to the directory above them
+              kp(mnt, "ec-p256", "sign." + "x" * 200), kp(mnt, "ec-p256", "x" * 250),
+              kp(mnt, "k" * 200), kp(mnt, "ec-p256", "versions/" + "a" * 100),
+              os.path.join(mnt.path, "x" * 250)]:
         assert errno_of(os.stat, p) == errno.ENOENT, p
+    for p in [kp(mnt, "ec-p256", "sign/" + "x" * 200), os.path.join(mnt.path, "README", "x")]:
+        assert errno_of(os.stat, p) == errno.ENOTDIR, p
     # valid combinations resolve in any order
     for n in ["sign.ES256.raw.b64url", "sign.b64url.raw.ES256", "sign.prehashed.hex"]:
         os.stat(kp(mnt, "ec-p256", n))

@@ -46,6 +46,7 @@ int main(void)
 	ok(parse("sign.ES256.ES256", &ec256, &on) == -ENOENT, "repeated algorithm");
 	ok(parse("sign..b64", &ec256, &on) == -ENOENT, "empty modifier");
 	ok(parse("sign.", &ec256, &on) == -ENOENT, "trailing dot");
+	ok(parse(".sign", &ec256, &on) == -ENOENT, "leading dot");
 	ok(parse("sign.foo", &ec256, &on) == -ENOENT, "unknown modifier");
 	ok(parse("Sign", &ec256, &on) == -ENOENT, "names are case-sensitive");
 	ok(parse("sign.PS384", &rsa, &on) == 0 && on.alg->family == ALG_RSA_PSS,
