@@ -69,27 +69,12 @@ static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 	return 0;
 }
 
-static unsigned op_bit(const char *op)
-{
-	if (strcmp(op, "sign") == 0)
-		return KOP_SIGN;
-	if (strcmp(op, "verify") == 0)
-		return KOP_VERIFY;
-	if (strcmp(op, "encrypt") == 0)
-		return KOP_ENCRYPT;
-	if (strcmp(op, "decrypt") == 0)
-		return KOP_DECRYPT;
-	if (strcmp(op, "wrapkey") == 0)
-		return KOP_WRAP;
-	return KOP_UNWRAP;
-}
-
 /* Is the algorithm family one that op uses? */
 static bool family_fits(const char *op, enum alg_family f)
 {
 	bool rsa_enc = f == ALG_RSA_ENC_PKCS1 || f == ALG_RSA_ENC_OAEP;
 
-	switch (op_bit(op)) {
+	switch (key_op_from_name(op)) {
 	case KOP_SIGN:
 	case KOP_VERIFY:
 		return f == ALG_RSA_PKCS1 || f == ALG_RSA_PSS || f == ALG_ECDSA;
@@ -373,7 +358,7 @@ void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 	struct snapshot s;
 	const struct alg_info *alg = NULL;
 	const char *alg_name = NULL;
-	unsigned bit = op_bit(op);
+	unsigned bit = key_op_from_name(op);
 	int64_t now = keys_now();
 	bool exempt = bit == KOP_DECRYPT || bit == KOP_UNWRAP || bit == KOP_VERIFY;
 
