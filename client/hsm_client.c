@@ -14,6 +14,7 @@
 #include "auth_i.h"
 #include "client_i.h"
 #include "json_map_i.h"
+#include "names.h"
 #include "secret.h"
 
 #define DEFAULT_API_VERSION "7.5"
@@ -223,32 +224,17 @@ void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out)
 
 /* ------------------------------------------------------------- helpers */
 
-/* Key names: ^[0-9a-zA-Z-]{1,127}$; versions: hex (empty: latest).
- * Checked here so no caller can inject a path. */
+/* Names and versions are checked before they go into a URL, so that no
+ * caller can inject a path (crypto/names.h has the rules). */
 static bool valid_name(const char *s)
 {
-	size_t n = 0;
-
-	if (!s)
-		return false;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'z') ||
-		      (s[n] >= 'A' && s[n] <= 'Z') || s[n] == '-'))
-			return false;
-	return n >= 1 && n <= 127;
+	return s != NULL && key_name_valid(s, strlen(s));
 }
 
+/* NULL or "" is the latest version. */
 static bool valid_version(const char *s)
 {
-	size_t n = 0;
-
-	if (!s)
-		return true;
-	for (; s[n]; n++)
-		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f') ||
-		      (s[n] >= 'A' && s[n] <= 'F')))
-			return false;
-	return n <= 64;
+	return s == NULL || s[0] == '\0' || key_version_valid(s, strlen(s));
 }
 
 /* Where the error detail goes: the caller's, or a scratch one. */

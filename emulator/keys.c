@@ -273,16 +273,6 @@ const char *keys_route_op(const char *method, const char *path)
 	return op_info[r.op].name;
 }
 
-static bool valid_name(const char *n)
-{
-	size_t i;
-
-	for (i = 0; n[i] != '\0'; i++)
-		if (!isalnum((unsigned char)n[i]) && n[i] != '-')
-			return false;
-	return i >= 1 && i <= KEY_NAME_MAX;
-}
-
 /* ---- request parameters ---- */
 
 unsigned keys_default_ops(enum key_type kty)
@@ -1389,7 +1379,7 @@ void keys_handle(struct keystore *ks, const struct emu_request *req,
 			  r.name ? r.name : "", act);
 		return;
 	}
-	if (r.name != NULL && !valid_name(r.name)) {
+	if (r.name != NULL && !key_name_valid(r.name, strlen(r.name))) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "Invalid key name '%.130s': a key name is 1 to 127 characters of 0-9, a-z, A-Z and '-'.",
 			  r.name);

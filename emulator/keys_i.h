@@ -23,10 +23,9 @@
 
 #include "alg.h"
 #include "emu.h"
+#include "names.h"
 #include "secret.h"
 
-#define KEY_NAME_MAX 127
-#define KEY_VERSION_LEN 32
 #define KEY_TAGS_MAX 15
 #define KEY_TAG_LEN_MAX 256
 #define KEY_RECOVERABLE_DAYS 7

@@ -572,7 +572,7 @@ static struct key_ver *ver_from_json(struct json_object *o)
 	uint8_t *raw = NULL;
 	size_t len = 0;
 
-	if (id == NULL || kty == NULL || strlen(id) != KEY_VERSION_LEN)
+	if (id == NULL || kty == NULL || !key_version_valid(id, strlen(id)))
 		return NULL;
 	b = jstr(o, strcmp(kty, "oct") == 0 ? "k" : "der");
 	if (b == NULL || b64url_decode(b, strlen(b), &raw, &len) != 0)

@@ -19,6 +19,7 @@
 #include "errmap.h"
 #include "hsmfs.h"
 #include "log.h"
+#include "names.h"
 #include "opname.h"
 #include "proc.h"
 
@@ -37,32 +38,6 @@ struct node {
 	char version[64];	/* pinned version, or "" */
 	char file[128];		/* file in a key or version directory */
 };
-
-static bool valid_key_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > 127)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-'))
-			return false;
-	return true;
-}
-
-static bool valid_version(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > 63)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z')))
-			return false;
-	return true;
-}
 
 /*
  * Split the next component of *p into buf.  Returns 1 for a component, 0
@@ -121,7 +96,7 @@ static int parse_path(const char *path, struct node *nd)
 	nd->kind = N_KEYS;
 	if ((r = next_comp(&path, nd->name, sizeof(nd->name), &n)) <= 0)
 		return r;
-	if (!valid_key_name(nd->name, n))
+	if (!key_name_valid(nd->name, n))
 		return -ENOENT;
 	nd->kind = N_KEY;
 	if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)
@@ -132,7 +107,7 @@ static int parse_path(const char *path, struct node *nd)
 		nd->file[0] = '\0';
 		if ((r = next_comp(&path, nd->version, sizeof(nd->version), &n)) <= 0)
 			return r;
-		if (!valid_version(nd->version, n))
+		if (!key_version_valid(nd->version, n))
 			return -ENOENT;
 		nd->kind = N_VERSION;
 		if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)

@@ -804,5 +804,5 @@ int main(int argc, char **argv)
 	test_malformed();
 	test_tokens();
 	test_builders();
-	return tap_done();
+	return done_testing();
 }

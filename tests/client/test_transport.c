@@ -331,5 +331,5 @@ int main(int argc, char **argv)
 	test_names();
 	test_client_new();
 	curl_global_cleanup();
-	return tap_done();
+	return done_testing();
 }

@@ -4,7 +4,7 @@
 #include <errno.h>
 
 #include "digest.h"
-#include "tap.h"
+#include "queue_clean.h"
 
 static const struct {
 	const char *alg, *msg, *hex;

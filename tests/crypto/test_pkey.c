@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 
 #include "pkey.h"
-#include "tap.h"
+#include "queue_clean.h"
 #include "vectors.h"
 
 static void test_rsa_import(void)

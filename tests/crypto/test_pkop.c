@@ -16,7 +16,7 @@
 
 #include "pkey.h"
 #include "pkop.h"
-#include "tap.h"
+#include "queue_clean.h"
 #include "vectors.h"
 
 /* hash(header "." payload) with OpenSSL directly. */

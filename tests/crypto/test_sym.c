@@ -12,7 +12,7 @@
 #include <openssl/rand.h>
 
 #include "sym.h"
-#include "tap.h"
+#include "queue_clean.h"
 
 static const struct {
 	const char *name, *key, *iv, *pt, *aad, *ct, *tag;

@@ -23,23 +23,7 @@
 #include "ecdsa.h"
 #include "emu.h"
 #include "pkey.h"
-
-static int tap_n, tap_fail;
-
-static void ok(int cond, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", cond ? "ok" : "not ok", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		tap_fail++;
-}
+#include "tap.h"
 
 #define BASE "https://127.0.0.1:8443"
 
@@ -1157,6 +1141,5 @@ int main(void)
 	test_persistence();
 	test_threads();
 	keystore_close(ks);
-	printf("1..%d\n", tap_n);
-	return tap_fail ? 1 : 0;
+	return done_testing();
 }

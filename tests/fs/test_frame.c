@@ -143,5 +143,5 @@ int main(void)
 			  (const uint8_t *)"TG", 2, &out, &out_len) == 0 &&
 	   out_len == 6 && memcmp(out, "IVCTTG", 6) == 0, "join");
 	free(out);
-	return tap_done();
+	return done_testing();
 }

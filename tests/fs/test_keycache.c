@@ -193,5 +193,5 @@ int main(void)
 	kver_put(v);
 	kc_free(kc);
 	EVP_PKEY_free(f.ec);
-	return tap_done();
+	return done_testing();
 }

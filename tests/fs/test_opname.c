@@ -82,7 +82,9 @@ int main(void)
 	t = algs_text(&ec256);
 	ok(t && strcmp(t, "sign: ES256 | raw b64 b64url hex prehashed\n"
 			  "verify: ES256 | raw b64 b64url hex prehashed\n") == 0,
-	   "algs text of a P-256 key: %s", t ? t : "(null)");
+	   "algs text of a P-256 key");
+	if (t)
+		printf("#   %.*s\n", (int)strcspn(t, "\n"), t);
 	free(t);
 	t = algs_text(&rsa);
 	ok(t && strncmp(t, "sign: RS256 ", 12) == 0 && strstr(t, "PS512") &&
@@ -114,5 +116,5 @@ int main(void)
 	   input_error_to_errno(-EINVAL) == EINVAL, "input errors keep their errno");
 	ok(input_error_to_errno(-ENOTTY) == EIO && input_error_to_errno(5) == EIO,
 	   "odd input errors -> EIO");
-	return tap_done();
+	return done_testing();
 }

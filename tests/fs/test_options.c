@@ -116,5 +116,5 @@ int main(void)
 		fuse_opt_free_args(&args);
 		options_free(&o);
 	}
-	return tap_done();
+	return done_testing();
 }

@@ -102,5 +102,5 @@ int main(void)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 		ok(system(cmd) == 0, "cleanup");
 	}
-	return tap_done();
+	return done_testing();
 }

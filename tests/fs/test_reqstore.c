@@ -162,5 +162,5 @@ int main(void)
 		ok(v && strcmp(v, "live") == 0, "the live writer's own request survives");
 	}
 	reqstore_free(rs);
-	return tap_done();
+	return done_testing();
 }

@@ -1,12 +1,12 @@
 /*
- * tap.h - a minimal TAP producer for the crypto unit tests.
+ * tap.h - a minimal TAP producer, the one harness of every C unit test.
  *
  * Each check prints "ok N - name" or "not ok N - name" (with the file and
  * line as a diagnostic); done_testing() prints the plan and returns the
  * exit status.  Header-only and static so each test program stands alone.
  */
-#ifndef HSMFS_TESTS_CRYPTO_TAP_H
-#define HSMFS_TESTS_CRYPTO_TAP_H
+#ifndef HSMFS_TESTS_LIB_TAP_H
+#define HSMFS_TESTS_LIB_TAP_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/err.h>
 
 static int tap_n;
 static int tap_failed;
@@ -72,9 +70,6 @@ static void tap_hexdump(const char *label, const uint8_t *p, size_t len)
 			tap_hexdump("want", w_, wl_);			\
 		}							\
 	} while (0)
-
-/* OpenSSL's error queue must be empty after every failure we return. */
-#define queue_clean(...) ok(ERR_peek_error() == 0, __VA_ARGS__)
 
 /* Print the plan; exit status 0 when everything passed. */
 __attribute__((unused))
