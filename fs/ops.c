@@ -982,9 +982,14 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct node nd;
-	int err = parse_path(path, &nd);
+	int err;
 
-	(void)fi;
+	/* ftruncate(2) comes through the handle, with no path (nullpath_ok). */
+	if (path == NULL && fi != NULL)
+		path = fh_path(fi);
+	if (path == NULL)
+		return -EBADF;
+	err = parse_path(path, &nd);
 	if (err)
 		return err;
 	/* `echo > sign` opens with O_TRUNC: truncating an operation file
