@@ -8,13 +8,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <fuse.h>
 
+#include "errmap.h"
 #include "hsm_client.h"
 #include "keycache.h"
 #include "opexec.h"
 #include "options.h"
+#include "proc.h"
 #include "reqstore.h"
 
 /* Everything the handlers need; reached via fuse_get_context(). */
@@ -37,5 +40,31 @@ extern const struct fuse_operations hsmfs_ops;
 
 /* The text of /README. */
 extern const char hsmfs_readme[];
+
+/*
+ * fs/fail.c.  The one way a failure a caller can see leaves a callback:
+ * log it, keep its detail as the `error` file of the caller's scope sc
+ * (NULL: the calling process's, worked out here), return f->err (a
+ * negative errno).  fs_fail_errno() is the same for a failure with no
+ * more detail than err and msg (NULL: the errno's text).
+ */
+int fs_fail(struct fs_state *fs, const struct scope *sc, const char *path,
+	    const struct fs_fail *f);
+int fs_fail_errno(struct fs_state *fs, const char *path, int err,
+		  const char *msg);
+
+/* The scope (DESIGN.md §4.2) of the process calling the callback. */
+void caller_scope(struct fs_state *fs, struct scope *sc);
+
+/* CLOCK_MONOTONIC in milliseconds (the stores' clock). */
+int64_t mono_ms(void);
+
+/* RFC 3339 UTC, or "none" for 0. */
+void fmt_utc(char *buf, size_t len, time_t t);
+
+/* The root files' texts, made at each open (malloc()ed); -errno. */
+int readme_text(struct fs_state *fs, char **out, size_t *len);
+int status_text(struct fs_state *fs, char **out, size_t *len);
+int error_text(struct fs_state *fs, char **out, size_t *len);
 
 #endif

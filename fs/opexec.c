@@ -160,23 +160,10 @@ int opx_write(struct opx *x, const void *data, size_t len)
 	return err;
 }
 
-static int local_fail(struct opx_fail *f, int neg, const char *msg)
+/* A failure of the input or of local crypto: the errno of §4.3. */
+static int local_fail(struct fs_fail *f, int neg, const char *msg)
 {
-	f->err = input_error_to_errno(neg);
-	snprintf(f->message, sizeof(f->message), "%s", msg);
-	return -f->err;
-}
-
-static int service_fail(struct opx_fail *f, enum hsm_status st,
-			const struct hsm_call *call)
-{
-	f->err = hsm_status_to_errno(st);
-	snprintf(f->message, sizeof(f->message), "%s",
-		 call->err.message[0] ? call->err.message : hsm_strerror(st));
-	snprintf(f->code, sizeof(f->code), "%s", call->err.code);
-	snprintf(f->request_id, sizeof(f->request_id), "%s",
-		 call->err.request_id);
-	return -f->err;
+	return fail_local(f, input_err(neg), msg);
 }
 
 static const char *input_msg(int neg)
@@ -191,7 +178,7 @@ static const char *input_msg(int neg)
 
 /* The digest to sign or verify: the streamed hash or the given one. */
 static int get_digest(struct opx *x, uint8_t d[DIGEST_MAX], size_t *dlen,
-		      struct opx_fail *f)
+		      struct fs_fail *f)
 {
 	int n;
 
@@ -213,7 +200,7 @@ static int get_digest(struct opx *x, uint8_t d[DIGEST_MAX], size_t *dlen,
 
 static int run_sign(struct opx *x, const struct opx_env *env,
 		    struct hsm_call *call, struct secret **out,
-		    struct opx_fail *f)
+		    struct fs_fail *f)
 {
 	struct hsm_result res = {0};
 	uint8_t d[DIGEST_MAX], *sig = NULL;
@@ -227,7 +214,7 @@ static int run_sign(struct opx *x, const struct opx_env *env,
 	st = hsm_sign(env->client, call, x->name, x->version, x->on.alg->name,
 		      d, dlen, &res);
 	if (st != HSM_OK)
-		return service_fail(f, st, call);
+		return fail_status(f, st, call);
 	err = frame_sig_out(&x->on, secret_bytes(res.value),
 			    secret_len(res.value), &sig, &slen);
 	hsm_result_cleanup(&res);
@@ -240,7 +227,7 @@ static int run_sign(struct opx *x, const struct opx_env *env,
 
 static int run_verify(struct opx *x, const struct opx_env *env,
 		      struct hsm_call *call, struct secret **out,
-		      struct opx_fail *f)
+		      struct fs_fail *f)
 {
 	uint8_t d[DIGEST_MAX];
 	size_t dlen = 0;
@@ -261,7 +248,7 @@ static int run_verify(struct opx *x, const struct opx_env *env,
 				x->on.alg->name, d, dlen, x->sig, x->sig_len,
 				&valid);
 		if (st != HSM_OK)
-			return service_fail(f, st, call);
+			return fail_status(f, st, call);
 		err = valid ? 0 : -EKEYREJECTED;
 	} else {
 		err = pk_verify(x->kv->pk, x->on.alg, d, dlen, x->sig,
@@ -284,7 +271,7 @@ static bool is_rsa(const struct opx *x)
 /* encrypt and wrap: the artefact is the output. */
 static int run_seal_like(struct opx *x, const struct opx_env *env,
 			 struct hsm_call *call, struct secret **out,
-			 struct opx_fail *f)
+			 struct fs_fail *f)
 {
 	struct hsm_result res = {0};
 	struct hsm_crypt in = {0};
@@ -317,7 +304,7 @@ static int run_seal_like(struct opx *x, const struct opx_env *env,
 		st = hsm_encrypt(env->client, call, x->name, x->version, &in,
 				 &res);
 	if (st != HSM_OK)
-		return service_fail(f, st, call);
+		return fail_status(f, st, call);
 	switch (x->on.alg->family) {
 	case ALG_AES_GCM:
 		if (res.iv_len != GCM_IV_LEN || res.tag_len != GCM_TAG_LEN) {
@@ -355,7 +342,7 @@ encode:
 /* decrypt and unwrap: the artefact is the input; output is plaintext. */
 static int run_open_like(struct opx *x, const struct opx_env *env,
 			 struct hsm_call *call, struct secret **out,
-			 struct opx_fail *f)
+			 struct fs_fail *f)
 {
 	struct hsm_result res = {0};
 	struct hsm_crypt in = {0};
@@ -394,7 +381,7 @@ static int run_open_like(struct opx *x, const struct opx_env *env,
 				 &res);
 	free(bin);
 	if (st != HSM_OK)
-		return service_fail(f, st, call);
+		return fail_status(f, st, call);
 	*out = res.value;	/* the plaintext moves, never copied */
 	res.value = NULL;
 	hsm_result_cleanup(&res);
@@ -404,7 +391,7 @@ static int run_open_like(struct opx *x, const struct opx_env *env,
 }
 
 int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
-	    struct secret **out, struct opx_fail *f)
+	    struct secret **out, struct fs_fail *f)
 {
 	int err;
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "digest.h"
+#include "errmap.h"
 #include "hsm_client.h"
 #include "keycache.h"
 #include "opname.h"
@@ -45,14 +46,6 @@ struct opx {
 	bool started;		/* any input since init/reset */
 };
 
-/* Why an operation failed, for the error file and the log. */
-struct opx_fail {
-	int err;			/* positive errno */
-	char message[512];		/* local or service message */
-	char code[64];			/* service error code, or "" */
-	char request_id[64];		/* service request id, or "" */
-};
-
 /*
  * Prepare for an operation (takes a new reference to kv).  Returns 0 or
  * -ENOMEM (nothing to clean up then).
@@ -80,6 +73,6 @@ int opx_write(struct opx *x, const void *data, size_t len);
  * carry a cancellation hook.  The input is consumed either way.
  */
 int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
-	    struct secret **out, struct opx_fail *fail);
+	    struct secret **out, struct fs_fail *fail);
 
 #endif

@@ -95,26 +95,26 @@ int main(void)
 	ok(t && strchr(t, '\n') == t + strlen(t) - 1, "one line per supported op");
 	free(t);
 
-	/* errmap: the table of DESIGN.md 4.3 */
-	ok(hsm_status_to_errno(HSM_OK) == 0, "OK -> 0");
-	ok(hsm_status_to_errno(HSM_E_NOT_FOUND) == ENOENT, "404 -> ENOENT");
-	ok(hsm_status_to_errno(HSM_E_INVALID) == EINVAL, "400 -> EINVAL");
-	ok(hsm_status_to_errno(HSM_E_UNSUPPORTED) == EOPNOTSUPP, "unsupported -> EOPNOTSUPP");
-	ok(hsm_status_to_errno(HSM_E_KEY_EXPIRED) == EKEYEXPIRED, "disabled/expired -> EKEYEXPIRED");
-	ok(hsm_status_to_errno(HSM_E_FORBIDDEN) == EACCES &&
-	   hsm_status_to_errno(HSM_E_UNAUTHORIZED) == EACCES, "403/401 -> EACCES");
-	ok(hsm_status_to_errno(HSM_E_THROTTLED) == EAGAIN &&
-	   hsm_status_to_errno(HSM_E_SERVER) == EAGAIN, "429/5xx -> EAGAIN");
-	ok(hsm_status_to_errno(HSM_E_TIMEOUT) == ETIMEDOUT, "deadline -> ETIMEDOUT");
-	ok(hsm_status_to_errno(HSM_E_UNREACHABLE) == EHOSTUNREACH, "unreachable -> EHOSTUNREACH");
-	ok(hsm_status_to_errno(HSM_E_CANCELLED) == EINTR, "cancelled -> EINTR");
-	ok(hsm_status_to_errno(HSM_E_IO) == EIO && hsm_status_to_errno((enum hsm_status)999) == EIO,
+	/* errmap: the table of DESIGN.md 4.3, as negative errno */
+	ok(hsm_status_err(HSM_OK) == 0, "OK -> 0");
+	ok(hsm_status_err(HSM_E_NOT_FOUND) == -ENOENT, "404 -> ENOENT");
+	ok(hsm_status_err(HSM_E_INVALID) == -EINVAL, "400 -> EINVAL");
+	ok(hsm_status_err(HSM_E_UNSUPPORTED) == -EOPNOTSUPP, "unsupported -> EOPNOTSUPP");
+	ok(hsm_status_err(HSM_E_KEY_EXPIRED) == -EKEYEXPIRED, "disabled/expired -> EKEYEXPIRED");
+	ok(hsm_status_err(HSM_E_FORBIDDEN) == -EACCES &&
+	   hsm_status_err(HSM_E_UNAUTHORIZED) == -EACCES, "403/401 -> EACCES");
+	ok(hsm_status_err(HSM_E_THROTTLED) == -EAGAIN &&
+	   hsm_status_err(HSM_E_SERVER) == -EAGAIN, "429/5xx -> EAGAIN");
+	ok(hsm_status_err(HSM_E_TIMEOUT) == -ETIMEDOUT, "deadline -> ETIMEDOUT");
+	ok(hsm_status_err(HSM_E_UNREACHABLE) == -EHOSTUNREACH, "unreachable -> EHOSTUNREACH");
+	ok(hsm_status_err(HSM_E_CANCELLED) == -EINTR, "cancelled -> EINTR");
+	ok(hsm_status_err(HSM_E_IO) == -EIO && hsm_status_err((enum hsm_status)999) == -EIO,
 	   "unclassified -> EIO");
-	ok(input_error_to_errno(-EMSGSIZE) == EMSGSIZE &&
-	   input_error_to_errno(-EKEYREJECTED) == EKEYREJECTED &&
-	   input_error_to_errno(-EBADMSG) == EBADMSG &&
-	   input_error_to_errno(-EINVAL) == EINVAL, "input errors keep their errno");
-	ok(input_error_to_errno(-ENOTTY) == EIO && input_error_to_errno(5) == EIO,
+	ok(input_err(-EMSGSIZE) == -EMSGSIZE &&
+	   input_err(-EKEYREJECTED) == -EKEYREJECTED &&
+	   input_err(-EBADMSG) == -EBADMSG &&
+	   input_err(-EINVAL) == -EINVAL, "input errors keep their errno");
+	ok(input_err(-ENOTTY) == -EIO && input_err(5) == -EIO,
 	   "odd input errors -> EIO");
 	return done_testing();
 }

@@ -1,0 +1,250 @@
+/*
+ * opfile.c - operation files: one-handle runs and two-command requests.
+ *
+ * No lock is held across a network call except the handle's or the
+ * request's own, so a slow HSM call never blocks another file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opfile.h"
+
+static bool call_cancelled(void *arg)
+{
+	(void)arg;
+	return fuse_interrupted() != 0;
+}
+
+void call_init(struct hsm_call *call)
+{
+	memset(call, 0, sizeof(*call));
+	call->cancelled = call_cancelled;
+}
+
+/* An operation that ran and failed: counted for status, then reported. */
+static int op_failed(struct fs_state *fs, const struct scope *sc,
+		     const char *path, const struct fs_fail *f)
+{
+	__atomic_add_fetch(&fs->ops_failed, 1, __ATOMIC_RELAXED);
+	return fs_fail(fs, sc, path, f);
+}
+
+static void op_done(struct fs_state *fs)
+{
+	__atomic_add_fetch(&fs->ops_ok, 1, __ATOMIC_RELAXED);
+}
+
+/* H_GET: find the scope's request and run it if no reader did (once). */
+static int answer_request(struct fs_state *fs, struct handle *h,
+			  const struct scope *sc)
+{
+	struct request *r;
+	struct hsm_call call;
+	struct fs_fail f;
+	int err;
+
+	h->u.get.ref = reqstore_get(fs->requests, sc, h->path, mono_ms());
+	if (h->u.get.ref == NULL) {
+		fail_local(&f, -ENODATA,
+			   "no request in this scope: write the input first, "
+			   "from the same shell");
+		return op_failed(fs, sc, h->path, &f);
+	}
+	r = rs_ref_val(h->u.get.ref);
+	pthread_mutex_lock(&r->lock);
+	if (!r->ran) {
+		call_init(&call);
+		err = opx_run(&r->x, &fs->env, &call, &r->out, &r->fail);
+		if (err == -EINTR || (err && r->fail.err == -EINTR)) {
+			/* Interrupted: the caller asked to stop, and the
+			 * request is left for the next reader. */
+			pthread_mutex_unlock(&r->lock);
+			return -EINTR;
+		}
+		r->ran = true;
+		if (err)
+			op_failed(fs, sc, h->path, &r->fail);
+		else
+			op_done(fs);
+		rs_ref_touch(fs->requests, h->u.get.ref, mono_ms());
+	} else if (r->fail.err) {
+		/* A re-read of a failed result fails again, visibly. */
+		fs_fail(fs, sc, h->path, &r->fail);
+	}
+	err = r->fail.err;
+	pthread_mutex_unlock(&r->lock);
+	return err;
+}
+
+/* The per-mode part of opening: the handle's state for its kind. */
+static int open_mode(struct fs_state *fs, struct handle *h,
+		     const struct node *nd)
+{
+	const char *version = nd->version[0] ? nd->version : NULL;
+	struct scope sc;
+
+	switch (h->kind) {
+	case H_GET:
+		caller_scope(fs, &sc);
+		return answer_request(fs, h, &sc);
+	case H_PUT:
+		caller_scope(fs, &h->u.put.sc);
+		h->u.put.req = request_new(&nd->on, nd->name, version, nd->kv);
+		return h->u.put.req ? 0 : -ENOMEM;
+	default:
+		/* The one-handle mode needs the scope only for the error
+		 * file, so the /proc walk is left to the (rare) failure. */
+		return opx_init(&h->u.run.x, &nd->on, nd->name, version,
+				nd->kv);
+	}
+}
+
+int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
+		struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+	enum handle_kind kind = acc == O_RDONLY ? H_GET :
+				acc == O_WRONLY ? H_PUT : H_RUN;
+	struct handle *h = handle_new(kind, path);
+	int err;
+
+	if (h == NULL)
+		return fs_fail_errno(fs, path, -ENOMEM, NULL);
+	err = open_mode(fs, h, nd);
+	if (err) {
+		handle_free(h, fs->requests);
+		/* answer_request() reported its own failures */
+		return kind == H_GET ? err : fs_fail_errno(fs, path, err, NULL);
+	}
+	/* Operation files are streams: no page cache, no seeking.  Only a
+	 * write-only handle needs FLUSH (it leaves the request at close);
+	 * sparing the others that round trip makes each operation cheaper. */
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fi->noflush = kind != H_PUT;
+	handle_set(fi, h);
+	return 0;
+}
+
+/* H_RUN: the first read ends the input and runs the operation. */
+static int read_run(struct fs_state *fs, struct handle *h, char *buf,
+		    size_t size)
+{
+	struct hsm_call call;
+	int err;
+
+	if (h->u.run.fail.err)		/* until a write starts anew */
+		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
+	if (h->u.run.out == NULL) {
+		call_init(&call);
+		err = opx_run(&h->u.run.x, &fs->env, &call, &h->u.run.out,
+			      &h->u.run.fail);
+		if (err) {
+			op_failed(fs, NULL, h->path, &h->u.run.fail);
+			/* an interrupted run is not kept: the next read
+			 * tries again */
+			if (err == -EINTR)
+				h->u.run.fail.err = 0;
+			return err;
+		}
+		op_done(fs);
+		h->u.run.pos = 0;
+	}
+	return handle_read_stream(h->u.run.out, &h->u.run.pos, buf, size);
+}
+
+int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
+{
+	struct request *r;
+
+	switch (h->kind) {
+	case H_RUN:
+		return read_run(fs, h, buf, size);
+	case H_GET:
+		r = rs_ref_val(h->u.get.ref);
+		return handle_read_stream(r->out, &h->u.get.pos, buf, size);
+	default:
+		return fs_fail_errno(fs, h->path, -EBADF, NULL);
+	}
+}
+
+/* H_PUT: input goes to the handle's request, which may already be in the
+ * store (a child that shared the fd closed it); writes then keep adding
+ * to it, unless a reader already ran it, which starts a new one. */
+static int write_put(struct handle *h, const char *buf, size_t size)
+{
+	struct request *r = h->u.put.req;
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->ran) {
+		pthread_mutex_unlock(&r->lock);
+		r = request_again(h->u.put.req);
+		if (r == NULL)
+			return -ENOMEM;
+		request_put(h->u.put.req);
+		h->u.put.req = r;
+		h->u.put.left = false;
+		pthread_mutex_lock(&r->lock);
+	}
+	err = opx_write(&r->x, buf, size);
+	pthread_mutex_unlock(&r->lock);
+	h->u.put.dirty = true;
+	return err;
+}
+
+/* H_RUN: a write after the output (or a failure) starts a new operation. */
+static int write_run(struct handle *h, const char *buf, size_t size)
+{
+	if (h->u.run.out != NULL || h->u.run.fail.err) {
+		secret_free(h->u.run.out);
+		h->u.run.out = NULL;
+		h->u.run.fail.err = 0;
+		h->u.run.pos = 0;
+		opx_reset(&h->u.run.x);
+	}
+	return opx_write(&h->u.run.x, buf, size);
+}
+
+int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
+		 size_t size)
+{
+	int err;
+
+	switch (h->kind) {
+	case H_PUT:
+		err = write_put(h, buf, size);
+		break;
+	case H_RUN:
+		err = write_run(h, buf, size);
+		break;
+	default:
+		err = -EBADF;
+		break;
+	}
+	if (err)
+		return fs_fail_errno(fs, h->path, err, NULL);
+	return (int)size;
+}
+
+/* Every close of a shared fd flushes: the same request is (re)left, so
+ * the last close wins and input written between closes is kept. */
+int opfile_flush(struct fs_state *fs, struct handle *h)
+{
+	int err = 0;
+
+	if (h->u.put.left && !h->u.put.dirty)
+		return 0;
+	err = reqstore_put(fs->requests, &h->u.put.sc, h->path,
+			   request_get(h->u.put.req), request_put, false,
+			   mono_ms());
+	h->u.put.left = err == 0;
+	h->u.put.dirty = false;
+	if (err)
+		return fs_fail(fs, &h->u.put.sc, h->path,
+			       &(struct fs_fail){ .err = err,
+						  .message = "out of memory" });
+	return 0;
+}
