@@ -204,3 +204,44 @@ def test_unreachable_serves_cache(emulator_factory, mount_factory, tmp_path):
     assert len(run(kp(m, "rsa-2048", "encrypt"), b"again")) == 256
     assert errno_of(run, kp(m, "ec-p256", "sign"), b"m") == errno.EHOSTUNREACH
     assert ct
+
+
+def test_error_file_after_failed_random_read(emulator, mount_factory):
+    """A failed read of `random` is in the reader's error file (§4.3)."""
+    m = mount_factory(emulator)
+    emulator.faults(ops=["rng"], status=403)
+    try:
+        out = sh(f"head -c 16 {m.path}/random >/dev/null 2>&1; echo rc=$?; "
+                 f"cat {m.path}/error").stdout.decode()
+    finally:
+        emulator.clear_faults()
+    assert "rc=1" in out, out
+    assert "file: /random\n" in out and "errno: %d " % errno.EACCES in out, out
+    assert "code: InjectedFault" in out and "request_id: none" not in out, out
+    assert len(sh(f"head -c 16 {m.path}/random").stdout) == 16
+
+
+def test_error_file_after_failed_key_lookup_at_open(emulator, mount_factory):
+    """The key is looked up again at open (list_ttl=0: the latest version
+    is never cached); when that lookup fails, the opener's error file says
+    so.  stat first, so the kernel has the name and open asks no lookup."""
+    m = mount_factory(emulator, options=["list_ttl=0"])
+    for f in ("sign", "public.pem"):
+        path = kp(m, "ec-p256", f)
+        p = subprocess.Popen(["bash", "-c", f"stat {path} >/dev/null && echo ready; read go; "
+                              f"cat {path} >/dev/null 2>&1 </dev/null; echo rc=$?; "
+                              f"cat {m.path}/error"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert p.stdout.readline() == b"ready\n"
+            emulator.faults(ops=["get"], status=403)
+            out, _ = p.communicate(b"go\n", timeout=30)
+        finally:
+            emulator.clear_faults()
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        out = out.decode()
+        assert "rc=1" in out, out
+        assert f"file: /keys/ec-p256/{f}\n" in out and "errno: %d " % errno.EACCES in out, out
+        assert "code: InjectedFault" in out, out
