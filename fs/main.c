@@ -60,134 +60,193 @@ static enum hsm_status be_get(void *arg, struct hsm_call *call,
 	return hsm_get_key(arg, call, name, version, out);
 }
 
+/*
+ * The command line: our options, --help, --version, libfuse's options and
+ * the mount point.  Returns 0 to go on, else the exit status (after a
+ * message, or the help or version text).
+ */
+static int parse_command_line(struct fuse_args *args, struct fs_options *opts,
+			      struct fuse_cmdline_opts *copts, const char *argv0)
+{
+	char err[512] = "";
+
+	if (options_parse(args, opts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsmfs: %s\n", err);
+		return 1;
+	}
+	if (opts->show_help) {
+		options_usage(argv0);
+		printf("libfuse options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(args);
+		return -1;
+	}
+	if (opts->show_version) {
+		printf("hsmfs version %s\n", HSMFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		return -1;
+	}
+	if (options_check(opts, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsmfs: %s\n", err);
+		return 1;
+	}
+	if (fuse_parse_cmdline(args, copts) != 0)
+		return 1;
+	if (copts->mountpoint == NULL) {
+		fprintf(stderr, "hsmfs: no mount point given\n");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Check URL, CA file and credentials now, while a failure can still be a
+ * one-line message and an exit status.  The real client is made after
+ * daemonising: threads and connections do not survive fork.
+ */
+static int check_client(struct fs_options *opts)
+{
+	struct hsm_client *probe = NULL;
+	char err[512] = "";
+
+	if (make_client(opts, &probe, err, sizeof(err)) != HSM_OK) {
+		fprintf(stderr, "hsmfs: %s\n",
+			err[0] ? err : "cannot create the client");
+		return -1;
+	}
+	hsm_client_free(probe);
+	return 0;
+}
+
+/* The state every callback shares, before the mount. */
+static int state_init(struct fs_state *fs, struct fs_options *opts)
+{
+	fs->opts = opts;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->mounted_at = time(NULL);
+	fs->shells = opts->shell_list ? (const char *const *)opts->shell_list
+				      : proc_default_shells;
+	fs->env.remote_verify = opts->remote_verify != 0;
+	fs->env.remote_encrypt = opts->remote_encrypt != 0;
+	fs->requests = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
+				    65536);
+	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
+				  65536);
+	if (fs->requests == NULL || fs->errors == NULL) {
+		fprintf(stderr, "hsmfs: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* After daemonising: the client and the key cache in front of it. */
+static int start_service(struct fs_state *fs, struct fs_options *opts)
+{
+	struct kc_backend be = {0};
+	char err[512] = "";
+
+	if (make_client(opts, &fs->client, err, sizeof(err)) != HSM_OK) {
+		log_err("%s", err);
+		return -1;
+	}
+	fs->env.client = fs->client;
+	be.list = be_list;
+	be.list_versions = be_versions;
+	be.get = be_get;
+	be.arg = fs->client;
+	fs->kc = kc_new(&be, (int64_t)opts->list_ttl * 1000, 5000);
+	if (fs->kc == NULL) {
+		log_err("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Serve until unmounted or signalled; returns the exit status. */
+static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *copts)
+{
+	struct fuse_loop_config *lcfg;
+	int rc;
+
+	if (copts->singlethread)
+		return fuse_loop(fuse) ? 1 : 0;
+	lcfg = fuse_loop_cfg_create();
+	if (lcfg == NULL)
+		return 1;
+	fuse_loop_cfg_set_clone_fd(lcfg, (unsigned)copts->clone_fd);
+	/* Remote calls block a worker each; a slow HSM must not starve ls
+	 * and stat, so allow more workers than libfuse's 10. */
+	fuse_loop_cfg_set_max_threads(lcfg, copts->max_threads > 10 ?
+				      copts->max_threads : 64);
+	/* Keep idle workers: with libfuse's default (10) a busy mount
+	 * creates and destroys a thread per request, which costs more than
+	 * the request itself. */
+	fuse_loop_cfg_set_idle_threads(lcfg,
+		copts->max_idle_threads != UINT_MAX ?
+		copts->max_idle_threads : 64);
+	rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
+	fuse_loop_cfg_destroy(lcfg);
+	return rc;
+}
+
+/* Mount, daemonise, start the client, serve; returns the exit status. */
+static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
+			   struct fuse_args *args,
+			   const struct fuse_cmdline_opts *copts)
+{
+	enum log_level lvl = copts->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	struct fuse *fuse;
+	int rc = 1;
+
+	log_open(true, lvl);
+	fuse = fuse_new(args, &hsmfs_ops, sizeof(hsmfs_ops), fs);
+	if (fuse == NULL)
+		return 1;
+	if (fuse_mount(fuse, copts->mountpoint) != 0)
+		goto out_destroy;
+	if (fuse_daemonize(copts->foreground) != 0)
+		goto out_unmount;
+	log_open(copts->foreground, lvl);
+	if (start_service(fs, opts) != 0)
+		goto out_unmount;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	log_info("mounted %s on %s", opts->urls[0], copts->mountpoint);
+	rc = serve(fuse, copts);
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	return rc;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts = {0};
 	struct fs_options opts = {0};
 	struct fs_state fs = {0};
-	struct fuse_loop_config *lcfg = NULL;
-	struct fuse *fuse = NULL;
-	struct hsm_client *probe = NULL;
-	struct kc_backend be = {0};
-	char err[512] = "";
-	int rc = 1;
-	bool mounted = false, global = false;
+	bool global = false;
+	int rc;
 
-	if (options_parse(&args, &opts, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsmfs: %s\n", err);
+	rc = parse_command_line(&args, &opts, &copts, argv[0]);
+	if (rc != 0) {
+		rc = rc < 0 ? 0 : rc;	/* help and version exit 0 */
 		goto out;
 	}
-	if (opts.show_help) {
-		options_usage(argv[0]);
-		printf("libfuse options:\n");
-		fuse_cmdline_help();
-		fuse_lib_help(&args);
-		rc = 0;
-		goto out;
-	}
-	if (opts.show_version) {
-		printf("hsmfs version %s\n", HSMFS_VERSION);
-		printf("FUSE library version %s\n", fuse_pkgversion());
-		fuse_lowlevel_version();
-		rc = 0;
-		goto out;
-	}
-	if (options_check(&opts, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsmfs: %s\n", err);
-		goto out;
-	}
-	if (fuse_parse_cmdline(&args, &copts) != 0)
-		goto out;
-	if (copts.mountpoint == NULL) {
-		fprintf(stderr, "hsmfs: no mount point given\n");
-		goto out;
-	}
+	rc = 1;
 	if (hsm_global_init() != HSM_OK) {
 		fprintf(stderr, "hsmfs: cannot initialise the HTTP library\n");
 		goto out;
 	}
 	global = true;
-	/* Check URL, CA file and credentials now, while a failure can still
-	 * be a one-line message and an exit status.  The real client is made
-	 * after daemonising: threads and connections do not survive fork. */
-	if (make_client(&opts, &probe, err, sizeof(err)) != HSM_OK) {
-		fprintf(stderr, "hsmfs: %s\n", err[0] ? err : "cannot create the client");
+	if (check_client(&opts) != 0 || state_init(&fs, &opts) != 0)
 		goto out;
-	}
-	hsm_client_free(probe);
-
-	fs.opts = &opts;
-	fs.uid = getuid();
-	fs.gid = getgid();
-	fs.mounted_at = time(NULL);
-	fs.shells = opts.shell_list ? (const char *const *)opts.shell_list
-				    : proc_default_shells;
-	fs.env.remote_verify = opts.remote_verify != 0;
-	fs.env.remote_encrypt = opts.remote_encrypt != 0;
-	fs.requests = reqstore_new((int64_t)opts.result_ttl * 1000, "/proc", 65536);
-	fs.errors = reqstore_new((int64_t)opts.result_ttl * 1000, "/proc", 65536);
-	if (fs.requests == NULL || fs.errors == NULL) {
-		fprintf(stderr, "hsmfs: out of memory\n");
-		goto out;
-	}
-
-	log_open(true, copts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	fuse = fuse_new(&args, &hsmfs_ops, sizeof(hsmfs_ops), &fs);
-	if (fuse == NULL)
-		goto out;
-	if (fuse_mount(fuse, copts.mountpoint) != 0)
-		goto out;
-	mounted = true;
-	if (fuse_daemonize(copts.foreground) != 0)
-		goto out;
-	log_open(copts.foreground, copts.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-
-	if (make_client(&opts, &fs.client, err, sizeof(err)) != HSM_OK) {
-		log_err("%s", err);
-		goto out;
-	}
-	fs.env.client = fs.client;
-	be.list = be_list;
-	be.list_versions = be_versions;
-	be.get = be_get;
-	be.arg = fs.client;
-	fs.kc = kc_new(&be, (int64_t)opts.list_ttl * 1000, 5000);
-	if (fs.kc == NULL) {
-		log_err("out of memory");
-		goto out;
-	}
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
-		goto out;
-	log_info("mounted %s on %s", opts.urls[0], copts.mountpoint);
-	if (copts.singlethread) {
-		rc = fuse_loop(fuse) ? 1 : 0;
-	} else {
-		lcfg = fuse_loop_cfg_create();
-		if (lcfg == NULL)
-			goto out_signals;
-		fuse_loop_cfg_set_clone_fd(lcfg, (unsigned)copts.clone_fd);
-		/* Remote calls block a worker each; a slow HSM must not starve
-		 * ls and stat, so allow more workers than libfuse's 10. */
-		fuse_loop_cfg_set_max_threads(lcfg, copts.max_threads > 10 ?
-					      copts.max_threads : 64);
-		/* Keep idle workers: with libfuse's default (10) a busy mount
-		 * creates and destroys a thread per request, which costs more
-		 * than the request itself. */
-		fuse_loop_cfg_set_idle_threads(lcfg,
-			copts.max_idle_threads != UINT_MAX ?
-			copts.max_idle_threads : 64);
-		rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
-	}
-out_signals:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	rc = mount_and_serve(&fs, &opts, &args, &copts);
 out:
-	if (mounted)
-		fuse_unmount(fuse);
-	if (fuse != NULL)
-		fuse_destroy(fuse);
-	if (lcfg != NULL)
-		fuse_loop_cfg_destroy(lcfg);
 	kc_free(fs.kc);
 	reqstore_free(fs.requests);
 	reqstore_free(fs.errors);
