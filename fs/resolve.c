@@ -42,42 +42,44 @@ static bool at_end(const char *p)
 	return *p == '\0';
 }
 
-/* keys/NAME/versions/VERSION[/FILE]: path points after "versions". */
-static int parse_version(const char *path, struct node *nd)
+/*
+ * A key or version directory: its name (checked by valid), then maybe a
+ * file in it.  Returns 1 with the file's name in nd->file, 0 at the end
+ * of the path (nd->kind is kind), or -ENOENT.
+ */
+static int parse_dir(const char **path, char *buf, size_t len,
+		     bool (*valid)(const char *, size_t), enum node_kind kind,
+		     struct node *nd)
 {
 	size_t n;
 	int r;
 
-	if ((r = next_comp(&path, nd->version, sizeof(nd->version), &n)) <= 0)
+	if ((r = next_comp(path, buf, len, &n)) <= 0)
 		return r;
-	if (!key_version_valid(nd->version, n))
+	if (!valid(buf, n))
 		return -ENOENT;
-	nd->kind = N_VERSION;
-	if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)
-		return r;
-	if (strcmp(nd->file, "versions") == 0)
-		return -ENOENT;
-	nd->kind = N_KFILE;
-	return at_end(path) ? 0 : -ENOENT;
+	nd->kind = kind;
+	return next_comp(path, nd->file, sizeof(nd->file), &n);
 }
 
-/* keys/NAME[/FILE | /versions...]: path points after "keys". */
+/* keys/NAME[/FILE | /versions[/VERSION[/FILE]]]: path points after keys. */
 static int parse_key(const char *path, struct node *nd)
 {
-	size_t n;
 	int r;
 
-	if ((r = next_comp(&path, nd->name, sizeof(nd->name), &n)) <= 0)
-		return r;
-	if (!key_name_valid(nd->name, n))
-		return -ENOENT;
-	nd->kind = N_KEY;
-	if ((r = next_comp(&path, nd->file, sizeof(nd->file), &n)) <= 0)
+	r = parse_dir(&path, nd->name, sizeof(nd->name), key_name_valid,
+		      N_KEY, nd);
+	if (r <= 0)
 		return r;
 	if (strcmp(nd->file, "versions") == 0) {
 		nd->kind = N_VERSIONS;
 		nd->file[0] = '\0';
-		return parse_version(path, nd);
+		r = parse_dir(&path, nd->version, sizeof(nd->version),
+			      key_version_valid, N_VERSION, nd);
+		if (r <= 0)
+			return r;
+		if (strcmp(nd->file, "versions") == 0)
+			return -ENOENT;
 	}
 	nd->kind = N_KFILE;
 	return at_end(path) ? 0 : -ENOENT;

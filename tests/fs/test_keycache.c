@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "fakekey.h"
 #include "keycache.h"
 #include "pkey.h"
 #include "render.h"
@@ -57,8 +58,6 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 			     const char *version, struct hsm_key *out)
 {
 	struct fake *f = arg;
-	struct bytes x = {0}, y = {0};
-	enum curve crv;
 	char v[16];
 
 	f->gets++;
@@ -67,24 +66,7 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	if (strcmp(name, "missing") == 0)
 		return HSM_E_NOT_FOUND;
 	snprintf(v, sizeof(v), "v%d", version ? atoi(version + 1) : f->version);
-	memset(out, 0, sizeof(*out));
-	out->name = strdup(name);
-	out->version = strdup(v);
-	out->kty = KEY_EC;
-	strcpy(out->kty_name, "EC-HSM");
-	out->crv = CRV_P256;
-	out->bits = 256;
-	out->ops = KOP_SIGN | KOP_VERIFY;
-	pkey_ec_public(f->ec, &crv, &x, &y);
-	out->x = x.p;
-	out->x_len = x.len;
-	out->y = y.p;
-	out->y_len = y.len;
-	out->attrs.enabled = true;
-	out->attrs.created = 1700000000;
-	out->attrs.recoverable_days = 7;
-	out->jwk_json = strdup("{\"kty\":\"EC-HSM\"}");
-	out->bundle_json = strdup("{\"key\":{}}");
+	fake_ec_key(out, f->ec, name, v);
 	return HSM_OK;
 }
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pkey.h"
+#include "fakekey.h"
 #include "resolve.h"
 #include "tap.h"
 
@@ -96,8 +96,6 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 			     const char *version, struct hsm_key *out)
 {
 	struct fake *f = arg;
-	struct bytes x = {0}, y = {0};
-	enum curve crv;
 
 	f->gets++;
 	if (f->fail) {
@@ -107,24 +105,8 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	}
 	if (strcmp(name, "app") != 0)
 		return HSM_E_NOT_FOUND;
-	memset(out, 0, sizeof(*out));
-	out->name = strdup(name);
-	out->version = strdup(version ? version : V32);
-	out->kty = KEY_EC;
-	strcpy(out->kty_name, "EC-HSM");
-	out->crv = CRV_P256;
-	out->bits = 256;
-	out->ops = KOP_SIGN | KOP_VERIFY;
-	pkey_ec_public(f->ec, &crv, &x, &y);
-	out->x = x.p;
-	out->x_len = x.len;
-	out->y = y.p;
-	out->y_len = y.len;
-	out->attrs.enabled = true;
-	out->attrs.created = 1700000000;
+	fake_ec_key(out, f->ec, name, version ? version : V32);
 	out->attrs.updated = 1700000001;
-	out->jwk_json = strdup("{\"kty\":\"EC-HSM\"}");
-	out->bundle_json = strdup("{\"key\":{}}");
 	return HSM_OK;
 }
 
