@@ -245,3 +245,24 @@ def test_error_file_after_failed_key_lookup_at_open(emulator, mount_factory):
         assert "rc=1" in out, out
         assert f"file: /keys/ec-p256/{f}\n" in out and "errno: %d " % errno.EACCES in out, out
         assert "code: InjectedFault" in out, out
+
+
+@pytest.mark.parametrize("cmd,file,err", [
+    ("rm -f {m}/keys/ec-p256/sign", "/keys/ec-p256/sign", errno.EPERM),
+    ("mkdir {m}/keys/new-key", "/keys/new-key", errno.EPERM),
+    ("mv {m}/keys/ec-p256/sign {m}/keys/ec-p256/sign2", "/keys/ec-p256/sign", errno.EPERM),
+    ("chmod 600 {m}/keys/ec-p256/info", "/keys/ec-p256/info", errno.EPERM),
+    ("echo hi > {m}/README", "/README", errno.EACCES),
+    ("echo hi > {m}/keys/ec-p256/public.pem", "/keys/ec-p256/public.pem", errno.EACCES),
+    ("echo hi > {m}/newfile", "/newfile", errno.EACCES),
+    ("echo hi > {m}/keys/ec-p256/sign.nonsense", "/keys/ec-p256/sign.nonsense", errno.ENOENT),
+    ("truncate -s 5 {m}/keys/ec-p256/sign", "/keys/ec-p256/sign", errno.EACCES),
+    ("head -c 2000000 /dev/zero > {m}/keys/aes-256/encrypt", "/keys/aes-256/encrypt",
+     errno.EMSGSIZE),
+])
+def test_every_failure_is_in_the_error_file(mnt, cmd, file, err):
+    """Each failure a caller sees, whatever the call, is in its error file."""
+    out = sh(cmd.format(m=mnt.path) + f" 2>/dev/null; echo rc=$?; cat {mnt.path}/error",
+             check=False).stdout.decode()
+    assert "rc=0" not in out, out
+    assert f"file: {file}\n" in out and "errno: %d " % err in out, out
