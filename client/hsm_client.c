@@ -117,7 +117,6 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 		snprintf(errbuf, errlen, "out of memory");
 		return HSM_E_NOMEM;
 	}
-	pthread_mutex_init(&c->pool_lock, NULL);
 	c->urls = calloc(cfg->n_urls, sizeof(*c->urls));
 	if (!c->urls)
 		goto nomem;
@@ -134,14 +133,10 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 		while (n && c->urls[i][n - 1] == '/')
 			c->urls[i][--n] = 0;
 	}
-	if (cfg->cafile) {
-		if (access(cfg->cafile, R_OK) != 0) {
-			snprintf(errbuf, errlen, "cafile '%s': %s", cfg->cafile,
-				 strerror(errno));
-			goto fail;
-		}
-		if (!(c->cafile = strdup(cfg->cafile)))
-			goto nomem;
+	if (cfg->cafile && access(cfg->cafile, R_OK) != 0) {
+		snprintf(errbuf, errlen, "cafile '%s': %s", cfg->cafile,
+			 strerror(errno));
+		goto fail;
 	}
 	if (cfg->api_version && !valid_api_version(cfg->api_version)) {
 		snprintf(errbuf, errlen, "api_version '%s' is not a version string",
@@ -157,8 +152,10 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 		goto fail;
 	}
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	c->connect_timeout_ms = cfg->connect_timeout_ms ?
-				cfg->connect_timeout_ms : DEFAULT_CONNECT_MS;
+	if (xport_init(&c->xp, cfg->cafile, cfg->connect_timeout_ms ?
+		       cfg->connect_timeout_ms : DEFAULT_CONNECT_MS) != 0)
+		goto nomem;
+	c->have_xp = true;
 	if (cfg->retries < HSM_NO_RETRIES) {
 		snprintf(errbuf, errlen, "retries must not be negative");
 		goto fail;
@@ -167,13 +164,13 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 		     cfg->retries ? (unsigned)cfg->retries : DEFAULT_RETRIES;
 	c->allow_http = cfg->allow_http;
 	c->max_reply = cfg->max_reply ? cfg->max_reply : DEFAULT_MAX_REPLY;
-	c->log = cfg->log;
-	c->log_arg = cfg->log_arg;
+	c->log.fn = cfg->log;
+	c->log.arg = cfg->log_arg;
 	if ((unsigned)cfg->auth > HSM_AUTH_AZCLI) {
 		snprintf(errbuf, errlen, "unknown auth kind");
 		goto fail;
 	}
-	st = auth_new(cfg, &c->auth, errbuf, errlen);
+	st = auth_new(cfg, &c->xp, &c->log, &c->auth, errbuf, errlen);
 	if (st != HSM_OK)
 		goto fail;
 	*out = c;
@@ -190,16 +187,13 @@ void hsm_client_free(struct hsm_client *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_pool; i++)
-		curl_easy_cleanup(c->pool[i]);
-	free(c->pool);
+	auth_free(c->auth);
+	if (c->have_xp)
+		xport_destroy(&c->xp);
 	for (size_t i = 0; c->urls && i < c->n_urls; i++)
 		free(c->urls[i]);
 	free(c->urls);
-	free(c->cafile);
 	free(c->api_version);
-	auth_free(c->auth);
-	pthread_mutex_destroy(&c->pool_lock);
 	free(c);
 }
 
@@ -209,16 +203,15 @@ void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out)
 
 	memset(out, 0, sizeof(*out));
 #define LOAD(f) __atomic_load_n(&c->f, __ATOMIC_RELAXED)
-	out->requests = LOAD(n_requests);
+	out->requests = LOAD(xp.n_requests);
 	out->retries = LOAD(n_retries);
 	out->throttled = LOAD(n_throttled);
 	out->server_errors = LOAD(n_server_errors);
-	out->token_requests = LOAD(n_token_requests);
 	out->failovers = LOAD(n_failovers);
 	idx = LOAD(cur_url);
 #undef LOAD
 	auth_describe(c->auth, &out->token_expires, out->identity,
-		      sizeof(out->identity));
+		      sizeof(out->identity), &out->token_requests);
 	snprintf(out->endpoint, sizeof(out->endpoint), "%s", c->urls[idx]);
 }
 
