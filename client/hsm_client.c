@@ -1,5 +1,5 @@
 /*
- * hsm_client.c - the public API (hsm_client.h) on top of http.c, auth.c
+ * hsm_client.c - the public API (hsm_client.h) on top of call.c, auth.c
  * and json_map.c.
  */
 #include <errno.h>
@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "auth_i.h"
+#include "call_i.h"
 #include "client_i.h"
 #include "json_map_i.h"
 #include "names.h"
@@ -296,7 +297,7 @@ static enum hsm_status request(struct ctx *x, const char *method,
 		.replay_safe = replay_safe,
 	};
 
-	return http_call_until(x->c, x->call, &req, resp, x->err, x->deadline);
+	return call_request(x->c, x->call, &req, resp, x->err, x->deadline);
 }
 
 /* GET/POST returning a key bundle. */
