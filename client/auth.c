@@ -46,7 +46,6 @@ extern char **environ;
 struct auth {
 	enum hsm_auth kind;
 	bool azcli_fallback;		/* auto with nothing configured: IMDS, then az */
-	bool allow_http;
 	struct xport *xp;		/* the client's: token requests go here */
 	const struct log_sink *log;	/* the client's */
 	uint64_t n_fetches;		/* token fetches; __atomic builtins */
@@ -372,7 +371,6 @@ enum hsm_status auth_new(const struct hsm_config *cfg, struct xport *xp,
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
-	a->allow_http = cfg->allow_http;
 	a->xp = xp;
 	a->log = log;
 	if (kind == HSM_AUTH_AUTO) {

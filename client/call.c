@@ -440,10 +440,3 @@ int64_t call_deadline(struct hsm_client *c, const struct hsm_call *call)
 	return now_ms() + (call && call->timeout_ms > 0 ? call->timeout_ms :
 			   c->timeout_ms);
 }
-
-enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
-			  const struct http_req *req, struct http_resp *resp,
-			  struct hsm_error *err)
-{
-	return call_request(c, call, req, resp, err, call_deadline(c, call));
-}

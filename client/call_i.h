@@ -25,16 +25,12 @@ struct http_req {
 
 /*
  * Send req to the service with authentication, retries and failover,
- * within the call's deadline.  On HSM_OK *resp holds a 2xx answer.  On
- * failure err (never NULL) is filled: status, HTTP status, service codes;
- * *resp is empty.
+ * within deadline (now_ms() clock; API calls made of several requests,
+ * list pages or random chunks, share one).  On HSM_OK *resp holds a 2xx
+ * answer.  On failure err (never NULL) is filled: status, HTTP status,
+ * service codes; *resp is empty.  Adds this request's retries to
+ * call->retries.
  */
-enum hsm_status http_call(struct hsm_client *c, struct hsm_call *call,
-			  const struct http_req *req, struct http_resp *resp,
-			  struct hsm_error *err);
-/* The same with an explicit deadline (now_ms() clock), for API calls made
- * of several requests (list pages, random chunks) that share one deadline.
- * Adds this request's retries to call->retries. */
 enum hsm_status call_request(struct hsm_client *c, struct hsm_call *call,
 			     const struct http_req *req,
 			     struct http_resp *resp, struct hsm_error *err,
