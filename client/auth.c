@@ -256,27 +256,52 @@ static const char *kind_label(enum hsm_auth k)
 	}
 }
 
-/* Is kind configured?  Fills a on success, err on failure. */
-static int configure(struct auth *a, enum hsm_auth kind,
-		     const struct hsm_config *cfg, char *err, size_t errlen)
+/* The static token: token_file (readable and private now) or
+ * AZURE_ACCESS_TOKEN. */
+static int configure_token(struct auth *a, const struct hsm_config *cfg,
+			   char *err, size_t errlen)
 {
 	char *tok = NULL;
 	size_t len;
 
+	if (cfg->token_file) {
+		if (read_private_file(cfg->token_file, true, &tok, &len, err,
+				      errlen) != 0)
+			return -1;
+		secret_wipe_free(tok, len);
+		a->token_file = strdup(cfg->token_file);
+		return a->token_file ? 0 : -1;
+	}
+	if ((a->env_token = env_dup("AZURE_ACCESS_TOKEN")))
+		return 0;
+	snprintf(err, errlen, "auth=token needs token_file=PATH or AZURE_ACCESS_TOKEN");
+	return -1;
+}
+
+/* The client certificate: AZURE_CLIENT_ID and a PEM with the key. */
+static int configure_cert(struct auth *a, char *err, size_t errlen)
+{
+	char *path = env_dup("AZURE_CLIENT_CERTIFICATE_PATH");
+	int rc;
+
+	a->client_id = env_dup("AZURE_CLIENT_ID");
+	if (!path || !a->client_id) {
+		free(path);
+		snprintf(err, errlen, "auth=cert needs AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate and unencrypted key)");
+		return -1;
+	}
+	rc = load_cert(a, path, err, errlen);
+	free(path);
+	return rc;
+}
+
+/* Is kind configured?  Fills a on success, err on failure. */
+static int configure(struct auth *a, enum hsm_auth kind,
+		     const struct hsm_config *cfg, char *err, size_t errlen)
+{
 	switch (kind) {
 	case HSM_AUTH_TOKEN:
-		if (cfg->token_file) {
-			if (read_private_file(cfg->token_file, true, &tok, &len,
-					      err, errlen) != 0)
-				return -1;
-			secret_wipe_free(tok, len);
-			a->token_file = strdup(cfg->token_file);
-			return a->token_file ? 0 : -1;
-		}
-		if ((a->env_token = env_dup("AZURE_ACCESS_TOKEN")))
-			return 0;
-		snprintf(err, errlen, "auth=token needs token_file=PATH or AZURE_ACCESS_TOKEN");
-		return -1;
+		return configure_token(a, cfg, err, errlen);
 	case HSM_AUTH_SECRET:
 		a->client_id = env_dup("AZURE_CLIENT_ID");
 		a->client_secret = env_dup("AZURE_CLIENT_SECRET");
@@ -285,20 +310,8 @@ static int configure(struct auth *a, enum hsm_auth kind,
 			return -1;
 		}
 		return 0;
-	case HSM_AUTH_CERT: {
-		char *path = env_dup("AZURE_CLIENT_CERTIFICATE_PATH");
-		int rc;
-
-		a->client_id = env_dup("AZURE_CLIENT_ID");
-		if (!path || !a->client_id) {
-			free(path);
-			snprintf(err, errlen, "auth=cert needs AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate and unencrypted key)");
-			return -1;
-		}
-		rc = load_cert(a, path, err, errlen);
-		free(path);
-		return rc;
-	}
+	case HSM_AUTH_CERT:
+		return configure_cert(a, err, errlen);
 	case HSM_AUTH_WORKLOAD:
 		a->client_id = env_dup("AZURE_CLIENT_ID");
 		a->fed_file = env_dup("AZURE_FEDERATED_TOKEN_FILE");
@@ -925,6 +938,72 @@ static enum hsm_status fetch_mi(struct auth *a, bool imds, const struct want *w,
 	return st;
 }
 
+/* Read the child's output from fd until EOF (at most 1 MiB) into *r
+ * (capacity *cap; wiped when freed).  False when the deadline passed
+ * first. */
+static bool read_child(int fd, int64_t deadline, struct http_resp *r,
+		       size_t *cap)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return false;
+		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
+			continue;
+		if (r->len + 4096 + 1 > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 8192;
+			char *nb;
+
+			if (ncap > 1 << 20)
+				return true;
+			nb = malloc(ncap);
+			if (!nb)
+				return true;
+			if (r->body) {
+				memcpy(nb, r->body, r->len);
+				secret_wipe_free(r->body, *cap);
+			}
+			r->body = nb;
+			*cap = ncap;
+		}
+		n = read(fd, r->body + r->len, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return true;
+		r->len += (size_t)n;
+	}
+}
+
+/* Start az with argv, its stdout into *out (read end); stdin and stderr
+ * /dev/null. */
+static enum hsm_status spawn_az(struct auth *a, char *const argv[],
+				pid_t *pid, int *out, struct hsm_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int fds[2], rc;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return err_set(err, HSM_E_AUTH, 0, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(pid, a->az, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (rc != 0) {
+		close(fds[0]);
+		return err_set(err, HSM_E_AUTH, 0, "cannot run %s: %s", a->az,
+			       strerror(errno));
+	}
+	*out = fds[0];
+	return HSM_OK;
+}
+
 /* az account get-access-token, run without a shell. */
 static enum hsm_status fetch_azcli(struct auth *a, const struct want *w,
 				   int64_t deadline, char **tok, size_t *len,
@@ -933,64 +1012,18 @@ static enum hsm_status fetch_azcli(struct auth *a, const struct want *w,
 	char *argv[] = { (char *)"az", (char *)"account",
 			 (char *)"get-access-token", (char *)"--resource",
 			 (char *)w->resource, (char *)"-o", (char *)"json", NULL };
-	posix_spawn_file_actions_t fa;
 	struct http_resp r = { .secret = true };
 	size_t cap = 0;
-	int fds[2], status = 0;
+	int fd = -1, status = 0;
 	pid_t pid;
-	enum hsm_status st = HSM_E_AUTH;
-	bool timed_out = false;
+	enum hsm_status st;
+	bool timed_out;
 
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return err_set(err, HSM_E_AUTH, 0, "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (posix_spawn(&pid, a->az, &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
-		return err_set(err, HSM_E_AUTH, 0, "cannot run %s: %s", a->az,
-			    strerror(errno));
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-			continue;
-		if (r.len + 4096 + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *nb;
-
-			if (ncap > 1 << 20)
-				break;
-			nb = malloc(ncap);
-			if (!nb)
-				break;
-			if (r.body) {
-				memcpy(nb, r.body, r.len);
-				secret_wipe_free(r.body, cap);
-			}
-			r.body = nb;
-			cap = ncap;
-		}
-		n = read(fds[0], r.body + r.len, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		r.len += (size_t)n;
-	}
-	close(fds[0]);
+	st = spawn_az(a, argv, &pid, &fd, err);
+	if (st != HSM_OK)
+		return st;
+	timed_out = !read_child(fd, deadline, &r, &cap);
+	close(fd);
 	if (timed_out)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -999,14 +1032,12 @@ static enum hsm_status fetch_azcli(struct auth *a, const struct want *w,
 		st = err_set(err, HSM_E_TIMEOUT, 0, "az account get-access-token did not answer in time");
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		st = err_set(err, HSM_E_AUTH, 0,
-			  "az account get-access-token failed (exit %d): run 'az login'",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			     "az account get-access-token failed (exit %d): run 'az login'",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	} else if (!r.body || jm_parse_token(r.body, r.len, now_unix(), tok,
 					     len, exp) != HSM_OK) {
 		st = err_set(err, HSM_E_AUTH, 0,
-			  "az account get-access-token printed no accessToken");
-	} else {
-		st = HSM_OK;
+			     "az account get-access-token printed no accessToken");
 	}
 	if (r.body)
 		secret_wipe_free(r.body, cap);
@@ -1091,102 +1122,125 @@ static char *make_header(const struct auth *a)
 	return h;
 }
 
+/* Give out the token as a header line: called with a->lock held, returns
+ * with it released.  False when out of memory. */
+static bool hand_out(struct auth *a, char **hdr, uint64_t *gen)
+{
+	*hdr = make_header(a);
+	*gen = a->gen;
+	pthread_mutex_unlock(&a->lock);
+	return *hdr != NULL;
+}
+
+/* Take tok (fetched, expiring at exp; 0: unknown) as the token, under
+ * a->lock.  Returns the time it was taken at. */
+static int64_t store_token(struct auth *a, char *tok, size_t len, int64_t exp)
+{
+	int64_t now = now_unix();
+
+	if (a->token)
+		secret_wipe_free(a->token, a->token_len);
+	a->token = tok;
+	a->token_len = len;
+	a->expires = exp > 0 ? exp : INT64_MAX / 2;
+	if (exp > now) {
+		a->refresh_at = token_refresh_at(now, exp);
+	} else if (exp > 0) {
+		/* Already expired as issued: use it once anyway and let the
+		 * service decide. */
+		a->expires = now + 1;
+		a->refresh_at = now;
+	} else {
+		a->refresh_at = INT64_MAX / 2;
+	}
+	a->gen++;
+	return now;
+}
+
+/* A refresh failed (st, err).  Called with a->lock held, returns with it
+ * released. */
+static enum hsm_status keep_old(struct auth *a, enum hsm_status st,
+				char **hdr, uint64_t *gen, struct hsm_error *err)
+{
+	bool ok;
+
+	if (!a->token || now_unix() >= a->expires) {
+		pthread_mutex_unlock(&a->lock);
+		return st;
+	}
+	/* The old token still works: use it, try again in 10 s. */
+	a->refresh_at = now_unix() + 10;
+	ok = hand_out(a, hdr, gen);
+	sink_log(a->log, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
+		 err->message);
+	memset(err, 0, sizeof(*err));
+	return ok ? HSM_OK : err_set(err, HSM_E_NOMEM, 0, "out of memory");
+}
+
+/* Fetch a token for the challenge seen so far and give it out.  Called
+ * with a->lock held, returns with it released; the lock is dropped during
+ * the fetch, which other threads wait for (a->fetching). */
+static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
+			       char **hdr, uint64_t *gen, struct hsm_error *err)
+{
+	struct want w;
+	char *tok = NULL;
+	size_t len = 0;
+	int64_t exp = 0, now;
+	enum hsm_status st;
+
+	a->fetching = true;
+	memcpy(w.tenant, a->tenant, sizeof(w.tenant));
+	memcpy(w.resource, a->resource, sizeof(w.resource));
+	memcpy(w.scope, a->scope, sizeof(w.scope));
+	pthread_mutex_unlock(&a->lock);
+
+	st = fetch(a, &w, deadline_ms, &tok, &len, &exp, err);
+
+	pthread_mutex_lock(&a->lock);
+	a->fetching = false;
+	pthread_cond_broadcast(&a->cond);
+	if (st != HSM_OK)
+		return keep_old(a, st, hdr, gen, err);
+	now = store_token(a, tok, len, exp);
+	/* Use what we just fetched even if it is already due for refresh
+	 * (a short or expired static token): looping back would fetch
+	 * forever. */
+	if (!hand_out(a, hdr, gen))
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory");
+	sink_log(a->log, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
+		 a->identity, (long long)(exp > 0 ? exp - now : -1));
+	return HSM_OK;
+}
+
 enum hsm_status auth_header(struct auth *a, int64_t deadline_ms, char **hdr,
 			    uint64_t *gen, struct hsm_error *err)
 {
-	enum hsm_status st;
-
 	*hdr = NULL;
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		int64_t now = now_unix();
+		int64_t now = now_unix(), wake;
 		bool valid = a->token && now < a->expires;
-		struct want w;
-		char *tok = NULL;
-		size_t len = 0;
-		int64_t exp = 0;
+		struct timespec ts;
 
 		if (valid && (now < a->refresh_at || a->fetching)) {
 			/* Fresh, or another thread is refreshing it. */
-			*hdr = make_header(a);
-			*gen = a->gen;
-			pthread_mutex_unlock(&a->lock);
-			if (!*hdr)
+			if (!hand_out(a, hdr, gen))
 				return err_set(err, HSM_E_NOMEM, 0, "out of memory");
 			return HSM_OK;
 		}
-		if (a->fetching) {
-			struct timespec ts;
-			int64_t wake = now_unix() * 1000 +
-				       (deadline_ms - now_ms());
-
-			if (deadline_ms <= now_ms()) {
-				pthread_mutex_unlock(&a->lock);
-				return err_set(err, HSM_E_TIMEOUT, 0,
-					    "deadline passed waiting for a token");
-			}
-			ts.tv_sec = (time_t)(wake / 1000);
-			ts.tv_nsec = (long)(wake % 1000) * 1000000;
-			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
-			continue;
-		}
-		a->fetching = true;
-		memcpy(w.tenant, a->tenant, sizeof(w.tenant));
-		memcpy(w.resource, a->resource, sizeof(w.resource));
-		memcpy(w.scope, a->scope, sizeof(w.scope));
-		pthread_mutex_unlock(&a->lock);
-
-		st = fetch(a, &w, deadline_ms, &tok, &len, &exp, err);
-
-		pthread_mutex_lock(&a->lock);
-		a->fetching = false;
-		pthread_cond_broadcast(&a->cond);
-		if (st != HSM_OK) {
-			if (a->token && now_unix() < a->expires) {
-				/* Refresh failed but the old token still
-				 * works: use it, try again in 10 s. */
-				a->refresh_at = now_unix() + 10;
-				*hdr = make_header(a);
-				*gen = a->gen;
-				pthread_mutex_unlock(&a->lock);
-				sink_log(a->log, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
-					   err->message);
-				memset(err, 0, sizeof(*err));
-				if (!*hdr)
-					return err_set(err, HSM_E_NOMEM, 0, "out of memory");
-				return HSM_OK;
-			}
+		if (!a->fetching)
+			return refresh(a, deadline_ms, hdr, gen, err);
+		/* Wait for the other thread's fetch. */
+		if (deadline_ms <= now_ms()) {
 			pthread_mutex_unlock(&a->lock);
-			return st;
+			return err_set(err, HSM_E_TIMEOUT, 0,
+				       "deadline passed waiting for a token");
 		}
-		if (a->token)
-			secret_wipe_free(a->token, a->token_len);
-		now = now_unix();
-		a->token = tok;
-		a->token_len = len;
-		a->expires = exp > 0 ? exp : INT64_MAX / 2;
-		if (exp > now) {
-			a->refresh_at = token_refresh_at(now, exp);
-		} else if (exp > 0) {
-			/* Already expired as issued: use it once anyway and
-			 * let the service decide. */
-			a->expires = now + 1;
-			a->refresh_at = now;
-		} else {
-			a->refresh_at = INT64_MAX / 2;
-		}
-		a->gen++;
-		/* Use what we just fetched even if it is already due for
-		 * refresh (a short or expired static token): looping back
-		 * would fetch forever. */
-		*hdr = make_header(a);
-		*gen = a->gen;
-		pthread_mutex_unlock(&a->lock);
-		if (!*hdr)
-			return err_set(err, HSM_E_NOMEM, 0, "out of memory");
-		sink_log(a->log, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
-			   a->identity, (long long)(exp > 0 ? exp - now : -1));
-		return HSM_OK;
+		wake = now_unix() * 1000 + (deadline_ms - now_ms());
+		ts.tv_sec = (time_t)(wake / 1000);
+		ts.tv_nsec = (long)(wake % 1000) * 1000000;
+		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 	}
 }
 

@@ -95,12 +95,82 @@ static bool valid_api_version(const char *v)
 	return true;
 }
 
+/* The service URLs, checked, without trailing '/'. */
+static enum hsm_status set_urls(struct hsm_client *c,
+				const struct hsm_config *cfg, char *errbuf,
+				size_t errlen)
+{
+	c->urls = calloc(cfg->n_urls, sizeof(*c->urls));
+	if (!c->urls)
+		return HSM_E_NOMEM;
+	c->n_urls = cfg->n_urls;
+	for (size_t i = 0; i < cfg->n_urls; i++) {
+		size_t n;
+
+		if (url_check(cfg->urls[i], cfg->allow_http, errbuf, errlen))
+			return HSM_E_INVALID;
+		c->urls[i] = strdup(cfg->urls[i]);
+		if (!c->urls[i])
+			return HSM_E_NOMEM;
+		n = strlen(c->urls[i]);
+		while (n && c->urls[i][n - 1] == '/')
+			c->urls[i][--n] = 0;
+	}
+	return HSM_OK;
+}
+
+/* The settings of cfg other than the URLs and the credential, checked,
+ * with their defaults; the transport set up. */
+static enum hsm_status set_options(struct hsm_client *c,
+				   const struct hsm_config *cfg, char *errbuf,
+				   size_t errlen)
+{
+	if (cfg->cafile && access(cfg->cafile, R_OK) != 0) {
+		snprintf(errbuf, errlen, "cafile '%s': %s", cfg->cafile,
+			 strerror(errno));
+		return HSM_E_INVALID;
+	}
+	if (cfg->api_version && !valid_api_version(cfg->api_version)) {
+		snprintf(errbuf, errlen, "api_version '%s' is not a version string",
+			 cfg->api_version);
+		return HSM_E_INVALID;
+	}
+	c->api_version = strdup(cfg->api_version ? cfg->api_version :
+				DEFAULT_API_VERSION);
+	if (!c->api_version)
+		return HSM_E_NOMEM;
+	if (cfg->timeout_ms < 0 || cfg->connect_timeout_ms < 0) {
+		snprintf(errbuf, errlen, "timeouts must not be negative");
+		return HSM_E_INVALID;
+	}
+	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (xport_init(&c->xp, cfg->cafile, cfg->connect_timeout_ms ?
+		       cfg->connect_timeout_ms : DEFAULT_CONNECT_MS) != 0)
+		return HSM_E_NOMEM;
+	c->have_xp = true;
+	if (cfg->retries < HSM_NO_RETRIES) {
+		snprintf(errbuf, errlen, "retries must not be negative");
+		return HSM_E_INVALID;
+	}
+	c->retries = cfg->retries == HSM_NO_RETRIES ? 0 :
+		     cfg->retries ? (unsigned)cfg->retries : DEFAULT_RETRIES;
+	c->allow_http = cfg->allow_http;
+	c->max_reply = cfg->max_reply ? cfg->max_reply : DEFAULT_MAX_REPLY;
+	c->log.fn = cfg->log;
+	c->log.arg = cfg->log_arg;
+	if ((unsigned)cfg->auth > HSM_AUTH_AZCLI) {
+		snprintf(errbuf, errlen, "unknown auth kind");
+		return HSM_E_INVALID;
+	}
+	return HSM_OK;
+}
+
 enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 			       struct hsm_client **out, char *errbuf,
 			       size_t errlen)
 {
 	struct hsm_client *c;
-	enum hsm_status st = HSM_E_INVALID;
+	enum hsm_status st;
 	char dummy[2];
 
 	*out = NULL;
@@ -118,70 +188,19 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 		snprintf(errbuf, errlen, "out of memory");
 		return HSM_E_NOMEM;
 	}
-	c->urls = calloc(cfg->n_urls, sizeof(*c->urls));
-	if (!c->urls)
-		goto nomem;
-	c->n_urls = cfg->n_urls;
-	for (size_t i = 0; i < cfg->n_urls; i++) {
-		size_t n;
-
-		if (url_check(cfg->urls[i], cfg->allow_http, errbuf, errlen))
-			goto fail;
-		c->urls[i] = strdup(cfg->urls[i]);
-		if (!c->urls[i])
-			goto nomem;
-		n = strlen(c->urls[i]);
-		while (n && c->urls[i][n - 1] == '/')
-			c->urls[i][--n] = 0;
+	st = set_urls(c, cfg, errbuf, errlen);
+	if (st == HSM_OK)
+		st = set_options(c, cfg, errbuf, errlen);
+	if (st == HSM_OK)
+		st = auth_new(cfg, &c->xp, &c->log, &c->auth, errbuf, errlen);
+	if (st != HSM_OK) {
+		if (st == HSM_E_NOMEM)
+			snprintf(errbuf, errlen, "out of memory");
+		hsm_client_free(c);
+		return st;
 	}
-	if (cfg->cafile && access(cfg->cafile, R_OK) != 0) {
-		snprintf(errbuf, errlen, "cafile '%s': %s", cfg->cafile,
-			 strerror(errno));
-		goto fail;
-	}
-	if (cfg->api_version && !valid_api_version(cfg->api_version)) {
-		snprintf(errbuf, errlen, "api_version '%s' is not a version string",
-			 cfg->api_version);
-		goto fail;
-	}
-	c->api_version = strdup(cfg->api_version ? cfg->api_version :
-				DEFAULT_API_VERSION);
-	if (!c->api_version)
-		goto nomem;
-	if (cfg->timeout_ms < 0 || cfg->connect_timeout_ms < 0) {
-		snprintf(errbuf, errlen, "timeouts must not be negative");
-		goto fail;
-	}
-	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	if (xport_init(&c->xp, cfg->cafile, cfg->connect_timeout_ms ?
-		       cfg->connect_timeout_ms : DEFAULT_CONNECT_MS) != 0)
-		goto nomem;
-	c->have_xp = true;
-	if (cfg->retries < HSM_NO_RETRIES) {
-		snprintf(errbuf, errlen, "retries must not be negative");
-		goto fail;
-	}
-	c->retries = cfg->retries == HSM_NO_RETRIES ? 0 :
-		     cfg->retries ? (unsigned)cfg->retries : DEFAULT_RETRIES;
-	c->allow_http = cfg->allow_http;
-	c->max_reply = cfg->max_reply ? cfg->max_reply : DEFAULT_MAX_REPLY;
-	c->log.fn = cfg->log;
-	c->log.arg = cfg->log_arg;
-	if ((unsigned)cfg->auth > HSM_AUTH_AZCLI) {
-		snprintf(errbuf, errlen, "unknown auth kind");
-		goto fail;
-	}
-	st = auth_new(cfg, &c->xp, &c->log, &c->auth, errbuf, errlen);
-	if (st != HSM_OK)
-		goto fail;
 	*out = c;
 	return HSM_OK;
-nomem:
-	st = HSM_E_NOMEM;
-	snprintf(errbuf, errlen, "out of memory");
-fail:
-	hsm_client_free(c);
-	return st;
 }
 
 void hsm_client_free(struct hsm_client *c)
