@@ -104,7 +104,8 @@ struct attempt {
 	bool probe;			/* this attempt is the challenge probe */
 	bool did_401;			/* the token was refused once */
 	bool no_token;			/* the service takes requests without */
-	bool have_last;			/* err holds a retryable failure */
+	bool have_last;			/* err holds a failure to report if the
+					 * deadline passes before the retry */
 	int plen;			/* the path without its query (logs) */
 };
 
