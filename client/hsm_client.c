@@ -330,30 +330,30 @@ enum op_id {
 
 #define LIST_PAGE "?maxresults=" PAGE_SIZE
 static const struct op ops[] = {
-	/*		  method    path			replay secret body  reply */
-	[OP_LIST_KEYS] =  { "GET",    "/keys" LIST_PAGE,		true,  false, false, R_LIST },
-	[OP_LIST_VERSIONS] = { "GET", "/keys/%n/versions" LIST_PAGE,	true,  false, false, R_LIST },
-	[OP_LIST_DELETED] = { "GET",  "/deletedkeys" LIST_PAGE,	true,  false, false, R_LIST },
-	[OP_GET] =	  { "GET",    "/keys/%n/%v",		true,  false, false, R_KEY },
-	[OP_GET_DELETED] = { "GET",   "/deletedkeys/%n",		true,  false, false, R_KEY },
-	[OP_CREATE] =	  { "POST",   "/keys/%n/create",		false, false, true,  R_KEY },
-	[OP_IMPORT] =	  { "PUT",    "/keys/%n",			false, true,  true,  R_KEY },
-	[OP_UPDATE] =	  { "PATCH",  "/keys/%n/%v",		true,  false, true,  R_KEY },
-	[OP_DELETE] =	  { "DELETE", "/keys/%n",			true,  false, false, R_KEY },
-	[OP_RECOVER] =	  { "POST",   "/deletedkeys/%n/recover",	true,  false, false, R_KEY },
-	[OP_PURGE] =	  { "DELETE", "/deletedkeys/%n",		true,  false, false, R_NONE },
-	[OP_BACKUP] =	  { "POST",   "/keys/%n/backup",		true,  false, false, R_VALUE },
-	[OP_RESTORE] =	  { "POST",   "/keys/restore",		false, false, true,  R_KEY },
-	[OP_ROTATE] =	  { "POST",   "/keys/%n/rotate",		false, false, false, R_KEY },
-	[OP_SET_POLICY] = { "PUT",    "/keys/%n/rotationpolicy",	true,  false, true,  R_TEXT },
-	[OP_GET_POLICY] = { "GET",    "/keys/%n/rotationpolicy",	true,  false, false, R_TEXT },
-	[OP_SIGN] =	  { "POST",   "/keys/%n%V/sign",		true,  false, true,  R_RESULT },
-	[OP_VERIFY] =	  { "POST",   "/keys/%n%V/verify",		true,  false, true,  R_VERIFY },
-	[OP_ENCRYPT] =	  { "POST",   "/keys/%n%V/encrypt",		true,  true,  true,  R_RESULT },
-	[OP_DECRYPT] =	  { "POST",   "/keys/%n%V/decrypt",		true,  true,  true,  R_RESULT },
-	[OP_WRAP] =	  { "POST",   "/keys/%n%V/wrapkey",		true,  true,  true,  R_RESULT },
-	[OP_UNWRAP] =	  { "POST",   "/keys/%n%V/unwrapkey",	true,  true,  true,  R_RESULT },
-	[OP_RANDOM] =	  { "POST",   "/rng",			true,  true,  true,  R_RANDOM },
+	/*                     method    path                            replay secret body   reply */
+	[OP_LIST_KEYS] =     { "GET",    "/keys" LIST_PAGE,              true,  false, false, R_LIST },
+	[OP_LIST_VERSIONS] = { "GET",    "/keys/%n/versions" LIST_PAGE,  true,  false, false, R_LIST },
+	[OP_LIST_DELETED] =  { "GET",    "/deletedkeys" LIST_PAGE,       true,  false, false, R_LIST },
+	[OP_GET] =           { "GET",    "/keys/%n/%v",                  true,  false, false, R_KEY },
+	[OP_GET_DELETED] =   { "GET",    "/deletedkeys/%n",              true,  false, false, R_KEY },
+	[OP_CREATE] =        { "POST",   "/keys/%n/create",              false, false, true,  R_KEY },
+	[OP_IMPORT] =        { "PUT",    "/keys/%n",                     false, true,  true,  R_KEY },
+	[OP_UPDATE] =        { "PATCH",  "/keys/%n/%v",                  true,  false, true,  R_KEY },
+	[OP_DELETE] =        { "DELETE", "/keys/%n",                     true,  false, false, R_KEY },
+	[OP_RECOVER] =       { "POST",   "/deletedkeys/%n/recover",      true,  false, false, R_KEY },
+	[OP_PURGE] =         { "DELETE", "/deletedkeys/%n",              true,  false, false, R_NONE },
+	[OP_BACKUP] =        { "POST",   "/keys/%n/backup",              true,  false, false, R_VALUE },
+	[OP_RESTORE] =       { "POST",   "/keys/restore",                false, false, true,  R_KEY },
+	[OP_ROTATE] =        { "POST",   "/keys/%n/rotate",              false, false, false, R_KEY },
+	[OP_SET_POLICY] =    { "PUT",    "/keys/%n/rotationpolicy",      true,  false, true,  R_TEXT },
+	[OP_GET_POLICY] =    { "GET",    "/keys/%n/rotationpolicy",      true,  false, false, R_TEXT },
+	[OP_SIGN] =          { "POST",   "/keys/%n%V/sign",              true,  false, true,  R_RESULT },
+	[OP_VERIFY] =        { "POST",   "/keys/%n%V/verify",            true,  false, true,  R_VERIFY },
+	[OP_ENCRYPT] =       { "POST",   "/keys/%n%V/encrypt",           true,  true,  true,  R_RESULT },
+	[OP_DECRYPT] =       { "POST",   "/keys/%n%V/decrypt",           true,  true,  true,  R_RESULT },
+	[OP_WRAP] =          { "POST",   "/keys/%n%V/wrapkey",           true,  true,  true,  R_RESULT },
+	[OP_UNWRAP] =        { "POST",   "/keys/%n%V/unwrapkey",         true,  true,  true,  R_RESULT },
+	[OP_RANDOM] =        { "POST",   "/rng",                         true,  true,  true,  R_RANDOM },
 };
 #undef LIST_PAGE
 
@@ -554,7 +554,7 @@ static enum hsm_status list_all(struct ctx *x, enum op_id id, const char *name,
 		st = jm_parse_list(r.body, r.len, out, &next);
 		http_resp_cleanup(&r);
 		if (st != HSM_OK) {
-			parse_failed(x, st, "list");
+			parse_failed(x, st, replies[R_LIST].what);
 			break;
 		}
 		if (!next)
