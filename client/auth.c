@@ -33,6 +33,8 @@
 #include "json_map_i.h"
 #include "pkop.h"
 #include "secret.h"
+#include "transport_i.h"
+#include "util_i.h"
 
 extern char **environ;
 
@@ -44,7 +46,9 @@ extern char **environ;
 struct auth {
 	enum hsm_auth kind;
 	bool azcli_fallback;		/* auto with nothing configured: IMDS, then az */
-	bool allow_http;
+	struct xport *xp;		/* the client's: token requests go here */
+	const struct log_sink *log;	/* the client's */
+	uint64_t n_fetches;		/* token fetches; __atomic builtins */
 
 	char *token_file;		/* HSM_AUTH_TOKEN */
 	char *env_token;		/* AZURE_ACCESS_TOKEN copy; secret */
@@ -252,27 +256,52 @@ static const char *kind_label(enum hsm_auth k)
 	}
 }
 
-/* Is kind configured?  Fills a on success, err on failure. */
-static int configure(struct auth *a, enum hsm_auth kind,
-		     const struct hsm_config *cfg, char *err, size_t errlen)
+/* The static token: token_file (readable and private now) or
+ * AZURE_ACCESS_TOKEN. */
+static int configure_token(struct auth *a, const struct hsm_config *cfg,
+			   char *err, size_t errlen)
 {
 	char *tok = NULL;
 	size_t len;
 
+	if (cfg->token_file) {
+		if (read_private_file(cfg->token_file, true, &tok, &len, err,
+				      errlen) != 0)
+			return -1;
+		secret_wipe_free(tok, len);
+		a->token_file = strdup(cfg->token_file);
+		return a->token_file ? 0 : -1;
+	}
+	if ((a->env_token = env_dup("AZURE_ACCESS_TOKEN")))
+		return 0;
+	snprintf(err, errlen, "auth=token needs token_file=PATH or AZURE_ACCESS_TOKEN");
+	return -1;
+}
+
+/* The client certificate: AZURE_CLIENT_ID and a PEM with the key. */
+static int configure_cert(struct auth *a, char *err, size_t errlen)
+{
+	char *path = env_dup("AZURE_CLIENT_CERTIFICATE_PATH");
+	int rc;
+
+	a->client_id = env_dup("AZURE_CLIENT_ID");
+	if (!path || !a->client_id) {
+		free(path);
+		snprintf(err, errlen, "auth=cert needs AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate and unencrypted key)");
+		return -1;
+	}
+	rc = load_cert(a, path, err, errlen);
+	free(path);
+	return rc;
+}
+
+/* Is kind configured?  Fills a on success, err on failure. */
+static int configure(struct auth *a, enum hsm_auth kind,
+		     const struct hsm_config *cfg, char *err, size_t errlen)
+{
 	switch (kind) {
 	case HSM_AUTH_TOKEN:
-		if (cfg->token_file) {
-			if (read_private_file(cfg->token_file, true, &tok, &len,
-					      err, errlen) != 0)
-				return -1;
-			secret_wipe_free(tok, len);
-			a->token_file = strdup(cfg->token_file);
-			return a->token_file ? 0 : -1;
-		}
-		if ((a->env_token = env_dup("AZURE_ACCESS_TOKEN")))
-			return 0;
-		snprintf(err, errlen, "auth=token needs token_file=PATH or AZURE_ACCESS_TOKEN");
-		return -1;
+		return configure_token(a, cfg, err, errlen);
 	case HSM_AUTH_SECRET:
 		a->client_id = env_dup("AZURE_CLIENT_ID");
 		a->client_secret = env_dup("AZURE_CLIENT_SECRET");
@@ -281,20 +310,8 @@ static int configure(struct auth *a, enum hsm_auth kind,
 			return -1;
 		}
 		return 0;
-	case HSM_AUTH_CERT: {
-		char *path = env_dup("AZURE_CLIENT_CERTIFICATE_PATH");
-		int rc;
-
-		a->client_id = env_dup("AZURE_CLIENT_ID");
-		if (!path || !a->client_id) {
-			free(path);
-			snprintf(err, errlen, "auth=cert needs AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (PEM with certificate and unencrypted key)");
-			return -1;
-		}
-		rc = load_cert(a, path, err, errlen);
-		free(path);
-		return rc;
-	}
+	case HSM_AUTH_CERT:
+		return configure_cert(a, err, errlen);
 	case HSM_AUTH_WORKLOAD:
 		a->client_id = env_dup("AZURE_CLIENT_ID");
 		a->fed_file = env_dup("AZURE_FEDERATED_TOKEN_FILE");
@@ -353,7 +370,8 @@ static enum hsm_auth auto_kind(const struct hsm_config *cfg)
 	return HSM_AUTH_IMDS;
 }
 
-enum hsm_status auth_new(const struct hsm_config *cfg, struct auth **out,
+enum hsm_status auth_new(const struct hsm_config *cfg, struct xport *xp,
+			 const struct log_sink *log, struct auth **out,
 			 char *err, size_t errlen)
 {
 	struct auth *a = calloc(1, sizeof(*a));
@@ -366,7 +384,8 @@ enum hsm_status auth_new(const struct hsm_config *cfg, struct auth **out,
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
-	a->allow_http = cfg->allow_http;
+	a->xp = xp;
+	a->log = log;
 	if (kind == HSM_AUTH_AUTO) {
 		kind = auto_kind(cfg);
 		/* Nothing configured: like DefaultAzureCredential, try the
@@ -641,20 +660,77 @@ struct want {			/* a snapshot of the challenge for a fetch */
 	char scope[300];
 };
 
-static enum hsm_status fail(struct hsm_error *err, enum hsm_status st,
-			    int http, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static enum hsm_status fail(struct hsm_error *err, enum hsm_status st,
-			    int http, const char *fmt, ...)
+/*
+ * Send rq with a couple of quick retries (transport errors, 408/429/5xx):
+ * token endpoints get three tries at most, then the caller reports.
+ */
+static void token_tries(struct auth *a, CURL *h, const struct xport_req *rq,
+			struct xport_reply *rp)
 {
-	va_list ap;
+	for (unsigned attempt = 0;; attempt++) {
+		struct timespec ts;
+		int64_t delay;
 
-	err->status = st;
-	err->http_status = http;
-	err->code[0] = err->inner_code[0] = 0;
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
+		if (now_ms() >= rq->deadline) {
+			rp->cc = CURLE_OPERATION_TIMEDOUT;
+			return;
+		}
+		if (xport_send(a->xp, h, rq, rp) == CURLE_OK &&
+		    !status_retryable(rp->status))
+			return;
+		if ((rp->cc != CURLE_OK && (xport_fatal(rp->cc) || rp->too_big)) ||
+		    attempt >= 2)
+			return;
+		delay = backoff_ms(attempt, rp->cc == CURLE_OK ?
+				   xport_retry_after(rp) : -1, rand32(), 200, 2000);
+		if (now_ms() + delay >= rq->deadline)
+			return;
+		ts.tv_sec = (time_t)(delay / 1000);
+		ts.tv_nsec = (long)(delay % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * A request to a token endpoint (no bearer token): url absolute, headers
+ * a NULL-terminated list of "Name: value" lines, body form text or NULL
+ * (then GET), no_proxy for local endpoints (managed identity).  Returns
+ * HSM_OK with any HTTP status in resp->status (the reply is wiped when
+ * freed), or a transport status with a message in err.
+ */
+static enum hsm_status token_http(struct auth *a, const char *url,
+				  const char *const *headers, const char *body,
+				  bool no_proxy, int64_t deadline,
+				  struct http_resp *resp, struct hsm_error *err)
+{
+	/* Token replies are small; the service's reply cap does not apply. */
+	struct xport_req rq = {
+		.method = body ? "POST" : "GET", .url = url, .body = body,
+		.body_len = body ? strlen(body) : 0, .deadline = deadline,
+		.max_reply = 65536, .allow_http = true, .no_proxy = no_proxy,
+	};
+	struct xport_reply rp;
+	CURL *h = xport_get(a->xp);
+	enum hsm_status st;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&rp, 0, sizeof(rp));
+	if (!h || !xport_headers(&rq.hdrs, headers)) {
+		xport_put(a->xp, h);
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory");
+	}
+	token_tries(a, h, &rq, &rp);
+	xport_headers_free(rq.hdrs);
+	if (rp.cc != CURLE_OK) {
+		st = rp.cc == CURLE_OPERATION_TIMEDOUT ? HSM_E_TIMEOUT :
+		     rp.too_big ? HSM_E_PROTOCOL : HSM_E_AUTH;
+		err_set(err, st, 0, "token endpoint: %s",
+			rp.too_big ? "reply too large" : xport_strerror(&rp));
+	} else if ((st = xport_take(&rp, true, resp)) != HSM_OK) {
+		err_set(err, st, 0, "out of memory");
+	}
+	xport_reply_reset(&rp);
+	xport_put(a->xp, h);
 	return st;
 }
 
@@ -669,13 +745,13 @@ static enum hsm_status take_reply(struct http_resp *r, const char *what,
 	if (r->status != 200) {
 		if (!jm_token_error(r->body, r->len, msg, sizeof(msg)))
 			snprintf(msg, sizeof(msg), "no error description");
-		return fail(err, HSM_E_AUTH, (int)r->status,
+		return err_set(err, HSM_E_AUTH, (int)r->status,
 			    "%s refused the token request (HTTP %ld): %s", what,
 			    r->status, msg);
 	}
 	st = jm_parse_token(r->body, r->len, now_unix(), tok, len, exp);
 	if (st != HSM_OK)
-		return fail(err, st == HSM_E_NOMEM ? st : HSM_E_AUTH, 200,
+		return err_set(err, st == HSM_E_NOMEM ? st : HSM_E_AUTH, 200,
 			    "%s sent a reply without an access token", what);
 	return HSM_OK;
 }
@@ -741,8 +817,7 @@ out:
 }
 
 /* Client credentials grant (secret, certificate, federated assertion). */
-static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
-				   const struct want *w, int64_t deadline,
+static enum hsm_status fetch_entra(struct auth *a, const struct want *w, int64_t deadline,
 				   char **tok, size_t *len, int64_t *exp,
 				   struct hsm_error *err)
 {
@@ -759,7 +834,7 @@ static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
 	enum hsm_status st;
 
 	if (!tenant || !*tenant)
-		return fail(err, HSM_E_AUTH, 0,
+		return err_set(err, HSM_E_AUTH, 0,
 			    "no tenant: set AZURE_TENANT_ID (the service sent no challenge yet)");
 	snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token", a->authority,
 		 tenant);
@@ -771,7 +846,7 @@ static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
 		cred = make_assertion(a, url);
 		cred_len = cred ? strlen(cred) : 0;
 		if (!cred)
-			return fail(err, HSM_E_AUTH, 0,
+			return err_set(err, HSM_E_AUTH, 0,
 				    "cannot sign the client assertion with the certificate's key");
 	} else {
 		char why[300];
@@ -779,7 +854,7 @@ static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
 		/* Re-read at every request: kubelet rotates the file. */
 		if (read_private_file(a->fed_file, false, &cred, &cred_len, why,
 				      sizeof(why)) != 0)
-			return fail(err, HSM_E_AUTH, 0,
+			return err_set(err, HSM_E_AUTH, 0,
 				    "AZURE_FEDERATED_TOKEN_FILE: %s", why);
 	}
 	st = HSM_E_NOMEM;
@@ -798,7 +873,7 @@ static enum hsm_status fetch_entra(struct auth *a, struct hsm_client *c,
 	else
 		snprintf(body, blen, "grant_type=client_credentials&client_id=%s&scope=%s&client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&client_assertion=%s",
 			 e_id, e_scope, e_cred);
-	st = http_plain(c, url, hdrs, body, false, deadline, &r, err);
+	st = token_http(a, url, hdrs, body, false, deadline, &r, err);
 	if (st == HSM_OK) {
 		st = take_reply(&r, what, tok, len, exp, err);
 		http_resp_cleanup(&r);
@@ -812,13 +887,12 @@ out:
 	free_escaped(e_scope);
 	free_escaped(e_cred);
 	if (st == HSM_E_NOMEM)
-		fail(err, st, 0, "out of memory");
+		err_set(err, st, 0, "out of memory");
 	return st;
 }
 
 /* Managed identity: App Service or IMDS. */
-static enum hsm_status fetch_mi(struct auth *a, struct hsm_client *c,
-				bool imds, const struct want *w,
+static enum hsm_status fetch_mi(struct auth *a, bool imds, const struct want *w,
 				int64_t deadline, char **tok, size_t *len,
 				int64_t *exp, struct hsm_error *err)
 {
@@ -832,7 +906,7 @@ static enum hsm_status fetch_mi(struct auth *a, struct hsm_client *c,
 	if (!e_res || (a->client_id && !e_id)) {
 		free_escaped(e_res);
 		free_escaped(e_id);
-		return fail(err, HSM_E_NOMEM, 0, "out of memory");
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory");
 	}
 	if (imds) {
 		snprintf(url, sizeof(url),
@@ -851,7 +925,7 @@ static enum hsm_status fetch_mi(struct auth *a, struct hsm_client *c,
 	free_escaped(e_id);
 	snprintf(what, sizeof(what), "managed identity endpoint %.*s",
 		 (int)strcspn(url, "?"), url);
-	st = http_plain(c, url, hdrs, NULL, true, deadline, &r, err);
+	st = token_http(a, url, hdrs, NULL, true, deadline, &r, err);
 	secret_wipe(hline, sizeof(hline));
 	if (st != HSM_OK) {
 		if (st == HSM_E_AUTH)
@@ -864,6 +938,72 @@ static enum hsm_status fetch_mi(struct auth *a, struct hsm_client *c,
 	return st;
 }
 
+/* Read the child's output from fd until EOF (at most 1 MiB) into *r
+ * (capacity *cap; wiped when freed).  False when the deadline passed
+ * first. */
+static bool read_child(int fd, int64_t deadline, struct http_resp *r,
+		       size_t *cap)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return false;
+		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
+			continue;
+		if (r->len + 4096 + 1 > *cap) {
+			size_t ncap = *cap ? *cap * 2 : 8192;
+			char *nb;
+
+			if (ncap > 1 << 20)
+				return true;
+			nb = malloc(ncap);
+			if (!nb)
+				return true;
+			if (r->body) {
+				memcpy(nb, r->body, r->len);
+				secret_wipe_free(r->body, *cap);
+			}
+			r->body = nb;
+			*cap = ncap;
+		}
+		n = read(fd, r->body + r->len, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return true;
+		r->len += (size_t)n;
+	}
+}
+
+/* Start az with argv, its stdout into *out (read end); stdin and stderr
+ * /dev/null. */
+static enum hsm_status spawn_az(struct auth *a, char *const argv[],
+				pid_t *pid, int *out, struct hsm_error *err)
+{
+	posix_spawn_file_actions_t fa;
+	int fds[2], rc;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return err_set(err, HSM_E_AUTH, 0, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	rc = posix_spawn(pid, a->az, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (rc != 0) {
+		close(fds[0]);
+		return err_set(err, HSM_E_AUTH, 0, "cannot run %s: %s", a->az,
+			       strerror(errno));
+	}
+	*out = fds[0];
+	return HSM_OK;
+}
+
 /* az account get-access-token, run without a shell. */
 static enum hsm_status fetch_azcli(struct auth *a, const struct want *w,
 				   int64_t deadline, char **tok, size_t *len,
@@ -872,80 +1012,32 @@ static enum hsm_status fetch_azcli(struct auth *a, const struct want *w,
 	char *argv[] = { (char *)"az", (char *)"account",
 			 (char *)"get-access-token", (char *)"--resource",
 			 (char *)w->resource, (char *)"-o", (char *)"json", NULL };
-	posix_spawn_file_actions_t fa;
 	struct http_resp r = { .secret = true };
 	size_t cap = 0;
-	int fds[2], status = 0;
+	int fd = -1, status = 0;
 	pid_t pid;
-	enum hsm_status st = HSM_E_AUTH;
-	bool timed_out = false;
+	enum hsm_status st;
+	bool timed_out;
 
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return fail(err, HSM_E_AUTH, 0, "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (posix_spawn(&pid, a->az, &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
-		return fail(err, HSM_E_AUTH, 0, "cannot run %s: %s", a->az,
-			    strerror(errno));
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (poll(&p, 1, (int)(left > 1000 ? 1000 : left)) <= 0)
-			continue;
-		if (r.len + 4096 + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *nb;
-
-			if (ncap > 1 << 20)
-				break;
-			nb = malloc(ncap);
-			if (!nb)
-				break;
-			if (r.body) {
-				memcpy(nb, r.body, r.len);
-				secret_wipe_free(r.body, cap);
-			}
-			r.body = nb;
-			cap = ncap;
-		}
-		n = read(fds[0], r.body + r.len, 4096);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		r.len += (size_t)n;
-	}
-	close(fds[0]);
+	st = spawn_az(a, argv, &pid, &fd, err);
+	if (st != HSM_OK)
+		return st;
+	timed_out = !read_child(fd, deadline, &r, &cap);
+	close(fd);
 	if (timed_out)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (timed_out) {
-		st = fail(err, HSM_E_TIMEOUT, 0, "az account get-access-token did not answer in time");
+		st = err_set(err, HSM_E_TIMEOUT, 0, "az account get-access-token did not answer in time");
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		st = fail(err, HSM_E_AUTH, 0,
-			  "az account get-access-token failed (exit %d): run 'az login'",
-			  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		st = err_set(err, HSM_E_AUTH, 0,
+			     "az account get-access-token failed (exit %d): run 'az login'",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	} else if (!r.body || jm_parse_token(r.body, r.len, now_unix(), tok,
 					     len, exp) != HSM_OK) {
-		st = fail(err, HSM_E_AUTH, 0,
-			  "az account get-access-token printed no accessToken");
-	} else {
-		st = HSM_OK;
+		st = err_set(err, HSM_E_AUTH, 0,
+			     "az account get-access-token printed no accessToken");
 	}
 	if (r.body)
 		secret_wipe_free(r.body, cap);
@@ -960,51 +1052,50 @@ static enum hsm_status fetch_static(struct auth *a, char **tok, size_t *len,
 	if (a->token_file) {
 		if (read_private_file(a->token_file, true, tok, len, why,
 				      sizeof(why)) != 0)
-			return fail(err, HSM_E_AUTH, 0, "%s", why);
+			return err_set(err, HSM_E_AUTH, 0, "%s", why);
 	} else {
 		*len = strlen(a->env_token);
 		*tok = malloc(*len + 1);
 		if (!*tok)
-			return fail(err, HSM_E_NOMEM, 0, "out of memory");
+			return err_set(err, HSM_E_NOMEM, 0, "out of memory");
 		memcpy(*tok, a->env_token, *len + 1);
 	}
 	*exp = jm_jwt_exp(*tok, *len);
 	return HSM_OK;
 }
 
-static enum hsm_status fetch(struct auth *a, struct hsm_client *c,
-			     const struct want *w, int64_t deadline,
+static enum hsm_status fetch(struct auth *a, const struct want *w, int64_t deadline,
 			     char **tok, size_t *len, int64_t *exp,
 			     struct hsm_error *err)
 {
 	enum hsm_status st;
 
-	__atomic_fetch_add(&c->n_token_requests, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&a->n_fetches, 1, __ATOMIC_RELAXED);
 	switch (a->kind) {
 	case HSM_AUTH_TOKEN:
 		return fetch_static(a, tok, len, exp, err);
 	case HSM_AUTH_SECRET:
 	case HSM_AUTH_CERT:
 	case HSM_AUTH_WORKLOAD:
-		return fetch_entra(a, c, w, deadline, tok, len, exp, err);
+		return fetch_entra(a, w, deadline, tok, len, exp, err);
 	case HSM_AUTH_APPSERVICE:
-		return fetch_mi(a, c, false, w, deadline, tok, len, exp, err);
+		return fetch_mi(a, false, w, deadline, tok, len, exp, err);
 	case HSM_AUTH_IMDS:
 		if (!a->azcli_fallback)
-			return fetch_mi(a, c, true, w, deadline, tok, len, exp,
+			return fetch_mi(a, true, w, deadline, tok, len, exp,
 					err);
 		/* Probe IMDS briefly; the CLI is the last resort. */
-		st = fetch_mi(a, c, true, w, now_ms() + 2000 < deadline ?
+		st = fetch_mi(a, true, w, now_ms() + 2000 < deadline ?
 			      now_ms() + 2000 : deadline, tok, len, exp, err);
 		if (st == HSM_OK)
 			return st;
-		client_log(c, HSM_LOG_INFO, "managed identity unavailable (%s); trying the Azure CLI",
+		sink_log(a->log, HSM_LOG_INFO, "managed identity unavailable (%s); trying the Azure CLI",
 			   err->message);
 		return fetch_azcli(a, w, deadline, tok, len, exp, err);
 	case HSM_AUTH_AZCLI:
 		return fetch_azcli(a, w, deadline, tok, len, exp, err);
 	default:
-		return fail(err, HSM_E_AUTH, 0, "no credential");
+		return err_set(err, HSM_E_AUTH, 0, "no credential");
 	}
 }
 
@@ -1031,103 +1122,125 @@ static char *make_header(const struct auth *a)
 	return h;
 }
 
-enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
-			    int64_t deadline_ms, char **hdr, uint64_t *gen,
-			    struct hsm_error *err)
+/* Give out the token as a header line: called with a->lock held, returns
+ * with it released.  False when out of memory. */
+static bool hand_out(struct auth *a, char **hdr, uint64_t *gen)
 {
+	*hdr = make_header(a);
+	*gen = a->gen;
+	pthread_mutex_unlock(&a->lock);
+	return *hdr != NULL;
+}
+
+/* Take tok (fetched, expiring at exp; 0: unknown) as the token, under
+ * a->lock.  Returns the time it was taken at. */
+static int64_t store_token(struct auth *a, char *tok, size_t len, int64_t exp)
+{
+	int64_t now = now_unix();
+
+	if (a->token)
+		secret_wipe_free(a->token, a->token_len);
+	a->token = tok;
+	a->token_len = len;
+	a->expires = exp > 0 ? exp : INT64_MAX / 2;
+	if (exp > now) {
+		a->refresh_at = token_refresh_at(now, exp);
+	} else if (exp > 0) {
+		/* Already expired as issued: use it once anyway and let the
+		 * service decide. */
+		a->expires = now + 1;
+		a->refresh_at = now;
+	} else {
+		a->refresh_at = INT64_MAX / 2;
+	}
+	a->gen++;
+	return now;
+}
+
+/* A refresh failed (st, err).  Called with a->lock held, returns with it
+ * released. */
+static enum hsm_status keep_old(struct auth *a, enum hsm_status st,
+				char **hdr, uint64_t *gen, struct hsm_error *err)
+{
+	bool ok;
+
+	if (!a->token || now_unix() >= a->expires) {
+		pthread_mutex_unlock(&a->lock);
+		return st;
+	}
+	/* The old token still works: use it, try again in 10 s. */
+	a->refresh_at = now_unix() + 10;
+	ok = hand_out(a, hdr, gen);
+	sink_log(a->log, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
+		 err->message);
+	memset(err, 0, sizeof(*err));
+	return ok ? HSM_OK : err_set(err, HSM_E_NOMEM, 0, "out of memory");
+}
+
+/* Fetch a token for the challenge seen so far and give it out.  Called
+ * with a->lock held, returns with it released; the lock is dropped during
+ * the fetch, which other threads wait for (a->fetching). */
+static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
+			       char **hdr, uint64_t *gen, struct hsm_error *err)
+{
+	struct want w;
+	char *tok = NULL;
+	size_t len = 0;
+	int64_t exp = 0, now;
 	enum hsm_status st;
 
+	a->fetching = true;
+	memcpy(w.tenant, a->tenant, sizeof(w.tenant));
+	memcpy(w.resource, a->resource, sizeof(w.resource));
+	memcpy(w.scope, a->scope, sizeof(w.scope));
+	pthread_mutex_unlock(&a->lock);
+
+	st = fetch(a, &w, deadline_ms, &tok, &len, &exp, err);
+
+	pthread_mutex_lock(&a->lock);
+	a->fetching = false;
+	pthread_cond_broadcast(&a->cond);
+	if (st != HSM_OK)
+		return keep_old(a, st, hdr, gen, err);
+	now = store_token(a, tok, len, exp);
+	/* Use what we just fetched even if it is already due for refresh
+	 * (a short or expired static token): looping back would fetch
+	 * forever. */
+	if (!hand_out(a, hdr, gen))
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory");
+	sink_log(a->log, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
+		 a->identity, (long long)(exp > 0 ? exp - now : -1));
+	return HSM_OK;
+}
+
+enum hsm_status auth_header(struct auth *a, int64_t deadline_ms, char **hdr,
+			    uint64_t *gen, struct hsm_error *err)
+{
 	*hdr = NULL;
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		int64_t now = now_unix();
+		int64_t now = now_unix(), wake;
 		bool valid = a->token && now < a->expires;
-		struct want w;
-		char *tok = NULL;
-		size_t len = 0;
-		int64_t exp = 0;
+		struct timespec ts;
 
 		if (valid && (now < a->refresh_at || a->fetching)) {
 			/* Fresh, or another thread is refreshing it. */
-			*hdr = make_header(a);
-			*gen = a->gen;
-			pthread_mutex_unlock(&a->lock);
-			if (!*hdr)
-				return fail(err, HSM_E_NOMEM, 0, "out of memory");
+			if (!hand_out(a, hdr, gen))
+				return err_set(err, HSM_E_NOMEM, 0, "out of memory");
 			return HSM_OK;
 		}
-		if (a->fetching) {
-			struct timespec ts;
-			int64_t wake = now_unix() * 1000 +
-				       (deadline_ms - now_ms());
-
-			if (deadline_ms <= now_ms()) {
-				pthread_mutex_unlock(&a->lock);
-				return fail(err, HSM_E_TIMEOUT, 0,
-					    "deadline passed waiting for a token");
-			}
-			ts.tv_sec = (time_t)(wake / 1000);
-			ts.tv_nsec = (long)(wake % 1000) * 1000000;
-			pthread_cond_timedwait(&a->cond, &a->lock, &ts);
-			continue;
-		}
-		a->fetching = true;
-		memcpy(w.tenant, a->tenant, sizeof(w.tenant));
-		memcpy(w.resource, a->resource, sizeof(w.resource));
-		memcpy(w.scope, a->scope, sizeof(w.scope));
-		pthread_mutex_unlock(&a->lock);
-
-		st = fetch(a, c, &w, deadline_ms, &tok, &len, &exp, err);
-
-		pthread_mutex_lock(&a->lock);
-		a->fetching = false;
-		pthread_cond_broadcast(&a->cond);
-		if (st != HSM_OK) {
-			if (a->token && now_unix() < a->expires) {
-				/* Refresh failed but the old token still
-				 * works: use it, try again in 10 s. */
-				a->refresh_at = now_unix() + 10;
-				*hdr = make_header(a);
-				*gen = a->gen;
-				pthread_mutex_unlock(&a->lock);
-				client_log(c, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
-					   err->message);
-				memset(err, 0, sizeof(*err));
-				if (!*hdr)
-					return fail(err, HSM_E_NOMEM, 0, "out of memory");
-				return HSM_OK;
-			}
+		if (!a->fetching)
+			return refresh(a, deadline_ms, hdr, gen, err);
+		/* Wait for the other thread's fetch. */
+		if (deadline_ms <= now_ms()) {
 			pthread_mutex_unlock(&a->lock);
-			return st;
+			return err_set(err, HSM_E_TIMEOUT, 0,
+				       "deadline passed waiting for a token");
 		}
-		if (a->token)
-			secret_wipe_free(a->token, a->token_len);
-		now = now_unix();
-		a->token = tok;
-		a->token_len = len;
-		a->expires = exp > 0 ? exp : INT64_MAX / 2;
-		if (exp > now) {
-			a->refresh_at = token_refresh_at(now, exp);
-		} else if (exp > 0) {
-			/* Already expired as issued: use it once anyway and
-			 * let the service decide. */
-			a->expires = now + 1;
-			a->refresh_at = now;
-		} else {
-			a->refresh_at = INT64_MAX / 2;
-		}
-		a->gen++;
-		/* Use what we just fetched even if it is already due for
-		 * refresh (a short or expired static token): looping back
-		 * would fetch forever. */
-		*hdr = make_header(a);
-		*gen = a->gen;
-		pthread_mutex_unlock(&a->lock);
-		if (!*hdr)
-			return fail(err, HSM_E_NOMEM, 0, "out of memory");
-		client_log(c, HSM_LOG_INFO, "got a token (%s), valid for %lld s",
-			   a->identity, (long long)(exp > 0 ? exp - now : -1));
-		return HSM_OK;
+		wake = now_unix() * 1000 + (deadline_ms - now_ms());
+		ts.tv_sec = (time_t)(wake / 1000);
+		ts.tv_nsec = (long)(wake % 1000) * 1000000;
+		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
 	}
 }
 
@@ -1144,8 +1257,9 @@ void auth_drop(struct auth *a, uint64_t gen)
 }
 
 void auth_describe(struct auth *a, int64_t *expires, char *identity,
-		   size_t len)
+		   size_t len, uint64_t *fetches)
 {
+	*fetches = __atomic_load_n(&a->n_fetches, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&a->lock);
 	*expires = a->token && a->expires < INT64_MAX / 2 ? a->expires : 0;
 	snprintf(identity, len, "%s", a->identity);

@@ -12,13 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "client_i.h"
+#include "hsm_client.h"
+#include "transport_i.h"
+#include "util_i.h"
+
+struct auth;
 
 /*
  * Choose and check the credential of cfg (env vars, files); nothing is
- * sent.  Returns HSM_OK and *out, or HSM_E_AUTH with a one-line reason.
+ * sent.  Token requests will go out through xp and log to log (both must
+ * outlive the auth).  Returns HSM_OK and *out, or HSM_E_AUTH with a
+ * one-line reason.
  */
-enum hsm_status auth_new(const struct hsm_config *cfg, struct auth **out,
+enum hsm_status auth_new(const struct hsm_config *cfg, struct xport *xp,
+			 const struct log_sink *log, struct auth **out,
 			 char *err, size_t errlen);
 /* Wipe the token and free.  NULL is a no-op. */
 void auth_free(struct auth *a);
@@ -49,9 +56,8 @@ bool auth_resource_allowed(const char *resource, const char *service_url);
  * deadline_ms).  *hdr is malloc()ed: secret_wipe_free(*hdr, strlen) it.
  * *gen identifies the token for auth_drop().
  */
-enum hsm_status auth_header(struct auth *a, struct hsm_client *c,
-			    int64_t deadline_ms, char **hdr, uint64_t *gen,
-			    struct hsm_error *err);
+enum hsm_status auth_header(struct auth *a, int64_t deadline_ms, char **hdr,
+			    uint64_t *gen, struct hsm_error *err);
 
 /* The service refused token gen (401): forget it (wiped) unless a newer
  * one replaced it already. */
@@ -61,9 +67,10 @@ void auth_drop(struct auth *a, uint64_t gen);
  * seconds): min(exp - 300 s, half the lifetime), never before now. */
 int64_t token_refresh_at(int64_t now, int64_t exp);
 
-/* For hsm_client_stats(): expiry (unix) and a description. */
+/* For hsm_client_stats(): expiry (unix), a description and the number of
+ * token fetches so far. */
 void auth_describe(struct auth *a, int64_t *expires, char *identity,
-		   size_t len);
+		   size_t len, uint64_t *fetches);
 
 /*
  * Parse a Bearer challenge.  authorization / authorization_uri give the

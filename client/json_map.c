@@ -287,6 +287,34 @@ static size_t strip_zeros(const uint8_t *p, size_t len)
 	return len - i;
 }
 
+/* The size (and curve) of a key from its JWK; false when the JWK lacks
+ * what its type needs.  oct_bits: the attributes' key_size. */
+static bool key_size(struct json_object *key, struct hsm_key *out,
+		     unsigned oct_bits)
+{
+	const char *s;
+
+	switch (out->kty) {
+	case KEY_RSA:
+		if (!out->n || !out->e)
+			return false;
+		out->bits = (unsigned)strip_zeros(out->n, out->n_len) * 8;
+		break;
+	case KEY_EC:
+		s = str_member(key, "crv");
+		out->crv = s ? curve_from_name(s) : CRV_NONE;
+		if (out->crv == CRV_NONE || !out->x || !out->y)
+			return false;
+		out->bits = out->crv == CRV_P521 ? 521 :
+			    (unsigned)curve_coord_len(out->crv) * 8;
+		break;
+	case KEY_OCT:
+		out->bits = oct_bits;
+		break;
+	}
+	return true;
+}
+
 enum hsm_status jm_parse_key(const char *text, size_t len, struct hsm_key *out)
 {
 	struct json_object *root, *key, *v;
@@ -329,24 +357,8 @@ enum hsm_status jm_parse_key(const char *text, size_t len, struct hsm_key *out)
 		goto out;
 	parse_attrs(member(root, "attributes", json_type_object), &out->attrs,
 		    &oct_bits);
-	switch (out->kty) {
-	case KEY_RSA:
-		if (!out->n || !out->e)
-			goto out;
-		out->bits = (unsigned)strip_zeros(out->n, out->n_len) * 8;
-		break;
-	case KEY_EC:
-		s = str_member(key, "crv");
-		out->crv = s ? curve_from_name(s) : CRV_NONE;
-		if (out->crv == CRV_NONE || !out->x || !out->y)
-			goto out;
-		out->bits = out->crv == CRV_P521 ? 521 :
-			    (unsigned)curve_coord_len(out->crv) * 8;
-		break;
-	case KEY_OCT:
-		out->bits = oct_bits;
-		break;
-	}
+	if (!key_size(key, out, oct_bits))
+		goto out;
 	st = parse_tags(member(root, "tags", json_type_object), &out->tags,
 			&out->n_tags);
 	if (st != HSM_OK)

@@ -14,6 +14,7 @@
 
 #include "json_map_i.h"
 #include "client_i.h"
+#include "call_i.h"
 #include "secret.h"
 #include "tap.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_transport.c - the pure parts of client/http.c and client/auth.c:
+ * test_transport.c - the pure parts of client/util.c and client/auth.c:
  * the WWW-Authenticate challenge parser, backoff arithmetic, Retry-After
  * headers, URL validation and request ids.  No network.
  *
