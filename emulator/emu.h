@@ -61,9 +61,4 @@ void keystore_close(struct keystore *ks);
 void keys_handle(struct keystore *ks, const struct emu_request *req,
 		 struct emu_response *resp);
 
-/* Build {"error":{"code":..,"message":..}} (inner may be NULL) into resp. */
-void emu_error(struct emu_response *resp, int status, const char *code,
-	       const char *inner, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
 #endif

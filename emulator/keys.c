@@ -7,54 +7,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "codec.h"
+#include "envelope_i.h"
 #include "keys_i.h"
 #include "pkey.h"
 #include "sym.h"
-
-/* ---- errors ---- */
-
-void emu_error(struct emu_response *resp, int status, const char *code,
-	       const char *inner, const char *fmt, ...)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *err = json_object_new_object();
-	char msg[1024];
-	va_list ap;
-	const char *s;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	resp->status = status;
-	resp->body = NULL;
-	resp->body_len = 0;
-	if (o == NULL || err == NULL) {
-		json_object_put(o);
-		json_object_put(err);
-		return;
-	}
-	jadd_str(err, "code", code);
-	if (inner != NULL) {
-		struct json_object *in = json_object_new_object();
-
-		jadd_str(in, "code", inner);
-		json_object_object_add(err, "innererror", in);
-	}
-	jadd_str(err, "message", msg);
-	json_object_object_add(o, "error", err);
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					   JSON_C_TO_STRING_NOSLASHESCAPE);
-	resp->body = s ? strdup(s) : NULL;
-	resp->body_len = resp->body ? strlen(resp->body) : 0;
-	json_object_put(o);
-}
 
 void keys_activity_id(char out[37])
 {

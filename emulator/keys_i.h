@@ -23,6 +23,7 @@
 
 #include "alg.h"
 #include "emu.h"
+#include "envelope_i.h"
 #include "names.h"
 #include "secret.h"
 

@@ -23,6 +23,7 @@
 
 #include "admin_i.h"
 #include "codec.h"
+#include "envelope_i.h"
 #include "secret.h"
 #include "identities_i.h"
 #include "server_i.h"
@@ -156,30 +157,20 @@ static long ms_since(const struct timespec *t0)
 	       (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* The service's error envelope, built here rather than with emu_error()
- * so that the HTTP side's answers do not depend on the key side. */
+/* The service's error envelope, as the key side builds it. */
 void http_error(struct http_resp *resp, int status, const char *code,
-		     const char *fmt, ...)
+		const char *fmt, ...)
 {
-	char msg[512];
+	struct emu_response er;
 	va_list ap;
-	json_object *err, *top;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	emu_verror(&er, status, code, NULL, fmt, ap);
 	va_end(ap);
-	top = json_object_new_object();
-	err = json_object_new_object();
-	if (top == NULL || err == NULL) {
-		json_object_put(top);
-		json_object_put(err);
-		http_resp_json(resp, status, NULL);
-		return;
-	}
-	json_object_object_add(err, "code", json_object_new_string(code));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	json_object_object_add(top, "error", err);
-	http_resp_json(resp, status, top);
+	free(resp->body);
+	resp->status = er.status;
+	resp->body = er.body;
+	resp->body_len = er.body_len;
 }
 
 /* ---- data plane --------------------------------------------------------- */
