@@ -39,7 +39,7 @@ static void *demo_gen(void *arg)
 	return NULL;
 }
 
-int demo_create(struct keystore *ks)
+int demo_seed(struct keystore *ks)
 {
 	enum { N = sizeof(demo_keys) / sizeof(demo_keys[0]) };
 	struct demo_job jobs[N];
@@ -47,6 +47,8 @@ int demo_create(struct keystore *ks)
 	bool started[N];
 	int err = 0;
 
+	if (ks->count != 0)
+		return 0;
 	/* RSA 4096 generation dominates start-up; generate in parallel so an
 	 * emulator with --demo-keys is ready sooner on a multi-core host. */
 	for (size_t i = 0; i < N; i++) {
@@ -74,8 +76,8 @@ int demo_create(struct keystore *ks)
 			continue;
 		}
 		v->ops = keys_default_ops(demo_keys[i].kty);
-		/* Called from keystore_open() before any other thread sees ks;
-		 * the lock is taken anyway to keep the store's rule simple. */
+		/* Called before any other thread sees ks; the lock is taken
+		 * anyway to keep the store's rule simple. */
 		pthread_rwlock_wrlock(&ks->lock);
 		e = store_add_entry(ks, demo_keys[i].name);
 		err = e == NULL ? -ENOMEM : entry_add_version(e, v);

@@ -51,9 +51,13 @@ const char *keys_route_op(const char *method, const char *path);
 
 struct keystore;
 
-/* Open (creating) the store in dir; dir NULL: memory only.  demo: add the
- * demo keys when the store is empty.  Returns NULL and sets errno. */
-struct keystore *keystore_open(const char *dir, bool demo);
+/* Open (creating) the store in dir; dir NULL: memory only.  Returns NULL
+ * and sets errno. */
+struct keystore *keystore_open(const char *dir);
+
+/* Add the demo keys (--demo-keys) when the store is empty.  Call before
+ * the store is shared with other threads.  0 or -errno. */
+int demo_seed(struct keystore *ks);
 void keystore_close(struct keystore *ks);
 
 /* Handle one authenticated request; thread-safe.  Always fills resp

@@ -27,7 +27,7 @@ struct identities {
 	char *identity_header;
 };
 
-int identities_role_from_name(const char *name)
+static int role_from_name(const char *name)
 {
 	static const char *const names[] = { "none", "reader", "user", "officer" };
 
@@ -151,7 +151,7 @@ static int role_member(json_object *o, const char *who, enum emu_role *role,
 		*role = ROLE_OFFICER;
 		return 0;
 	}
-	v = identities_role_from_name(r);
+	v = role_from_name(r);
 	if (v < 0) {
 		snprintf(err, errlen, "identity '%s': unknown role '%s' (use none, reader, user or officer)",
 			 who, r);
@@ -303,14 +303,6 @@ const struct emu_identity *identities_managed(const struct identities *ids,
 		if (ids->v[i].managed && strcmp(ids->v[i].client_id, client_id) == 0)
 			return &ids->v[i];
 	return NULL;
-}
-
-const struct emu_identity *identities_any(const struct identities *ids,
-					  const char *client_id)
-{
-	const struct emu_identity *e = identities_client(ids, client_id);
-
-	return e ? e : identities_managed(ids, client_id);
 }
 
 const char *identities_header(const struct identities *ids)

@@ -135,11 +135,6 @@ int store_persist(struct keystore *ks, struct key_entry *e);
 /* Index in ks->order of the first entry with seq >= seq. */
 size_t store_order_from(struct keystore *ks, uint64_t seq);
 
-/* Serialize an entry, private material included (caller owns the object;
- * it holds secrets: free through json_put_secret()). */
-struct json_object *entry_to_json(const struct key_entry *e);
-/* Rebuild an entry from entry_to_json() output; NULL when malformed. */
-struct key_entry *entry_from_json(struct json_object *o);
 void entry_free(struct key_entry *e);
 /* Insert a rebuilt entry (write lock). */
 int store_insert_entry(struct keystore *ks, struct key_entry *e);
@@ -206,11 +201,7 @@ struct json_object *keys_parse_body(const struct emu_request *req,
 /* A fresh activity id ("xxxxxxxx-xxxx-...") into out[37]. */
 void keys_activity_id(char out[37]);
 
-/* ---- demo keys (demo.c) ---- */
-
-/* Create the contract's demo keys into an empty store (called by
- * keystore_open(); takes the write lock itself).  0 or -errno. */
-int demo_create(struct keystore *ks);
+/* ---- key generation ---- */
 
 /* Generate key material (bits: RSA modulus or AES size; crv: EC curve;
  * exponent: RSA public exponent); used by create, rotate and demo.

@@ -239,10 +239,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(keysdir, sizeof(keysdir), "%s/keys", dir);
-	srv.ks = keystore_open(keysdir, o.demo);
-	if (srv.ks == NULL) {
+	srv.ks = keystore_open(keysdir);
+	if (srv.ks == NULL || (o.demo && (rc = demo_seed(srv.ks)) != 0)) {
 		fprintf(stderr, "hsm-emulator: cannot open the key store in %s: %s\n",
-			keysdir, strerror(errno));
+			keysdir, strerror(srv.ks ? -rc : errno));
 		goto out;
 	}
 	if (!o.plain_http &&

@@ -127,7 +127,8 @@ void http_resp_json(struct http_resp *resp, int status, void *obj)
 	json_object_put(obj);
 }
 
-void server_sleep_ms(struct emu_server *srv, long ms)
+/* Sleep ms milliseconds, waking early when the server stops. */
+static void sleep_ms(struct emu_server *srv, long ms)
 {
 	struct timespec until;
 
@@ -352,8 +353,8 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 	}
 
 	admin_fault_decide(srv->adm, op, &fa);
-	server_sleep_ms(srv, fa.latency_ms);
-	server_sleep_ms(srv, fa.stall_ms);
+	sleep_ms(srv, fa.latency_ms);
+	sleep_ms(srv, fa.stall_ms);
 	if (fa.drop) {
 		resp->drop = true;
 		return;

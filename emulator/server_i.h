@@ -88,9 +88,6 @@ void http_resp_json(struct http_resp *resp, int status, void *obj);
 void http_error(struct http_resp *resp, int status, const char *code,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Sleep ms milliseconds, waking early when the server stops. */
-void server_sleep_ms(struct emu_server *srv, long ms);
-
 /* Random UUID (36 chars + NUL) for request and activity ids. */
 void emu_uuid(char out[37]);
 

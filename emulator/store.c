@@ -506,7 +506,9 @@ static struct json_object *ver_to_json(const struct key_ver *v)
 	return o;
 }
 
-struct json_object *entry_to_json(const struct key_entry *e)
+/* Serialize an entry, private material included (the object holds
+ * secrets: free it through put_secret_json()). */
+static struct json_object *entry_to_json(const struct key_entry *e)
 {
 	struct json_object *o = json_object_new_object(), *vers, *pol, *acts;
 
@@ -606,7 +608,8 @@ static struct key_ver *ver_from_json(struct json_object *o)
 	return v;
 }
 
-struct key_entry *entry_from_json(struct json_object *o)
+/* Rebuild an entry from entry_to_json() output; NULL when malformed. */
+static struct key_entry *entry_from_json(struct json_object *o)
 {
 	const char *name = jstr(o, "name");
 	struct json_object *vers, *pol, *acts;
@@ -856,7 +859,7 @@ static int load_backup_key(struct keystore *ks)
 	return err;
 }
 
-struct keystore *keystore_open(const char *dir, bool demo)
+struct keystore *keystore_open(const char *dir)
 {
 	struct keystore *ks = calloc(1, sizeof(*ks));
 	int err = 0;
@@ -892,11 +895,6 @@ struct keystore *keystore_open(const char *dir, bool demo)
 	err = load_backup_key(ks);
 	if (err != 0)
 		goto fail;
-	if (demo && ks->count == 0) {
-		err = demo_create(ks);
-		if (err != 0)
-			goto fail;
-	}
 	return ks;
 fail:
 	keystore_close(ks);
