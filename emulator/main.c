@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "admin_i.h"
+#include "emu.h"
 #include "identities_i.h"
 #include "secret.h"
 #include "server_i.h"

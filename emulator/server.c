@@ -19,17 +19,19 @@
 
 #include <json-c/json.h>
 #include <microhttpd.h>
-#include <openssl/rand.h>
 
+#include "admin_api_i.h"
 #include "admin_i.h"
 #include "codec.h"
-#include "envelope_i.h"
-#include "secret.h"
+#include "http_i.h"
 #include "identities_i.h"
+#include "secret.h"
 #include "server_i.h"
 #include "tokens_i.h"
+#include "uuid_i.h"
 
 #define IDLE_TIMEOUT_S 300	/* idle keep-alive connections are closed */
+#define EMU_BODY_MAX (1024 * 1024)	/* larger request bodies: 413 */
 #define BUILD_VERSION "1.0.20260320-1-emulator"
 
 static const char *const api_versions[] = {
@@ -45,87 +47,6 @@ struct req_ctx {
 	bool too_big;
 	struct timespec t0;
 };
-
-/* ---- small helpers ------------------------------------------------------ */
-
-/* Request and activity ids must be unique, not unpredictable: a
- * per-thread xorshift128+ seeded once from RAND_bytes() saves a trip
- * through OpenSSL's DRBG (and its getpid()) on every response. */
-static __thread uint64_t uuid_state[2];
-
-void emu_uuid(char out[37])
-{
-	uint64_t *s = uuid_state;
-	uint8_t b[16];
-
-	if (s[0] == 0 && s[1] == 0) {
-		if (RAND_bytes((unsigned char *)s, 16) != 1 || (s[0] | s[1]) == 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			s[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull | 1;
-			s[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)out;
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		uint64_t x = s[0], y = s[1], r;
-		s[0] = y;
-		x ^= x << 23;
-		s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-		r = s[1] + y;
-		memcpy(b + 8 * i, &r, 8);
-	}
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-const char *http_query(const struct http_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *http_header(const struct http_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-void http_resp_header(struct http_resp *resp, const char *name,
-		      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (resp->nheaders >= HTTP_MAX_HEADERS)
-		return;
-	resp->headers[resp->nheaders].name = name;
-	va_start(ap, fmt);
-	vsnprintf(resp->headers[resp->nheaders].value,
-		  sizeof(resp->headers[0].value), fmt, ap);
-	va_end(ap);
-	resp->nheaders++;
-}
-
-void http_resp_json(struct http_resp *resp, int status, void *obj)
-{
-	const char *s;
-	size_t n;
-
-	resp->status = status;
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	if (obj == NULL) {
-		resp->status = 500;
-		return;
-	}
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	resp->body = s ? strndup(s, n) : NULL;
-	resp->body_len = resp->body ? n : 0;
-	json_object_put(obj);
-}
 
 /* Sleep ms milliseconds, waking early when the server stops. */
 static void sleep_ms(struct emu_server *srv, long ms)
@@ -156,22 +77,6 @@ static long ms_since(const struct timespec *t0)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - t0->tv_sec) * 1000L +
 	       (now.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-/* The service's error envelope, as the key side builds it. */
-void http_error(struct http_resp *resp, int status, const char *code,
-		const char *fmt, ...)
-{
-	struct emu_response er;
-	va_list ap;
-
-	va_start(ap, fmt);
-	emu_verror(&er, status, code, NULL, fmt, ap);
-	va_end(ap);
-	free(resp->body);
-	resp->status = er.status;
-	resp->body = er.body;
-	resp->body_len = er.body_len;
 }
 
 /* ---- data plane --------------------------------------------------------- */
@@ -396,45 +301,6 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 
 /* ---- routing ------------------------------------------------------------ */
 
-static void openid_config(struct emu_server *srv, const char *tenant,
-			  struct http_resp *resp)
-{
-	/* Enough of the discovery document for MSAL-based credentials that
-	 * look the token endpoint up before using it. */
-	json_object *o = json_object_new_object();
-	char buf[400];
-
-	if (o == NULL) {
-		http_resp_json(resp, 500, NULL);
-		return;
-	}
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
-	json_object_object_add(o, "token_endpoint", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/authorize", srv->base_url, tenant);
-	json_object_object_add(o, "authorization_endpoint", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/v2.0", srv->base_url, tenant);
-	json_object_object_add(o, "issuer", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/discovery/v2.0/keys", srv->base_url, tenant);
-	json_object_object_add(o, "jwks_uri", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/devicecode", srv->base_url, tenant);
-	json_object_object_add(o, "device_authorization_endpoint", json_object_new_string(buf));
-	json_object_object_add(o, "tenant_region_scope", json_object_new_string("EU"));
-	resp->token_style = true;
-	http_resp_json(resp, 200, o);
-}
-
-static bool method_is(const struct http_req *req, const char *m,
-		      struct http_resp *resp)
-{
-	if (strcmp(req->method, m) == 0)
-		return true;
-	http_error(resp, 405, "MethodNotAllowed",
-		 "The requested resource does not support http method '%.16s'.",
-		 req->method);
-	http_resp_header(resp, "Allow", "%s", m);
-	return false;
-}
-
 static void dispatch(struct emu_server *srv, const struct http_req *req,
 		     struct http_resp *resp)
 {
@@ -455,12 +321,12 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 		return;
 	}
 	if (strcmp(p, "/metadata/identity/oauth2/token") == 0) {
-		if (method_is(req, "GET", resp))
+		if (http_method_ok(req, "GET", resp))
 			tokens_handle_imds(srv, req, resp);
 		return;
 	}
 	if (strcmp(p, "/msi/token") == 0) {
-		if (method_is(req, "GET", resp))
+		if (http_method_ok(req, "GET", resp))
 			tokens_handle_appservice(srv, req, resp);
 		return;
 	}
@@ -471,18 +337,18 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 
 		snprintf(tenant, sizeof(tenant), "%.*s", (int)(slash - p - 1), p + 1);
 		if (strcmp(slash, "/oauth2/v2.0/token") == 0) {
-			if (method_is(req, "POST", resp))
+			if (http_method_ok(req, "POST", resp))
 				tokens_handle_entra(srv, req, tenant, resp);
 			return;
 		}
 		if (strcmp(slash, "/discovery/v2.0/keys") == 0) {
-			if (method_is(req, "GET", resp))
+			if (http_method_ok(req, "GET", resp))
 				tokens_handle_jwks(srv, resp);
 			return;
 		}
 		if (strcmp(slash, "/v2.0/.well-known/openid-configuration") == 0) {
-			if (method_is(req, "GET", resp))
-				openid_config(srv, tenant, resp);
+			if (http_method_ok(req, "GET", resp))
+				tokens_handle_openid(srv, tenant, resp);
 			return;
 		}
 	}

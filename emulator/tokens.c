@@ -25,8 +25,10 @@
 #include "pkey.h"
 #include "pkop.h"
 #include "secret.h"
+#include "http_i.h"
 #include "tls_i.h"
 #include "tokens_i.h"
+#include "uuid_i.h"
 
 #define CLOCK_SKEW 300		/* seconds of nbf/iat tolerance, as Entra */
 #define FEDERATED_LIFETIME 3600
@@ -903,4 +905,31 @@ out:
 	free(e64);
 	resp->token_style = true;
 	http_resp_json(resp, o ? 200 : 500, o);
+}
+
+void tokens_handle_openid(struct emu_server *srv, const char *tenant,
+			  struct http_resp *resp)
+{
+	/* Enough of the discovery document for MSAL-based credentials that
+	 * look the token endpoint up before using it. */
+	json_object *o = json_object_new_object();
+	char buf[400];
+
+	if (o == NULL) {
+		http_resp_json(resp, 500, NULL);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
+	json_object_object_add(o, "token_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/authorize", srv->base_url, tenant);
+	json_object_object_add(o, "authorization_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/v2.0", srv->base_url, tenant);
+	json_object_object_add(o, "issuer", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/discovery/v2.0/keys", srv->base_url, tenant);
+	json_object_object_add(o, "jwks_uri", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/devicecode", srv->base_url, tenant);
+	json_object_object_add(o, "device_authorization_endpoint", json_object_new_string(buf));
+	json_object_object_add(o, "tenant_region_scope", json_object_new_string("EU"));
+	resp->token_style = true;
+	http_resp_json(resp, 200, o);
 }
