@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 
-#include "keys_i.h"
+#include "demo_i.h"
+#include "material_i.h"
+#include "store_i.h"
 
 static const struct {
 	const char *name;
@@ -34,7 +36,7 @@ static void *demo_gen(void *arg)
 {
 	struct demo_job *j = arg;
 
-	j->err = keys_generate(demo_keys[j->i].kty, demo_keys[j->i].bits,
+	j->err = mat_generate(demo_keys[j->i].kty, demo_keys[j->i].bits,
 			       demo_keys[j->i].crv, 65537, &j->m);
 	return NULL;
 }
@@ -70,12 +72,12 @@ int demo_seed(struct keystore *ks)
 			mat_put(jobs[i].m);
 			continue;
 		}
-		v = ver_new(jobs[i].m, keys_now());
+		v = ver_new(jobs[i].m, store_now());
 		if (v == NULL) {
 			err = -ENOMEM;
 			continue;
 		}
-		v->ops = keys_default_ops(demo_keys[i].kty);
+		v->ops = mat_default_ops(demo_keys[i].kty);
 		/* Called before any other thread sees ks; the lock is taken
 		 * anyway to keep the store's rule simple. */
 		pthread_rwlock_wrlock(&ks->lock);

@@ -14,54 +14,17 @@
 
 #include "codec.h"
 #include "envelope_i.h"
+#include "keys_find_i.h"
 #include "keys_i.h"
+#include "keys_json_i.h"
+#include "keys_ops_i.h"
+#include "keys_params_i.h"
+#include "material_i.h"
 #include "pkey.h"
+#include "render_i.h"
+#include "store_i.h"
 #include "sym.h"
-
-void keys_activity_id(char out[37])
-{
-	char h[33];
-
-	keys_random_hex(h, 16);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
-		 h + 16, h + 20);
-}
-
-void keys_not_found(struct emu_response *resp, const char *base,
-		    const char *path)
-{
-	char act[37];
-
-	keys_activity_id(act);
-	emu_error(resp, 404, "KeyNotFound", NULL,
-		  "Key not found: %s%s (Activity ID: %s)", base, path, act);
-}
-
-struct json_object *keys_parse_body(const struct emu_request *req,
-				    struct emu_response *resp)
-{
-	struct json_tokener *tok;
-	struct json_object *o = NULL;
-
-	if (req->body_len > 0 && req->body_len < INT_MAX) {
-		tok = json_tokener_new();
-		if (tok != NULL) {
-			o = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-			if (json_tokener_get_error(tok) != json_tokener_success) {
-				json_object_put(o);
-				o = NULL;
-			}
-			json_tokener_free(tok);
-		}
-	}
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		emu_error(resp, 400, "BadParameter", NULL,
-			  "The request body must be a JSON object.");
-		return NULL;
-	}
-	return o;
-}
+#include "uuid_i.h"
 
 /* ---- routing ---- */
 
@@ -237,21 +200,6 @@ const char *keys_route_op(const char *method, const char *path)
 
 /* ---- request parameters ---- */
 
-unsigned keys_default_ops(enum key_type kty)
-{
-	switch (kty) {
-	case KEY_RSA:
-		return KOP_ENCRYPT | KOP_DECRYPT | KOP_SIGN | KOP_VERIFY |
-		       KOP_WRAP | KOP_UNWRAP;
-	case KEY_EC:
-		return KOP_SIGN | KOP_VERIFY | KOP_DERIVE;
-	case KEY_OCT:
-	default:
-		return KOP_ENCRYPT | KOP_DECRYPT | KOP_SIGN | KOP_VERIFY |
-		       KOP_WRAP | KOP_UNWRAP | KOP_DERIVE;
-	}
-}
-
 static int parse_kty(const char *s, enum key_type *out)
 {
 	if (s == NULL)
@@ -265,24 +213,6 @@ static int parse_kty(const char *s, enum key_type *out)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-static struct json_object *member(struct json_object *o, const char *k)
-{
-	struct json_object *m = NULL;
-
-	if (o == NULL || !json_object_object_get_ex(o, k, &m) ||
-	    json_object_is_type(m, json_type_null))
-		return NULL;
-	return m;
-}
-
-static const char *member_str(struct json_object *o, const char *k)
-{
-	struct json_object *m = member(o, k);
-
-	return m && json_object_is_type(m, json_type_string) ?
-	       json_object_get_string(m) : NULL;
 }
 
 /* Parsed common members of create/import/update bodies. */
@@ -300,8 +230,8 @@ struct key_params {
 static int parse_params(struct json_object *o, struct json_object *ops_src,
 			struct key_params *p, struct emu_response *resp)
 {
-	struct json_object *ops = member(ops_src, "key_ops");
-	struct json_object *attr = member(o, "attributes"), *m;
+	struct json_object *ops = jmember(ops_src, "key_ops");
+	struct json_object *attr = jmember(o, "attributes"), *m;
 
 	memset(p, 0, sizeof(*p));
 	if (ops != NULL) {
@@ -330,32 +260,32 @@ static int parse_params(struct json_object *o, struct json_object *ops_src,
 				  "'attributes' must be an object.");
 			return -EINVAL;
 		}
-		if ((m = member(attr, "enabled")) != NULL) {
+		if ((m = jmember(attr, "enabled")) != NULL) {
 			if (!json_object_is_type(m, json_type_boolean))
 				goto bad_attr;
 			p->have_enabled = true;
 			p->enabled = json_object_get_boolean(m);
 		}
-		if ((m = member(attr, "nbf")) != NULL) {
+		if ((m = jmember(attr, "nbf")) != NULL) {
 			if (!json_object_is_type(m, json_type_int))
 				goto bad_attr;
 			p->have_nbf = true;
 			p->nbf = json_object_get_int64(m);
 		}
-		if ((m = member(attr, "exp")) != NULL) {
+		if ((m = jmember(attr, "exp")) != NULL) {
 			if (!json_object_is_type(m, json_type_int))
 				goto bad_attr;
 			p->have_exp = true;
 			p->exp = json_object_get_int64(m);
 		}
-		if ((m = member(attr, "exportable")) != NULL &&
+		if ((m = jmember(attr, "exportable")) != NULL &&
 		    json_object_get_boolean(m)) {
 			emu_error(resp, 400, "BadParameter", NULL,
 				  "Exportable keys need a release policy; the emulator does not support key release. Create the key with exportable false.");
 			return -EINVAL;
 		}
 	}
-	if ((m = member(o, "tags")) != NULL) {
+	if ((m = jmember(o, "tags")) != NULL) {
 		if (!json_object_is_type(m, json_type_object))
 			goto bad_tags;
 		if (json_object_object_length(m) > KEY_TAGS_MAX) {
@@ -408,39 +338,6 @@ static int apply_params(struct key_ver *v, const struct key_params *p)
 	return 0;
 }
 
-int keys_generate(enum key_type kty, unsigned bits, enum curve crv,
-		  unsigned long exponent, struct key_mat **out)
-{
-	EVP_PKEY *pk = NULL;
-	uint8_t k[32];
-	int err;
-
-	*out = NULL;
-	if (kty == KEY_OCT) {
-		err = random_bytes(k, bits / 8);
-		if (err != 0)
-			return err;
-		*out = mat_from_oct(k, bits / 8);
-		secret_wipe(k, sizeof(k));
-		return *out ? 0 : -ENOMEM;
-	}
-	if (kty == KEY_RSA)
-		err = pkey_generate_rsa(bits, exponent, &pk);
-	else
-		err = pkey_generate_ec(crv, &pk);
-	if (err != 0)
-		return err;
-	*out = mat_from_pkey(pk);
-	return *out ? 0 : -ENOMEM;
-}
-
-static void reply_conflict_deleted(struct emu_response *resp, const char *name)
-{
-	emu_error(resp, 409, "Conflict", "ObjectIsDeletedButRecoverable",
-		  "Key %s is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.",
-		  name);
-}
-
 /* Add a new version v (taken over) under name, refusing deleted names.
  * Renders the bundle into resp. */
 static void add_version_reply(struct keystore *ks, const struct emu_request *req,
@@ -455,7 +352,7 @@ static void add_version_reply(struct keystore *ks, const struct emu_request *req
 	if (e != NULL && e->deleted) {
 		pthread_rwlock_unlock(&ks->lock);
 		ver_free(v);
-		reply_conflict_deleted(resp, name);
+		keys_conflict_deleted(resp, name);
 		return;
 	}
 	if (e == NULL) {
@@ -486,18 +383,6 @@ static void add_version_reply(struct keystore *ks, const struct emu_request *req
 	pthread_rwlock_unlock(&ks->lock);
 }
 
-static bool name_is_deleted(struct keystore *ks, const char *name)
-{
-	struct key_entry *e;
-	bool d;
-
-	pthread_rwlock_rdlock(&ks->lock);
-	e = store_find(ks, name);
-	d = e != NULL && e->deleted;
-	pthread_rwlock_unlock(&ks->lock);
-	return d;
-}
-
 static void op_create(struct keystore *ks, const struct emu_request *req,
 		      const char *name, struct emu_response *resp)
 {
@@ -513,12 +398,12 @@ static void op_create(struct keystore *ks, const struct emu_request *req,
 
 	if (o == NULL)
 		return;
-	if (parse_kty(member_str(o, "kty"), &kty) != 0) {
+	if (parse_kty(jmember_str(o, "kty"), &kty) != 0) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "Invalid or missing 'kty'. Managed HSM supports RSA-HSM, EC-HSM and oct-HSM (RSA, EC and oct are accepted).");
 		goto out;
 	}
-	if ((m = member(o, "key_size")) != NULL) {
+	if ((m = jmember(o, "key_size")) != NULL) {
 		if (!json_object_is_type(m, json_type_int))
 			goto bad_size;
 		bits = (unsigned)json_object_get_int(m);
@@ -528,7 +413,7 @@ static void op_create(struct keystore *ks, const struct emu_request *req,
 			bits = 2048;
 		if (bits != 2048 && bits != 3072 && bits != 4096)
 			goto bad_size;
-		if ((m = member(o, "public_exponent")) != NULL) {
+		if ((m = jmember(o, "public_exponent")) != NULL) {
 			int64_t e = json_object_get_int64(m);
 
 			if (!json_object_is_type(m, json_type_int) || e < 3 ||
@@ -545,7 +430,7 @@ static void op_create(struct keystore *ks, const struct emu_request *req,
 		if (bits != 128 && bits != 192 && bits != 256)
 			goto bad_size;
 	} else {
-		const char *c = member_str(o, "crv");
+		const char *c = jmember_str(o, "crv");
 
 		if (c != NULL)
 			crv = curve_from_name(c);
@@ -558,24 +443,24 @@ static void op_create(struct keystore *ks, const struct emu_request *req,
 	}
 	if (parse_params(o, o, &p, resp) != 0)
 		goto out;
-	if (name_is_deleted(ks, name)) {
-		reply_conflict_deleted(resp, name);
+	if (keys_name_deleted(ks, name)) {
+		keys_conflict_deleted(resp, name);
 		goto out;
 	}
-	err = keys_generate(kty, bits, crv, exponent, &mat);
+	err = mat_generate(kty, bits, crv, exponent, &mat);
 	if (err != 0) {
 		emu_error(resp, 500, "InternalError", NULL,
 			  "Key generation failed (%s); retry the request.",
 			  strerror(-err));
 		goto out;
 	}
-	v = ver_new(mat, keys_now());
+	v = ver_new(mat, store_now());
 	if (v == NULL) {
 		emu_error(resp, 500, "InternalError", NULL,
 			  "The emulator ran out of memory; retry the request.");
 		goto out;
 	}
-	v->ops = keys_default_ops(kty);
+	v->ops = mat_default_ops(kty);
 	if (apply_params(v, &p) != 0) {
 		ver_free(v);
 		emu_error(resp, 500, "InternalError", NULL,
@@ -596,12 +481,12 @@ bad_size:
 /* Decode JWK member k into b; absent leaves b empty. -EINVAL if malformed. */
 static int jwk_bytes(struct json_object *jwk, const char *k, struct bytes *b)
 {
-	const char *s = member_str(jwk, k);
+	const char *s = jmember_str(jwk, k);
 
 	b->p = NULL;
 	b->len = 0;
 	if (s == NULL)
-		return member(jwk, k) ? -EINVAL : 0;
+		return jmember(jwk, k) ? -EINVAL : 0;
 	return b64url_decode(s, strlen(s), &b->p, &b->len);
 }
 
@@ -637,8 +522,8 @@ static int import_material(struct json_object *jwk, enum key_type kty,
 			}
 		}
 	} else if (kty == KEY_EC) {
-		enum curve crv = curve_from_name(member_str(jwk, "crv") ?
-						 member_str(jwk, "crv") : "");
+		enum curve crv = curve_from_name(jmember_str(jwk, "crv") ?
+						 jmember_str(jwk, "crv") : "");
 
 		if (crv == CRV_NONE) {
 			*why = "an EC key needs crv P-256, P-256K, P-384 or P-521";
@@ -697,21 +582,21 @@ static void op_import(struct keystore *ks, const struct emu_request *req,
 
 	if (o == NULL)
 		return;
-	jwk = member(o, "key");
+	jwk = jmember(o, "key");
 	if (jwk == NULL || !json_object_is_type(jwk, json_type_object)) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "The request must contain 'key', a JSON Web Key with private parts.");
 		goto out;
 	}
-	if (parse_kty(member_str(jwk, "kty"), &kty) != 0) {
+	if (parse_kty(jmember_str(jwk, "kty"), &kty) != 0) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "Invalid or missing 'kty' in 'key'. Managed HSM imports RSA-HSM, EC-HSM and oct-HSM keys.");
 		goto out;
 	}
 	if (parse_params(o, jwk, &p, resp) != 0)
 		goto out;
-	if (name_is_deleted(ks, name)) {
-		reply_conflict_deleted(resp, name);
+	if (keys_name_deleted(ks, name)) {
+		keys_conflict_deleted(resp, name);
 		goto out;
 	}
 	err = import_material(jwk, kty, &mat, &why);
@@ -725,8 +610,8 @@ static void op_import(struct keystore *ks, const struct emu_request *req,
 			  "Invalid key to import: %s.", why);
 		goto out;
 	}
-	v = ver_new(mat, keys_now());
-	if (v == NULL || (v->ops = keys_default_ops(kty), apply_params(v, &p)) != 0) {
+	v = ver_new(mat, store_now());
+	if (v == NULL || (v->ops = mat_default_ops(kty), apply_params(v, &p)) != 0) {
 		ver_free(v);
 		emu_error(resp, 500, "InternalError", NULL,
 			  "The emulator ran out of memory; retry the request.");
@@ -735,12 +620,12 @@ static void op_import(struct keystore *ks, const struct emu_request *req,
 	add_version_reply(ks, req, name, v, resp);
 out:
 	/* The body held private key parts: cleanse json-c's copies. */
-	if (o != NULL && (jwk = member(o, "key")) != NULL &&
+	if (o != NULL && (jwk = jmember(o, "key")) != NULL &&
 	    json_object_is_type(jwk, json_type_object)) {
 		static const char *const priv[] = { "d", "p", "q", "dp", "dq", "qi", "k" };
 
 		for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++) {
-			struct json_object *s = member(jwk, priv[i]);
+			struct json_object *s = jmember(jwk, priv[i]);
 
 			if (s != NULL && json_object_is_type(s, json_type_string)) {
 				char *b = (char *)json_object_get_string(s);
@@ -752,32 +637,6 @@ out:
 	json_object_put(o);
 }
 
-/* Look up an active key and version under the lock the caller holds;
- * fills resp with 404 when absent. */
-static struct key_ver *find_active(struct keystore *ks, const struct emu_request *req,
-				   const char *name, const char *version,
-				   struct key_entry **ep, struct emu_response *resp)
-{
-	struct key_entry *e = store_find(ks, name);
-	struct key_ver *v = NULL;
-
-	*ep = NULL;
-	if (e != NULL && !e->deleted)
-		v = entry_version(e, version);
-	if (v == NULL) {
-		char path[300];
-
-		if (version != NULL && *version != '\0')
-			snprintf(path, sizeof(path), "/keys/%s/%s", name, version);
-		else
-			snprintf(path, sizeof(path), "/keys/%s", name);
-		keys_not_found(resp, req->base_url, path);
-		return NULL;
-	}
-	*ep = e;
-	return v;
-}
-
 static void op_get(struct keystore *ks, const struct emu_request *req,
 		   const char *name, const char *version, struct emu_response *resp)
 {
@@ -785,7 +644,7 @@ static void op_get(struct keystore *ks, const struct emu_request *req,
 	struct key_ver *v;
 
 	pthread_rwlock_rdlock(&ks->lock);
-	v = find_active(ks, req, name, version, &e, resp);
+	v = keys_find_active(ks, req, name, version, &e, resp);
 	if (v != NULL)
 		render_reply(resp, 200, render_bundle(e, v, req->base_url, false));
 	pthread_rwlock_unlock(&ks->lock);
@@ -807,13 +666,13 @@ static void op_update(struct keystore *ks, const struct emu_request *req,
 		return;
 	}
 	pthread_rwlock_wrlock(&ks->lock);
-	v = find_active(ks, req, name, version, &e, resp);
+	v = keys_find_active(ks, req, name, version, &e, resp);
 	if (v != NULL) {
 		if (apply_params(v, &p) != 0) {
 			emu_error(resp, 500, "InternalError", NULL,
 				  "The emulator ran out of memory; retry the request.");
 		} else {
-			v->updated = keys_now();
+			v->updated = store_now();
 			if (store_persist(ks, e) != 0)
 				emu_error(resp, 500, "InternalError", NULL,
 					  "The emulator could not write its data directory; check free space and permissions.");
@@ -833,10 +692,10 @@ static void op_delete(struct keystore *ks, const struct emu_request *req,
 	struct key_ver *v;
 
 	pthread_rwlock_wrlock(&ks->lock);
-	v = find_active(ks, req, name, NULL, &e, resp);
+	v = keys_find_active(ks, req, name, NULL, &e, resp);
 	if (v != NULL) {
 		e->deleted = true;
-		e->deleted_date = keys_now();
+		e->deleted_date = store_now();
 		if (store_persist(ks, e) != 0) {
 			e->deleted = false;
 			emu_error(resp, 500, "InternalError", NULL,
@@ -848,28 +707,13 @@ static void op_delete(struct keystore *ks, const struct emu_request *req,
 	pthread_rwlock_unlock(&ks->lock);
 }
 
-/* Find a deleted key; 404 (on the deletedkeys URL) otherwise. */
-static struct key_entry *find_deleted(struct keystore *ks,
-				      const struct emu_request *req,
-				      const char *name, struct emu_response *resp)
-{
-	struct key_entry *e = store_find(ks, name);
-	char path[300];
-
-	if (e != NULL && e->deleted && e->nvers > 0)
-		return e;
-	snprintf(path, sizeof(path), "/deletedkeys/%s", name);
-	keys_not_found(resp, req->base_url, path);
-	return NULL;
-}
-
 static void op_deleted(struct keystore *ks, const struct emu_request *req,
 		       enum op op, const char *name, struct emu_response *resp)
 {
 	struct key_entry *e;
 
 	pthread_rwlock_wrlock(&ks->lock);
-	e = find_deleted(ks, req, name, resp);
+	e = keys_find_deleted(ks, req, name, resp);
 	if (e == NULL)
 		goto out;
 	if (op == OP_GET_DELETED) {
@@ -973,7 +817,7 @@ static void op_list(struct keystore *ks, const struct emu_request *req,
 	pthread_rwlock_rdlock(&ks->lock);
 	if (op == OP_LIST_VERSIONS) {
 		struct key_entry *e;
-		struct key_ver *v = find_active(ks, req, name, NULL, &e, resp);
+		struct key_ver *v = keys_find_active(ks, req, name, NULL, &e, resp);
 
 		if (v == NULL) {
 			pthread_rwlock_unlock(&ks->lock);
@@ -1028,7 +872,7 @@ static void op_backup(struct keystore *ks, const struct emu_request *req,
 	char *blob = NULL;
 
 	pthread_rwlock_rdlock(&ks->lock);
-	v = find_active(ks, req, name, NULL, &e, resp);
+	v = keys_find_active(ks, req, name, NULL, &e, resp);
 	if (v != NULL)
 		blob = store_backup(ks, e);
 	pthread_rwlock_unlock(&ks->lock);
@@ -1057,7 +901,7 @@ static void op_restore(struct keystore *ks, const struct emu_request *req,
 
 	if (o == NULL)
 		return;
-	blob = member_str(o, "value");
+	blob = jmember_str(o, "value");
 	if (blob == NULL) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "The request must contain 'value', a key backup blob.");
@@ -1076,7 +920,7 @@ static void op_restore(struct keystore *ks, const struct emu_request *req,
 	if (old != NULL) {
 		pthread_rwlock_unlock(&ks->lock);
 		if (old->deleted)
-			reply_conflict_deleted(resp, e->name);
+			keys_conflict_deleted(resp, e->name);
 		else
 			emu_error(resp, 409, "Conflict", NULL,
 				  "Key %s already exists. Restore needs a name that is neither in use nor deleted; purge or delete it first.",
@@ -1161,8 +1005,8 @@ static void op_set_policy(struct keystore *ks, const struct emu_request *req,
 		return;
 	memset(&pol, 0, sizeof(pol));
 	pol.set = true;
-	attr = member(o, "attributes");
-	ex = member_str(attr, "expiryTime");
+	attr = jmember(o, "attributes");
+	ex = jmember_str(attr, "expiryTime");
 	if (ex != NULL) {
 		int64_t d = parse_duration(ex);
 
@@ -1178,15 +1022,15 @@ static void op_set_policy(struct keystore *ks, const struct emu_request *req,
 		}
 		memcpy(pol.expiry, ex, strlen(ex) + 1);
 	}
-	acts = member(o, "lifetimeActions");
+	acts = jmember(o, "lifetimeActions");
 	if (acts != NULL && !json_object_is_type(acts, json_type_array))
 		goto bad_action;
 	for (size_t i = 0; acts != NULL && i < json_object_array_length(acts); i++) {
 		struct json_object *a = json_object_array_get_idx(acts, i);
-		struct json_object *trig = member(a, "trigger"), *act = member(a, "action");
-		const char *type = member_str(act, "type");
-		const char *tac = member_str(trig, "timeAfterCreate");
-		const char *tbe = member_str(trig, "timeBeforeExpiry");
+		struct json_object *trig = jmember(a, "trigger"), *act = jmember(a, "action");
+		const char *type = jmember_str(act, "type");
+		const char *tac = jmember_str(trig, "timeAfterCreate");
+		const char *tbe = jmember_str(trig, "timeBeforeExpiry");
 		const char *dur = tac ? tac : tbe;
 
 		if (i >= POLICY_ACTIONS_MAX || type == NULL)
@@ -1205,11 +1049,11 @@ static void op_set_policy(struct keystore *ks, const struct emu_request *req,
 		pol.nactions++;
 	}
 	pthread_rwlock_wrlock(&ks->lock);
-	v = find_active(ks, req, name, NULL, &e, resp);
+	v = keys_find_active(ks, req, name, NULL, &e, resp);
 	if (v != NULL) {
 		struct rotation_policy old = e->pol;
 
-		pol.updated = keys_now();
+		pol.updated = store_now();
 		pol.created = old.set ? old.created : pol.updated;
 		e->pol = pol;
 		if (store_persist(ks, e) != 0) {
@@ -1236,7 +1080,7 @@ static void op_get_policy(struct keystore *ks, const struct emu_request *req,
 	struct key_entry *e;
 
 	pthread_rwlock_rdlock(&ks->lock);
-	if (find_active(ks, req, name, NULL, &e, resp) != NULL)
+	if (keys_find_active(ks, req, name, NULL, &e, resp) != NULL)
 		render_reply(resp, 200, render_policy(e));
 	pthread_rwlock_unlock(&ks->lock);
 }
@@ -1253,7 +1097,7 @@ static void op_rotate(struct keystore *ks, const struct emu_request *req,
 	int err;
 
 	pthread_rwlock_rdlock(&ks->lock);
-	v = find_active(ks, req, name, NULL, &e, resp);
+	v = keys_find_active(ks, req, name, NULL, &e, resp);
 	if (v == NULL) {
 		pthread_rwlock_unlock(&ks->lock);
 		return;
@@ -1281,14 +1125,14 @@ static void op_rotate(struct keystore *ks, const struct emu_request *req,
 		bytes_free(&n);
 		bytes_free(&eb);
 	}
-	err = keys_generate(old->kty, old->bits, old->crv, exponent, &mat);
+	err = mat_generate(old->kty, old->bits, old->crv, exponent, &mat);
 	mat_put(old);
 	if (err != 0) {
 		emu_error(resp, 500, "InternalError", NULL,
 			  "Key generation failed (%s); retry the request.", strerror(-err));
 		return;
 	}
-	nv = ver_new(mat, keys_now());
+	nv = ver_new(mat, store_now());
 	if (nv == NULL) {
 		emu_error(resp, 500, "InternalError", NULL,
 			  "The emulator ran out of memory; retry the request.");
@@ -1334,7 +1178,7 @@ void keys_handle(struct keystore *ks, const struct emu_request *req,
 		const char *scope = r.op == OP_RNG ? "/rng" :
 				    r.op == OP_LIST_DELETED ? "/deletedkeys" : "/keys";
 
-		keys_activity_id(act);
+		emu_uuid(act);
 		emu_error(resp, 403, "AccessDenied", NULL,
 			  "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s%s%s (Activity ID: %s)",
 			  op_info[r.op].action, scope, r.name ? "/" : "",

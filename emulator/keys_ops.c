@@ -11,9 +11,16 @@
 #include <string.h>
 
 #include "codec.h"
-#include "keys_i.h"
+#include "envelope_i.h"
+#include "keys_find_i.h"
+#include "keys_json_i.h"
+#include "keys_ops_i.h"
+#include "keys_params_i.h"
+#include "material_i.h"
 #include "pkey.h"
 #include "pkop.h"
+#include "render_i.h"
+#include "store_i.h"
 #include "sym.h"
 
 struct snapshot {
@@ -24,23 +31,16 @@ struct snapshot {
 	int64_t nbf, exp;
 };
 
-static const char *kty_wire(enum key_type t)
-{
-	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
-}
-
 static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 			 const char *name, const char *version,
 			 struct snapshot *s, struct emu_response *resp)
 {
 	struct key_entry *e;
-	struct key_ver *v = NULL;
+	struct key_ver *v;
 
 	memset(s, 0, sizeof(*s));
 	pthread_rwlock_rdlock(&ks->lock);
-	e = store_find(ks, name);
-	if (e != NULL && !e->deleted)
-		v = entry_version(e, version);
+	v = keys_find_active(ks, req, name, version, &e, resp);
 	if (v != NULL) {
 		s->m = mat_get(v->m);
 		s->kid = render_kid(req->base_url, e->name, v->id);
@@ -50,16 +50,8 @@ static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 		s->exp = v->exp;
 	}
 	pthread_rwlock_unlock(&ks->lock);
-	if (v == NULL) {
-		char path[300];
-
-		if (version != NULL && *version != '\0')
-			snprintf(path, sizeof(path), "/keys/%s/%s", name, version);
-		else
-			snprintf(path, sizeof(path), "/keys/%s", name);
-		keys_not_found(resp, req->base_url, path);
+	if (v == NULL)
 		return -ENOENT;
-	}
 	if (s->kid == NULL) {
 		mat_put(s->m);
 		emu_error(resp, 500, "InternalError", NULL,
@@ -359,7 +351,7 @@ void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 	const struct alg_info *alg = NULL;
 	const char *alg_name = NULL;
 	unsigned bit = key_op_from_name(op);
-	int64_t now = keys_now();
+	int64_t now = store_now();
 	bool exempt = bit == KOP_DECRYPT || bit == KOP_UNWRAP || bit == KOP_VERIFY;
 
 	if (body == NULL)
@@ -413,7 +405,7 @@ void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 			snprintf(what, sizeof(what), "%u bits", s.m->bits);
 		emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
 			  "Algorithm '%.40s' is not valid for %s with this key (%s, %s).",
-			  alg_name, op, kty_wire(s.m->kty), what);
+			  alg_name, op, render_kty(s.m->kty), what);
 		goto out;
 	}
 	switch (bit) {

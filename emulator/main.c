@@ -22,10 +22,11 @@
 #include <unistd.h>
 
 #include "admin_i.h"
-#include "emu.h"
+#include "demo_i.h"
 #include "identities_i.h"
 #include "secret.h"
 #include "server_i.h"
+#include "store_i.h"
 #include "tls_i.h"
 #include "tokens_i.h"
 

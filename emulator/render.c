@@ -9,38 +9,9 @@
 #include <string.h>
 
 #include "codec.h"
-#include "keys_i.h"
-
-void jadd_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
-void jadd_int(struct json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-void jadd_bool(struct json_object *o, const char *k, bool v)
-{
-	json_object_object_add(o, k, json_object_new_boolean(v));
-}
-
-int jadd_b64(struct json_object *o, const char *k, const uint8_t *p,
-	     size_t len)
-{
-	char *s = b64url_encode(p, len);
-	struct json_object *js;
-
-	if (s == NULL)
-		return -ENOMEM;
-	js = json_object_new_string(s);
-	secret_wipe_free(s, strlen(s));
-	if (js == NULL)
-		return -ENOMEM;
-	json_object_object_add(o, k, js);
-	return 0;
-}
+#include "envelope_i.h"
+#include "keys_json_i.h"
+#include "render_i.h"
 
 char *render_kid(const char *base, const char *name, const char *version)
 {
@@ -55,7 +26,7 @@ char *render_kid(const char *base, const char *name, const char *version)
 	return s;
 }
 
-static const char *kty_wire(enum key_type t)
+const char *render_kty(enum key_type t)
 {
 	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
 }
@@ -123,7 +94,7 @@ static struct json_object *render_key(const struct key_entry *e,
 	json_object_object_add(k, "key_ops", ops);
 	jadd_str(k, "kid", kid ? kid : "");
 	free(kid);
-	jadd_str(k, "kty", kty_wire(v->m->kty));
+	jadd_str(k, "kty", render_kty(v->m->kty));
 	if (v->m->kty == KEY_RSA) {
 		jadd_str(k, "n", v->m->pub_a);
 	} else if (v->m->kty == KEY_EC) {

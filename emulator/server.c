@@ -25,6 +25,7 @@
 #include "codec.h"
 #include "http_i.h"
 #include "identities_i.h"
+#include "keys_i.h"
 #include "secret.h"
 #include "server_i.h"
 #include "tokens_i.h"

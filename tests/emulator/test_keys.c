@@ -21,8 +21,11 @@
 
 #include "codec.h"
 #include "ecdsa.h"
+#include "demo_i.h"
 #include "emu.h"
+#include "keys_i.h"
 #include "pkey.h"
+#include "store_i.h"
 #include "tap.h"
 
 #define BASE "https://127.0.0.1:8443"
