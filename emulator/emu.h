@@ -2,7 +2,7 @@
  * emu.h - the seam inside hsm-emulator between the HTTP side and the keys:
  * the types they share.  Types only; the functions the key side offers
  * are in their modules' headers: keys_handle() (keys_i.h),
- * keys_route_op() (keys_route_i.h), keystore_open() (store_i.h),
+ * keys_route_op() and keys_route_info() (keys_route_i.h), keystore_open() (store_i.h),
  * demo_seed() (demo_i.h).
  *
  * The HTTP side (server.c, http.c, tls.c, tokens.c, identities.c, admin*.c,

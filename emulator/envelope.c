@@ -57,3 +57,15 @@ void emu_error(struct emu_response *resp, int status, const char *code,
 	emu_verror(resp, status, code, inner, fmt, ap);
 	va_end(ap);
 }
+
+void emu_error_oom(struct emu_response *resp)
+{
+	emu_error(resp, 500, "InternalError", NULL,
+		  "The emulator ran out of memory; retry the request.");
+}
+
+void emu_error_storage(struct emu_response *resp)
+{
+	emu_error(resp, 500, "InternalError", NULL,
+		  "The emulator could not write its data directory; check free space and permissions.");
+}

@@ -21,4 +21,9 @@ void emu_verror(struct emu_response *resp, int status, const char *code,
 		const char *inner, const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
 
+/* The key side's two 500 answers: out of memory, and a key file that
+ * could not be written. */
+void emu_error_oom(struct emu_response *resp);
+void emu_error_storage(struct emu_response *resp);
+
 #endif

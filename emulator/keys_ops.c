@@ -54,8 +54,7 @@ static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 		return -ENOENT;
 	if (s->kid == NULL) {
 		mat_put(s->m);
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return -ENOMEM;
 	}
 	return 0;

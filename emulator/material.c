@@ -142,3 +142,21 @@ unsigned mat_default_ops(enum key_type kty)
 		       KOP_WRAP | KOP_UNWRAP | KOP_DERIVE;
 	}
 }
+
+int mat_regenerate(const struct key_mat *old, struct key_mat **out)
+{
+	unsigned long exponent = 65537;
+
+	if (old->kty == KEY_RSA) {
+		struct bytes n = { 0 }, e = { 0 };
+
+		if (pkey_rsa_public(old->pkey, &n, &e) == 0) {
+			exponent = 0;
+			for (size_t i = 0; i < e.len; i++)
+				exponent = exponent << 8 | e.p[i];
+		}
+		bytes_free(&n);
+		bytes_free(&e);
+	}
+	return mat_generate(old->kty, old->bits, old->crv, exponent, out);
+}

@@ -23,6 +23,9 @@ void mat_put(struct key_mat *m);	/* NULL-safe; the last put frees */
  * Returns 0 and new material with one reference in *out, or -errno. */
 int mat_generate(enum key_type kty, unsigned bits, enum curve crv,
 		 unsigned long exponent, struct key_mat **out);
+/* New material like old: the same type, size, curve and RSA public
+ * exponent (rotation).  0 or -errno, as mat_generate(). */
+int mat_regenerate(const struct key_mat *old, struct key_mat **out);
 /* The service's key_ops for a new key of type kty (enum key_op bits). */
 unsigned mat_default_ops(enum key_type kty);
 

@@ -207,8 +207,7 @@ void render_reply(struct emu_response *resp, int status,
 	resp->body = NULL;
 	resp->body_len = 0;
 	if (obj == NULL) {
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return;
 	}
 	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
@@ -217,8 +216,7 @@ void render_reply(struct emu_response *resp, int status,
 	resp->body = s ? malloc(len + 1) : NULL;
 	if (resp->body == NULL) {
 		json_object_put(obj);
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return;
 	}
 	memcpy(resp->body, s, len + 1);

@@ -26,6 +26,7 @@
 #include "http_i.h"
 #include "identities_i.h"
 #include "keys_i.h"
+#include "keys_route_i.h"
 #include "secret.h"
 #include "server_i.h"
 #include "tokens_i.h"
@@ -81,45 +82,6 @@ static long ms_since(const struct timespec *t0)
 }
 
 /* ---- data plane --------------------------------------------------------- */
-
-/* The minimum role and the MHSM data action of each operation. */
-static const struct op_rule {
-	const char *op;
-	enum emu_role role;
-	const char *action;
-} op_rules[] = {
-	{ "create", ROLE_OFFICER, "keys/create" },
-	{ "import", ROLE_OFFICER, "keys/import/action" },
-	{ "get", ROLE_READER, "keys/read/action" },
-	{ "update", ROLE_OFFICER, "keys/write/action" },
-	{ "delete", ROLE_OFFICER, "keys/delete" },
-	{ "list", ROLE_READER, "keys/read/action" },
-	{ "list_versions", ROLE_READER, "keys/read/action" },
-	{ "list_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
-	{ "get_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
-	{ "recover", ROLE_OFFICER, "keys/deletedKeys/recover/action" },
-	{ "purge", ROLE_OFFICER, "keys/deletedKeys/delete" },
-	{ "backup", ROLE_OFFICER, "keys/backup/action" },
-	{ "restore", ROLE_OFFICER, "keys/restore/action" },
-	{ "rotate", ROLE_OFFICER, "keys/rotate/action" },
-	{ "get_rotation_policy", ROLE_READER, "keys/read/action" },
-	{ "set_rotation_policy", ROLE_OFFICER, "keys/write/action" },
-	{ "sign", ROLE_USER, "keys/sign/action" },
-	{ "verify", ROLE_USER, "keys/verify/action" },
-	{ "encrypt", ROLE_USER, "keys/encrypt/action" },
-	{ "decrypt", ROLE_USER, "keys/decrypt/action" },
-	{ "wrapkey", ROLE_USER, "keys/wrap/action" },
-	{ "unwrapkey", ROLE_USER, "keys/unwrap/action" },
-	{ "rng", ROLE_USER, "keys/rng/action" },
-};
-
-static const struct op_rule *rule_for(const char *op)
-{
-	for (size_t i = 0; i < sizeof(op_rules) / sizeof(op_rules[0]); i++)
-		if (strcmp(op_rules[i].op, op) == 0)
-			return &op_rules[i];
-	return NULL;
-}
 
 static bool is_data_path(const char *p)
 {
@@ -204,11 +166,11 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 {
 	const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
 	const struct emu_identity *who = NULL;
-	const struct op_rule *rule;
+	const struct keys_op_info *info;
 	struct fault_action fa;
 	struct emu_request er;
 	struct emu_response kr = { 0 };
-	const char *op, *ver, *mr;
+	const char *ver, *mr;
 	char *end;
 	char activity[37], scope[160];
 
@@ -232,16 +194,15 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 		return;
 	}
 
-	op = keys_route_op(req->method, req->path);
-	admin_count_op(srv->adm, op);
+	info = keys_route_info(req->method, req->path);
+	admin_count_op(srv->adm, info->name);
 
-	rule = rule_for(op);
-	if (rule != NULL && who->role < rule->role) {
+	if (who->role < info->role) {
 		emu_uuid(activity);
 		scope_of(req->path, scope, sizeof(scope));
 		http_error(resp, 403, "AccessDenied",
-			 "Not authorized to access Microsoft.KeyVault/managedHsm/%s on %s (Activity ID: %s)",
-			 rule->action, scope, activity);
+			 "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s (Activity ID: %s)",
+			 info->action, scope, activity);
 		return;
 	}
 
@@ -258,7 +219,7 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 		return;
 	}
 
-	admin_fault_decide(srv->adm, op, &fa);
+	admin_fault_decide(srv->adm, info->name, &fa);
 	sleep_ms(srv, fa.latency_ms);
 	sleep_ms(srv, fa.stall_ms);
 	if (fa.drop) {

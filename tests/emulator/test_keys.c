@@ -24,6 +24,7 @@
 #include "demo_i.h"
 #include "emu.h"
 #include "keys_i.h"
+#include "keys_route_i.h"
 #include "pkey.h"
 #include "store_i.h"
 #include "tap.h"
