@@ -161,14 +161,110 @@ static int role_member(json_object *o, const char *who, enum emu_role *role,
 	return 0;
 }
 
+/* One entry of "clients" (o, at index i) into ids.  0, or -1 with the
+ * reason in err. */
+static int load_client(struct identities *ids, json_object *o, size_t i,
+		       const char *file, char *err, size_t errlen)
+{
+	struct emu_identity *e;
+	enum emu_role role;
+	const char *id = o ? str_member(o, "client_id") : NULL, *s;
+	char sub[512];
+
+	if (id == NULL || *id == '\0') {
+		snprintf(err, errlen, "%s: clients[%zu] needs a \"client_id\" string", file, i);
+		return -1;
+	}
+	if (identities_client(ids, id) != NULL) {
+		snprintf(err, errlen, "%s: client '%s' is defined twice", file, id);
+		return -1;
+	}
+	if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	e = add(ids, id, false, role);
+	if (e == NULL)
+		goto nomem;
+	if ((s = str_member(o, "secret")) != NULL &&
+	    (e->secret = strdup(s)) == NULL)
+		goto nomem;
+	if ((s = str_member(o, "federated_subject")) != NULL &&
+	    (e->federated_subject = strdup(s)) == NULL)
+		goto nomem;
+	if ((s = str_member(o, "certificate")) != NULL &&
+	    load_cert(e, s, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	if (e->secret == NULL && e->federated_subject == NULL &&
+	    e->cert_key == NULL) {
+		snprintf(err, errlen, "%s: client '%s' needs \"secret\", \"certificate\" or \"federated_subject\"",
+			 file, id);
+		return -1;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory reading %s", file);
+	return -1;
+}
+
+/* One entry of "managed_identities" (o, at index i) into ids. */
+static int load_managed(struct identities *ids, json_object *o, size_t i,
+			const char *file, char *err, size_t errlen)
+{
+	enum emu_role role;
+	const char *id = o ? str_member(o, "client_id") : NULL;
+	char sub[512];
+
+	if (id == NULL || *id == '\0') {
+		snprintf(err, errlen, "%s: managed_identities[%zu] needs a \"client_id\" string", file, i);
+		return -1;
+	}
+	if (identities_managed(ids, id) != NULL) {
+		snprintf(err, errlen, "%s: managed identity '%s' is defined twice", file, id);
+		return -1;
+	}
+	if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	if (add(ids, id, true, role) == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", file);
+		return -1;
+	}
+	return 0;
+}
+
+typedef int (*load_one_fn)(struct identities *, json_object *, size_t,
+			   const char *, char *, size_t);
+
+/* The array member name of root, each entry through load_one. */
+static int load_array(struct identities *ids, json_object *root,
+		      const char *name, load_one_fn load_one,
+		      const char *file, char *err, size_t errlen)
+{
+	json_object *arr;
+
+	if (!json_object_object_get_ex(root, name, &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array)) {
+		snprintf(err, errlen, "%s: \"%s\" must be an array", file, name);
+		return -1;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (load_one(ids, json_object_array_get_idx(arr, i), i, file,
+			     err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
 static int load_file(struct identities *ids, const char *file,
 		     char *err, size_t errlen)
 {
-	json_object *root = json_object_from_file(file), *arr, *o;
-	struct emu_identity *e;
-	enum emu_role role;
-	const char *id, *s;
-	char sub[512];
+	json_object *root = json_object_from_file(file);
+	const char *s;
+	char *h;
 	int rc = -1;
 
 	if (root == NULL || !json_object_is_type(root, json_type_object)) {
@@ -177,83 +273,20 @@ static int load_file(struct identities *ids, const char *file,
 		err[strcspn(err, "\n")] = '\0';	/* json-c ends its text with one */
 		goto out;
 	}
-	if (json_object_object_get_ex(root, "clients", &arr)) {
-		if (!json_object_is_type(arr, json_type_array)) {
-			snprintf(err, errlen, "%s: \"clients\" must be an array", file);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			o = json_object_array_get_idx(arr, i);
-			id = o ? str_member(o, "client_id") : NULL;
-			if (id == NULL || *id == '\0') {
-				snprintf(err, errlen, "%s: clients[%zu] needs a \"client_id\" string", file, i);
-				goto out;
-			}
-			if (identities_client(ids, id) != NULL) {
-				snprintf(err, errlen, "%s: client '%s' is defined twice", file, id);
-				goto out;
-			}
-			if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			e = add(ids, id, false, role);
-			if (e == NULL)
-				goto nomem;
-			if ((s = str_member(o, "secret")) != NULL &&
-			    (e->secret = strdup(s)) == NULL)
-				goto nomem;
-			if ((s = str_member(o, "federated_subject")) != NULL &&
-			    (e->federated_subject = strdup(s)) == NULL)
-				goto nomem;
-			if ((s = str_member(o, "certificate")) != NULL &&
-			    load_cert(e, s, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			if (e->secret == NULL && e->federated_subject == NULL &&
-			    e->cert_key == NULL) {
-				snprintf(err, errlen, "%s: client '%s' needs \"secret\", \"certificate\" or \"federated_subject\"",
-					 file, id);
-				goto out;
-			}
-		}
-	}
-	if (json_object_object_get_ex(root, "managed_identities", &arr)) {
-		if (!json_object_is_type(arr, json_type_array)) {
-			snprintf(err, errlen, "%s: \"managed_identities\" must be an array", file);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			o = json_object_array_get_idx(arr, i);
-			id = o ? str_member(o, "client_id") : NULL;
-			if (id == NULL || *id == '\0') {
-				snprintf(err, errlen, "%s: managed_identities[%zu] needs a \"client_id\" string", file, i);
-				goto out;
-			}
-			if (identities_managed(ids, id) != NULL) {
-				snprintf(err, errlen, "%s: managed identity '%s' is defined twice", file, id);
-				goto out;
-			}
-			if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			if (add(ids, id, true, role) == NULL)
-				goto nomem;
-		}
-	}
+	if (load_array(ids, root, "clients", load_client, file, err, errlen) != 0 ||
+	    load_array(ids, root, "managed_identities", load_managed, file,
+		       err, errlen) != 0)
+		goto out;
 	if ((s = str_member(root, "identity_header")) != NULL) {
-		char *h = strdup(s);
-		if (h == NULL)
-			goto nomem;
+		h = strdup(s);
+		if (h == NULL) {
+			snprintf(err, errlen, "out of memory reading %s", file);
+			goto out;
+		}
 		free(ids->identity_header);
 		ids->identity_header = h;
 	}
 	rc = 0;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory reading %s", file);
 out:
 	json_object_put(root);
 	return rc;

@@ -161,84 +161,91 @@ static void inject(struct emu_server *srv, const struct fault_action *fa,
 		http_resp_header(resp, "retry-after-ms", "%ld", fa->retry_after_ms);
 }
 
-static void data_plane(struct emu_server *srv, const struct http_req *req,
-		       struct http_resp *resp)
+/* The caller of a data-plane request, by its bearer token; NULL after
+ * answering 401. */
+static const struct emu_identity *authenticate(struct emu_server *srv,
+					       const struct http_req *req,
+					       struct http_resp *resp)
 {
 	const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
 	const struct emu_identity *who = NULL;
-	const struct keys_op_info *info;
-	struct fault_action fa;
-	struct emu_request er;
-	struct emu_response kr = { 0 };
-	const char *ver, *mr;
-	char *end;
-	char activity[37], scope[160];
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		challenge(srv, resp);
-		return;
+		return NULL;
 	}
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
 	switch (tokens_validate(srv, auth, strlen(auth), &who)) {
 	case TOK_OK:
-		break;
+		return who;
 	case TOK_EXPIRED:
 		http_error(resp, 401, "Unauthorized",
 			 "[TokenExpired] Error validating token: 'S2S12086'.");
 		challenge(srv, resp);
-		return;
+		return NULL;
 	default:
 		challenge(srv, resp);
-		return;
+		return NULL;
 	}
+}
 
-	info = keys_route_info(req->method, req->path);
-	admin_count_op(srv->adm, info->name);
+/* The api-version query parameter, or NULL after answering 400. */
+static const char *api_version(const struct http_req *req,
+			       struct http_resp *resp)
+{
+	const char *ver = http_query(req, "api-version");
 
-	if (who->role < info->role) {
-		emu_uuid(activity);
-		scope_of(req->path, scope, sizeof(scope));
-		http_error(resp, 403, "AccessDenied",
-			 "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s (Activity ID: %s)",
-			 info->action, scope, activity);
-		return;
-	}
-
-	ver = http_query(req, "api-version");
 	if (ver == NULL) {
 		http_error(resp, 400, "BadParameter",
 			 "The api-version query parameter is missing. Consider using the latest supported version (2025-07-01).");
-		return;
+		return NULL;
 	}
 	if (!api_version_known(ver)) {
 		http_error(resp, 400, "BadParameter",
 			 "The specified version (%.64s) is not recognized. Consider using the latest supported version (2025-07-01).",
 			 ver);
-		return;
+		return NULL;
 	}
+	return ver;
+}
 
-	admin_fault_decide(srv->adm, info->name, &fa);
+/* Apply the fault set's decision for op: true when it has answered (or
+ * dropped) the request. */
+static bool faulted(struct emu_server *srv, const char *op,
+		    struct http_resp *resp)
+{
+	struct fault_action fa;
+
+	admin_fault_decide(srv->adm, op, &fa);
 	sleep_ms(srv, fa.latency_ms);
 	sleep_ms(srv, fa.stall_ms);
 	if (fa.drop) {
 		resp->drop = true;
-		return;
+		return true;
 	}
 	if (fa.status != 0) {
 		inject(srv, &fa, resp);
-		return;
+		return true;
 	}
+	return false;
+}
+
+/* Hand the request to the key side and its answer to resp. */
+static void to_keys(struct emu_server *srv, const struct http_req *req,
+		    const struct emu_identity *who, const char *ver,
+		    struct http_resp *resp)
+{
+	struct emu_request er;
+	struct emu_response kr = { 0 };
+	const char *mr = http_query(req, "maxresults");
+	char *end;
+	long v;
 
 	memset(&er, 0, sizeof(er));
-	er.method = req->method;
-	er.path = req->path;
-	er.api_version = ver;
 	er.maxresults = -1;
-	mr = http_query(req, "maxresults");
 	if (mr != NULL) {
-		long v;
 		errno = 0;
 		v = strtol(mr, &end, 10);
 		if (errno || end == mr || *end != '\0' || v < 0 || v > 1000000) {
@@ -249,6 +256,9 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 		}
 		er.maxresults = (int)v;
 	}
+	er.method = req->method;
+	er.path = req->path;
+	er.api_version = ver;
 	er.skiptoken = http_query(req, "$skiptoken");
 	er.body = req->body;
 	er.body_len = req->body_len;
@@ -259,6 +269,33 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 	resp->status = kr.status;
 	resp->body = kr.body;
 	resp->body_len = kr.body ? kr.body_len : 0;
+}
+
+static void data_plane(struct emu_server *srv, const struct http_req *req,
+		       struct http_resp *resp)
+{
+	const struct emu_identity *who;
+	const struct keys_op_info *info;
+	const char *ver;
+	char activity[37], scope[160];
+
+	who = authenticate(srv, req, resp);
+	if (who == NULL)
+		return;
+	info = keys_route_info(req->method, req->path);
+	admin_count_op(srv->adm, info->name);
+	if (who->role < info->role) {
+		emu_uuid(activity);
+		scope_of(req->path, scope, sizeof(scope));
+		http_error(resp, 403, "AccessDenied",
+			 "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s (Activity ID: %s)",
+			 info->action, scope, activity);
+		return;
+	}
+	ver = api_version(req, resp);
+	if (ver == NULL || faulted(srv, info->name, resp))
+		return;
+	to_keys(srv, req, who, ver, resp);
 }
 
 /* ---- routing ------------------------------------------------------------ */
@@ -424,6 +461,64 @@ static struct MHD_Response *secret_response(struct http_resp *resp)
 	return r;
 }
 
+/* Append a piece of the request body; past EMU_BODY_MAX only remember
+ * that it is too big.  MHD_NO when out of memory. */
+static enum MHD_Result collect_body(struct req_ctx *ctx, const char *data,
+				    size_t n)
+{
+	if (ctx->too_big || ctx->len + n > EMU_BODY_MAX) {
+		ctx->too_big = true;
+		return MHD_YES;
+	}
+	if (ctx->len + n + 1 > ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap : 4096;
+		char *nb;
+
+		while (cap < ctx->len + n + 1)
+			cap *= 2;
+		nb = realloc(ctx->buf, cap);
+		if (nb == NULL)
+			return MHD_NO;
+		ctx->buf = nb;
+		ctx->cap = cap;
+	}
+	memcpy(ctx->buf + ctx->len, data, n);
+	ctx->len += n;
+	ctx->buf[ctx->len] = '\0';
+	return MHD_YES;
+}
+
+/* Queue resp (its body is handed over) on conn and log the request. */
+static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn,
+			      const struct http_req *req, struct http_resp *resp,
+			      long ms)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (resp->drop) {
+		log_request(req->method, req->path, 0, ms);
+		free(resp->body);
+		return MHD_NO;	/* MHD closes the connection without answering */
+	}
+	if (resp->body != NULL && resp->token_style)
+		r = secret_response(resp);
+	else if (resp->body != NULL)
+		r = MHD_create_response_from_buffer_with_free_callback(
+			resp->body_len, resp->body, free);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(resp->body);
+		return MHD_NO;
+	}
+	add_headers(srv, r, resp, ms);
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	log_request(req->method, req->path, resp->status, ms);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -433,9 +528,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 	struct req_ctx *ctx = *con_cls;
 	struct http_resp resp;
 	struct http_req req;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	long ms;
+	size_t n;
 
 	if (ctx == NULL) {
 		ctx = calloc(1, sizeof(*ctx));
@@ -446,28 +539,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		size_t n = *upload_data_size;
-
+		n = *upload_data_size;
 		*upload_data_size = 0;
-		if (ctx->too_big || ctx->len + n > EMU_BODY_MAX) {
-			ctx->too_big = true;
-			return MHD_YES;
-		}
-		if (ctx->len + n + 1 > ctx->cap) {
-			size_t cap = ctx->cap ? ctx->cap : 4096;
-			char *nb;
-			while (cap < ctx->len + n + 1)
-				cap *= 2;
-			nb = realloc(ctx->buf, cap);
-			if (nb == NULL)
-				return MHD_NO;
-			ctx->buf = nb;
-			ctx->cap = cap;
-		}
-		memcpy(ctx->buf + ctx->len, upload_data, n);
-		ctx->len += n;
-		ctx->buf[ctx->len] = '\0';
-		return MHD_YES;
+		return collect_body(ctx, upload_data, n);
 	}
 
 	memset(&resp, 0, sizeof(resp));
@@ -489,29 +563,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			 "The request body is larger than %d bytes.", EMU_BODY_MAX);
 	else
 		dispatch(srv, &req, &resp);
-
-	ms = ms_since(&ctx->t0);
-	if (resp.drop) {
-		log_request(method, req.path, 0, ms);
-		free(resp.body);
-		return MHD_NO;	/* MHD closes the connection without answering */
-	}
-	if (resp.body != NULL && resp.token_style)
-		r = secret_response(&resp);
-	else if (resp.body != NULL)
-		r = MHD_create_response_from_buffer_with_free_callback(
-			resp.body_len, resp.body, free);
-	else
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (r == NULL) {
-		free(resp.body);
-		return MHD_NO;
-	}
-	add_headers(srv, r, &resp, ms);
-	ret = MHD_queue_response(conn, (unsigned)resp.status, r);
-	MHD_destroy_response(r);
-	log_request(method, req.path, resp.status, ms);
-	return ret;
+	return answer(srv, conn, &req, &resp, ms_since(&ctx->t0));
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
