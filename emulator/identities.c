@@ -161,28 +161,45 @@ static int role_member(json_object *o, const char *who, enum emu_role *role,
 	return 0;
 }
 
-/* One entry of "clients" (o, at index i) into ids.  0, or -1 with the
- * reason in err. */
+/* The client_id and role of entry i of "clients" (managed: of
+ * "managed_identities"), which must not be defined twice.  0, or -1 with
+ * the reason in err. */
+static int load_head(struct identities *ids, json_object *o, size_t i,
+		     bool managed, const char *file, const char **id,
+		     enum emu_role *role, char *err, size_t errlen)
+{
+	char sub[512];
+
+	*id = o ? str_member(o, "client_id") : NULL;
+	if (*id == NULL || **id == '\0') {
+		snprintf(err, errlen, "%s: %s[%zu] needs a \"client_id\" string",
+			 file, managed ? "managed_identities" : "clients", i);
+		return -1;
+	}
+	if ((managed ? identities_managed(ids, *id) :
+	     identities_client(ids, *id)) != NULL) {
+		snprintf(err, errlen, "%s: %s '%s' is defined twice", file,
+			 managed ? "managed identity" : "client", *id);
+		return -1;
+	}
+	if (role_member(o, *id, role, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	return 0;
+}
+
+/* Entry i of "clients" into ids.  0, or -1 with the reason in err. */
 static int load_client(struct identities *ids, json_object *o, size_t i,
 		       const char *file, char *err, size_t errlen)
 {
 	struct emu_identity *e;
 	enum emu_role role;
-	const char *id = o ? str_member(o, "client_id") : NULL, *s;
+	const char *id, *s;
 	char sub[512];
 
-	if (id == NULL || *id == '\0') {
-		snprintf(err, errlen, "%s: clients[%zu] needs a \"client_id\" string", file, i);
+	if (load_head(ids, o, i, false, file, &id, &role, err, errlen) != 0)
 		return -1;
-	}
-	if (identities_client(ids, id) != NULL) {
-		snprintf(err, errlen, "%s: client '%s' is defined twice", file, id);
-		return -1;
-	}
-	if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-		snprintf(err, errlen, "%s: %s", file, sub);
-		return -1;
-	}
 	e = add(ids, id, false, role);
 	if (e == NULL)
 		goto nomem;
@@ -209,26 +226,15 @@ nomem:
 	return -1;
 }
 
-/* One entry of "managed_identities" (o, at index i) into ids. */
+/* Entry i of "managed_identities" into ids. */
 static int load_managed(struct identities *ids, json_object *o, size_t i,
 			const char *file, char *err, size_t errlen)
 {
 	enum emu_role role;
-	const char *id = o ? str_member(o, "client_id") : NULL;
-	char sub[512];
+	const char *id;
 
-	if (id == NULL || *id == '\0') {
-		snprintf(err, errlen, "%s: managed_identities[%zu] needs a \"client_id\" string", file, i);
+	if (load_head(ids, o, i, true, file, &id, &role, err, errlen) != 0)
 		return -1;
-	}
-	if (identities_managed(ids, id) != NULL) {
-		snprintf(err, errlen, "%s: managed identity '%s' is defined twice", file, id);
-		return -1;
-	}
-	if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-		snprintf(err, errlen, "%s: %s", file, sub);
-		return -1;
-	}
 	if (add(ids, id, true, role) == NULL) {
 		snprintf(err, errlen, "out of memory reading %s", file);
 		return -1;

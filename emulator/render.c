@@ -115,16 +115,20 @@ static void add_recovery_id(struct json_object *o, const struct key_entry *e,
 	free(rid);
 }
 
-struct json_object *render_bundle(const struct key_entry *e,
-				  const struct key_ver *v, const char *base,
-				  bool deleted)
+/* What bundles and items share, in the service's member order:
+ * attributes, deletedDate, then k (the key, or its kid), recoveryId,
+ * scheduledPurgeDate, tags.  mid is taken over. */
+static struct json_object *render_common(const struct key_entry *e,
+					 const struct key_ver *v,
+					 const char *base, bool deleted,
+					 const char *k, struct json_object *mid)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "attributes", render_attributes(v));
 	if (deleted)
 		jadd_int(o, "deletedDate", e->deleted_date);
-	json_object_object_add(o, "key", render_key(e, v, base));
+	json_object_object_add(o, k, mid);
 	if (deleted) {
 		add_recovery_id(o, e, base);
 		jadd_int(o, "scheduledPurgeDate",
@@ -134,25 +138,22 @@ struct json_object *render_bundle(const struct key_entry *e,
 	return o;
 }
 
+struct json_object *render_bundle(const struct key_entry *e,
+				  const struct key_ver *v, const char *base,
+				  bool deleted)
+{
+	return render_common(e, v, base, deleted, "key", render_key(e, v, base));
+}
+
 struct json_object *render_item(const struct key_entry *e,
 				const struct key_ver *v, const char *base,
 				bool deleted, bool with_version)
 {
-	struct json_object *o = json_object_new_object();
 	char *kid = render_kid(base, e->name, with_version ? v->id : NULL);
+	struct json_object *js = json_object_new_string(kid ? kid : "");
 
-	json_object_object_add(o, "attributes", render_attributes(v));
-	if (deleted)
-		jadd_int(o, "deletedDate", e->deleted_date);
-	jadd_str(o, "kid", kid ? kid : "");
 	free(kid);
-	if (deleted) {
-		add_recovery_id(o, e, base);
-		jadd_int(o, "scheduledPurgeDate",
-			 e->deleted_date + KEY_RECOVERABLE_DAYS * 86400);
-	}
-	add_tags(o, v);
-	return o;
+	return render_common(e, v, base, deleted, "kid", js);
 }
 
 struct json_object *render_policy(const struct key_entry *e)
