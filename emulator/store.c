@@ -1,5 +1,5 @@
 /*
- * store.c - the emulator's key store: key material, versions, the name
+ * store.c - the emulator's key store: versions, entries, the name
  * index, persistence (one file per key, written atomically) and backup
  * blobs.
  *
