@@ -2,12 +2,12 @@
  * keys_params.c - request parameters of the key side: JSON bodies to
  * typed parameters, with the service's 400 answers for bad ones.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <ctype.h>
 
 #include "codec.h"
 #include "envelope_i.h"

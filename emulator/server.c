@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <json-c/json.h>
 #include <microhttpd.h>
 
 #include "admin_api_i.h"
