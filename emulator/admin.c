@@ -1,10 +1,12 @@
 /*
- * admin.c - statistics, fault injection and the /_emulator/ admin API.
+ * admin.c - statistics and fault injection (the /_emulator/ admin API
+ * that controls them is admin_api.c).
  *
  * Counters are atomics (every data-plane request bumps one); the fault set
  * is small and changes rarely, so one mutex guards it, and each decision
  * takes it briefly (count and rate need a consistent view).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #include <json-c/json.h>
 
 #include "admin_i.h"
-#include "tokens_i.h"
+#include "http_i.h"
 
 #define DEFAULT_TOKEN_LIFETIME 3600
 
@@ -152,9 +154,9 @@ out:
 	pthread_mutex_unlock(&adm->lock);
 }
 
-/* ---- the admin API ------------------------------------------------------ */
+/* ---- statistics and the fault set as JSON (the admin API's) ------------ */
 
-static void stats_get(struct admin *adm, struct http_resp *resp)
+void admin_stats_get(struct admin *adm, struct http_resp *resp)
 {
 	json_object *o = json_object_new_object(), *r = json_object_new_object();
 	unsigned long total = 0, n;
@@ -180,7 +182,7 @@ static void stats_get(struct admin *adm, struct http_resp *resp)
 	http_resp_json(resp, 200, o);
 }
 
-static void stats_reset(struct admin *adm)
+void admin_stats_reset(struct admin *adm)
 {
 	for (size_t i = 0; i < NOPS; i++)
 		atomic_store(&adm->requests[i], 0);
@@ -284,7 +286,7 @@ out:
 	return rc;
 }
 
-static void faults_get(struct admin *adm, struct http_resp *resp)
+void admin_faults_get(struct admin *adm, struct http_resp *resp)
 {
 	json_object *o = json_object_new_object(), *ops;
 	struct faults f;
@@ -312,81 +314,22 @@ static void faults_get(struct admin *adm, struct http_resp *resp)
 	http_resp_json(resp, 200, o);
 }
 
-static void empty_ok(struct http_resp *resp)
+int admin_faults_put(struct admin *adm, const struct http_req *req,
+		     struct http_resp *resp)
 {
-	http_resp_json(resp, 200, json_object_new_object());
+	struct faults f;
+
+	if (faults_parse(req, &f, resp) != 0)
+		return -1;
+	pthread_mutex_lock(&adm->lock);
+	adm->f = f;
+	pthread_mutex_unlock(&adm->lock);
+	return 0;
 }
 
-static bool method_ok(const struct http_req *req, const char *allowed,
-		      struct http_resp *resp)
+void admin_faults_clear(struct admin *adm)
 {
-	/* allowed: "GET" or "PUT,DELETE,GET" */
-	size_t ml = strlen(req->method);
-	const char *p = allowed;
-
-	while ((p = strstr(p, req->method)) != NULL) {
-		if ((p == allowed || p[-1] == ',') && (p[ml] == '\0' || p[ml] == ','))
-			return true;
-		p += ml;
-	}
-	http_error(resp, 405, "MethodNotAllowed",
-		   "The requested resource does not support http method '%.16s'.",
-		   req->method);
-	http_resp_header(resp, "Allow", "%s", allowed);
-	return false;
-}
-
-void admin_handle(struct emu_server *srv, const struct http_req *req,
-		  const char *sub, struct http_resp *resp)
-{
-	struct admin *adm = srv->adm;
-
-	if (strcmp(sub, "stats") == 0) {
-		if (method_ok(req, "GET", resp))
-			stats_get(adm, resp);
-	} else if (strcmp(sub, "stats/reset") == 0) {
-		if (method_ok(req, "POST", resp)) {
-			stats_reset(adm);
-			empty_ok(resp);
-		}
-	} else if (strcmp(sub, "faults") == 0) {
-		struct faults f;
-
-		if (!method_ok(req, "PUT,DELETE,GET", resp))
-			return;
-		if (strcmp(req->method, "GET") == 0) {
-			faults_get(adm, resp);
-			return;
-		}
-		if (strcmp(req->method, "DELETE") == 0)
-			faults_clear(&f);
-		else if (faults_parse(req, &f, resp) != 0)
-			return;
-		pthread_mutex_lock(&adm->lock);
-		adm->f = f;
-		pthread_mutex_unlock(&adm->lock);
-		empty_ok(resp);
-	} else if (strcmp(sub, "federated-token") == 0) {
-		const char *subj = http_query(req, "sub");
-		json_object *o;
-		char *t;
-
-		if (!method_ok(req, "GET", resp))
-			return;
-		if (subj == NULL || *subj == '\0') {
-			http_error(resp, 400, "BadParameter",
-				   "federated-token needs ?sub=SUBJECT (e.g. system:serviceaccount:ns:sa).");
-			return;
-		}
-		t = tokens_federated(srv, subj);
-		o = t ? json_object_new_object() : NULL;
-		if (o != NULL)
-			json_object_object_add(o, "token", json_object_new_string(t));
-		free(t);
-		resp->token_style = true;
-		http_resp_json(resp, 200, o);
-	} else {
-		http_error(resp, 404, "NotFound",
-			   "Unknown admin path /_emulator/%.100s (see emulator/README.md).", sub);
-	}
+	pthread_mutex_lock(&adm->lock);
+	faults_clear(&adm->f);
+	pthread_mutex_unlock(&adm->lock);
 }

@@ -1,13 +1,13 @@
 /*
- * admin_i.h - hsm-emulator's statistics and fault injection, and the
- * /_emulator/ admin API that controls them (docs/contracts.md).
+ * admin_i.h - hsm-emulator's statistics and fault injection
+ * (docs/contracts.md); admin_api_i.h serves them under /_emulator/.
  */
 #ifndef HSMFS_EMU_ADMIN_I_H
 #define HSMFS_EMU_ADMIN_I_H
 
 #include <stdbool.h>
 
-#include "server_i.h"
+#include "http_i.h"
 
 struct admin;
 
@@ -36,9 +36,15 @@ struct fault_action {
 void admin_fault_decide(struct admin *adm, const char *op,
 			struct fault_action *out);
 
-/* Handle a request under /_emulator/ (sub is the rest of the path, e.g.
- * "stats"); the caller has already refused non-loopback peers. */
-void admin_handle(struct emu_server *srv, const struct http_req *req,
-		  const char *sub, struct http_resp *resp);
+/* The admin API's views: GET stats, POST stats/reset, GET faults; PUT
+ * faults replaces the fault set with the request's (on a bad one fills
+ * resp with 400 and returns -1, leaving the set as it was); DELETE faults
+ * clears it. */
+void admin_stats_get(struct admin *adm, struct http_resp *resp);
+void admin_stats_reset(struct admin *adm);
+void admin_faults_get(struct admin *adm, struct http_resp *resp);
+int admin_faults_put(struct admin *adm, const struct http_req *req,
+		     struct http_resp *resp);
+void admin_faults_clear(struct admin *adm);
 
 #endif

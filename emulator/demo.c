@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 
-#include "keys_i.h"
+#include "demo_i.h"
+#include "material_i.h"
+#include "store_i.h"
 
 static const struct {
 	const char *name;
@@ -34,12 +36,12 @@ static void *demo_gen(void *arg)
 {
 	struct demo_job *j = arg;
 
-	j->err = keys_generate(demo_keys[j->i].kty, demo_keys[j->i].bits,
+	j->err = mat_generate(demo_keys[j->i].kty, demo_keys[j->i].bits,
 			       demo_keys[j->i].crv, 65537, &j->m);
 	return NULL;
 }
 
-int demo_create(struct keystore *ks)
+int demo_seed(struct keystore *ks)
 {
 	enum { N = sizeof(demo_keys) / sizeof(demo_keys[0]) };
 	struct demo_job jobs[N];
@@ -47,6 +49,8 @@ int demo_create(struct keystore *ks)
 	bool started[N];
 	int err = 0;
 
+	if (ks->count != 0)
+		return 0;
 	/* RSA 4096 generation dominates start-up; generate in parallel so an
 	 * emulator with --demo-keys is ready sooner on a multi-core host. */
 	for (size_t i = 0; i < N; i++) {
@@ -68,14 +72,14 @@ int demo_create(struct keystore *ks)
 			mat_put(jobs[i].m);
 			continue;
 		}
-		v = ver_new(jobs[i].m, keys_now());
+		v = ver_new(jobs[i].m, store_now());
 		if (v == NULL) {
 			err = -ENOMEM;
 			continue;
 		}
-		v->ops = keys_default_ops(demo_keys[i].kty);
-		/* Called from keystore_open() before any other thread sees ks;
-		 * the lock is taken anyway to keep the store's rule simple. */
+		v->ops = mat_default_ops(demo_keys[i].kty);
+		/* Called before any other thread sees ks; the lock is taken
+		 * anyway to keep the store's rule simple. */
 		pthread_rwlock_wrlock(&ks->lock);
 		e = store_add_entry(ks, demo_keys[i].name);
 		err = e == NULL ? -ENOMEM : entry_add_version(e, v);

@@ -1,19 +1,21 @@
 /*
- * emu.h - the seam inside hsm-emulator between the HTTP side and the keys.
+ * emu.h - the seam inside hsm-emulator between the HTTP side and the keys:
+ * the types they share.  Types only; the functions the key side offers
+ * are in their modules' headers: keys_handle() (keys_i.h),
+ * keys_route_op() and keys_route_info() (keys_route_i.h), keystore_open() (store_i.h),
+ * demo_seed() (demo_i.h).
  *
- * The HTTP side (server.c, tls.c, tokens.c, identities.c, admin.c, main.c)
- * owns the socket, TLS, the 401 challenge, token endpoints, api-version
- * checks, fault injection and statistics.  It hands every authenticated
- * data-plane request to the key side (keys*.c, store.c) through
- * keys_handle(), which owns routing of /keys, /deletedkeys and /rng, the key
- * store, persistence and the cryptography.
+ * The HTTP side (server.c, http.c, tls.c, tokens.c, identities.c, admin*.c,
+ * main.c) owns the socket, TLS, the 401 challenge, token endpoints,
+ * api-version checks, fault injection and statistics.  It hands every
+ * authenticated data-plane request to the key side (keys*.c, store.c, ...)
+ * through keys_handle(), which owns routing of /keys, /deletedkeys and
+ * /rng, the key store, persistence and the cryptography.
  */
 #ifndef HSMFS_EMU_H
 #define HSMFS_EMU_H
 
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /* What an identity may do (MHSM local RBAC, simplified). */
 enum emu_role {
@@ -41,29 +43,5 @@ struct emu_response {
 	char *body;		/* malloc()ed compact JSON, or NULL for empty */
 	size_t body_len;
 };
-
-/* Operation names used by statistics and fault matching:
- * "create" "import" "get" "update" "delete" "list" "list_versions"
- * "list_deleted" "get_deleted" "recover" "purge" "backup" "restore" "rotate"
- * "get_rotation_policy" "set_rotation_policy" "sign" "verify" "encrypt"
- * "decrypt" "wrapkey" "unwrapkey" "rng"; "unknown" for anything else. */
-const char *keys_route_op(const char *method, const char *path);
-
-struct keystore;
-
-/* Open (creating) the store in dir; dir NULL: memory only.  demo: add the
- * demo keys when the store is empty.  Returns NULL and sets errno. */
-struct keystore *keystore_open(const char *dir, bool demo);
-void keystore_close(struct keystore *ks);
-
-/* Handle one authenticated request; thread-safe.  Always fills resp
- * (errors use the service's envelope). */
-void keys_handle(struct keystore *ks, const struct emu_request *req,
-		 struct emu_response *resp);
-
-/* Build {"error":{"code":..,"message":..}} (inner may be NULL) into resp. */
-void emu_error(struct emu_response *resp, int status, const char *code,
-	       const char *inner, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 #endif

@@ -27,7 +27,7 @@ struct identities {
 	char *identity_header;
 };
 
-int identities_role_from_name(const char *name)
+static int role_from_name(const char *name)
 {
 	static const char *const names[] = { "none", "reader", "user", "officer" };
 
@@ -151,7 +151,7 @@ static int role_member(json_object *o, const char *who, enum emu_role *role,
 		*role = ROLE_OFFICER;
 		return 0;
 	}
-	v = identities_role_from_name(r);
+	v = role_from_name(r);
 	if (v < 0) {
 		snprintf(err, errlen, "identity '%s': unknown role '%s' (use none, reader, user or officer)",
 			 who, r);
@@ -161,14 +161,116 @@ static int role_member(json_object *o, const char *who, enum emu_role *role,
 	return 0;
 }
 
-static int load_file(struct identities *ids, const char *file,
-		     char *err, size_t errlen)
+/* The client_id and role of entry i of "clients" (managed: of
+ * "managed_identities"), which must not be defined twice.  0, or -1 with
+ * the reason in err. */
+static int load_head(struct identities *ids, json_object *o, size_t i,
+		     bool managed, const char *file, const char **id,
+		     enum emu_role *role, char *err, size_t errlen)
 {
-	json_object *root = json_object_from_file(file), *arr, *o;
+	char sub[512];
+
+	*id = o ? str_member(o, "client_id") : NULL;
+	if (*id == NULL || **id == '\0') {
+		snprintf(err, errlen, "%s: %s[%zu] needs a \"client_id\" string",
+			 file, managed ? "managed_identities" : "clients", i);
+		return -1;
+	}
+	if ((managed ? identities_managed(ids, *id) :
+	     identities_client(ids, *id)) != NULL) {
+		snprintf(err, errlen, "%s: %s '%s' is defined twice", file,
+			 managed ? "managed identity" : "client", *id);
+		return -1;
+	}
+	if (role_member(o, *id, role, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	return 0;
+}
+
+/* Entry i of "clients" into ids.  0, or -1 with the reason in err. */
+static int load_client(struct identities *ids, json_object *o, size_t i,
+		       const char *file, char *err, size_t errlen)
+{
 	struct emu_identity *e;
 	enum emu_role role;
 	const char *id, *s;
 	char sub[512];
+
+	if (load_head(ids, o, i, false, file, &id, &role, err, errlen) != 0)
+		return -1;
+	e = add(ids, id, false, role);
+	if (e == NULL)
+		goto nomem;
+	if ((s = str_member(o, "secret")) != NULL &&
+	    (e->secret = strdup(s)) == NULL)
+		goto nomem;
+	if ((s = str_member(o, "federated_subject")) != NULL &&
+	    (e->federated_subject = strdup(s)) == NULL)
+		goto nomem;
+	if ((s = str_member(o, "certificate")) != NULL &&
+	    load_cert(e, s, sub, sizeof(sub)) != 0) {
+		snprintf(err, errlen, "%s: %s", file, sub);
+		return -1;
+	}
+	if (e->secret == NULL && e->federated_subject == NULL &&
+	    e->cert_key == NULL) {
+		snprintf(err, errlen, "%s: client '%s' needs \"secret\", \"certificate\" or \"federated_subject\"",
+			 file, id);
+		return -1;
+	}
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory reading %s", file);
+	return -1;
+}
+
+/* Entry i of "managed_identities" into ids. */
+static int load_managed(struct identities *ids, json_object *o, size_t i,
+			const char *file, char *err, size_t errlen)
+{
+	enum emu_role role;
+	const char *id;
+
+	if (load_head(ids, o, i, true, file, &id, &role, err, errlen) != 0)
+		return -1;
+	if (add(ids, id, true, role) == NULL) {
+		snprintf(err, errlen, "out of memory reading %s", file);
+		return -1;
+	}
+	return 0;
+}
+
+typedef int (*load_one_fn)(struct identities *, json_object *, size_t,
+			   const char *, char *, size_t);
+
+/* The array member name of root, each entry through load_one. */
+static int load_array(struct identities *ids, json_object *root,
+		      const char *name, load_one_fn load_one,
+		      const char *file, char *err, size_t errlen)
+{
+	json_object *arr;
+
+	if (!json_object_object_get_ex(root, name, &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array)) {
+		snprintf(err, errlen, "%s: \"%s\" must be an array", file, name);
+		return -1;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		if (load_one(ids, json_object_array_get_idx(arr, i), i, file,
+			     err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+static int load_file(struct identities *ids, const char *file,
+		     char *err, size_t errlen)
+{
+	json_object *root = json_object_from_file(file);
+	const char *s;
+	char *h;
 	int rc = -1;
 
 	if (root == NULL || !json_object_is_type(root, json_type_object)) {
@@ -177,83 +279,20 @@ static int load_file(struct identities *ids, const char *file,
 		err[strcspn(err, "\n")] = '\0';	/* json-c ends its text with one */
 		goto out;
 	}
-	if (json_object_object_get_ex(root, "clients", &arr)) {
-		if (!json_object_is_type(arr, json_type_array)) {
-			snprintf(err, errlen, "%s: \"clients\" must be an array", file);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			o = json_object_array_get_idx(arr, i);
-			id = o ? str_member(o, "client_id") : NULL;
-			if (id == NULL || *id == '\0') {
-				snprintf(err, errlen, "%s: clients[%zu] needs a \"client_id\" string", file, i);
-				goto out;
-			}
-			if (identities_client(ids, id) != NULL) {
-				snprintf(err, errlen, "%s: client '%s' is defined twice", file, id);
-				goto out;
-			}
-			if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			e = add(ids, id, false, role);
-			if (e == NULL)
-				goto nomem;
-			if ((s = str_member(o, "secret")) != NULL &&
-			    (e->secret = strdup(s)) == NULL)
-				goto nomem;
-			if ((s = str_member(o, "federated_subject")) != NULL &&
-			    (e->federated_subject = strdup(s)) == NULL)
-				goto nomem;
-			if ((s = str_member(o, "certificate")) != NULL &&
-			    load_cert(e, s, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			if (e->secret == NULL && e->federated_subject == NULL &&
-			    e->cert_key == NULL) {
-				snprintf(err, errlen, "%s: client '%s' needs \"secret\", \"certificate\" or \"federated_subject\"",
-					 file, id);
-				goto out;
-			}
-		}
-	}
-	if (json_object_object_get_ex(root, "managed_identities", &arr)) {
-		if (!json_object_is_type(arr, json_type_array)) {
-			snprintf(err, errlen, "%s: \"managed_identities\" must be an array", file);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(arr); i++) {
-			o = json_object_array_get_idx(arr, i);
-			id = o ? str_member(o, "client_id") : NULL;
-			if (id == NULL || *id == '\0') {
-				snprintf(err, errlen, "%s: managed_identities[%zu] needs a \"client_id\" string", file, i);
-				goto out;
-			}
-			if (identities_managed(ids, id) != NULL) {
-				snprintf(err, errlen, "%s: managed identity '%s' is defined twice", file, id);
-				goto out;
-			}
-			if (role_member(o, id, &role, sub, sizeof(sub)) != 0) {
-				snprintf(err, errlen, "%s: %s", file, sub);
-				goto out;
-			}
-			if (add(ids, id, true, role) == NULL)
-				goto nomem;
-		}
-	}
+	if (load_array(ids, root, "clients", load_client, file, err, errlen) != 0 ||
+	    load_array(ids, root, "managed_identities", load_managed, file,
+		       err, errlen) != 0)
+		goto out;
 	if ((s = str_member(root, "identity_header")) != NULL) {
-		char *h = strdup(s);
-		if (h == NULL)
-			goto nomem;
+		h = strdup(s);
+		if (h == NULL) {
+			snprintf(err, errlen, "out of memory reading %s", file);
+			goto out;
+		}
 		free(ids->identity_header);
 		ids->identity_header = h;
 	}
 	rc = 0;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory reading %s", file);
 out:
 	json_object_put(root);
 	return rc;
@@ -303,14 +342,6 @@ const struct emu_identity *identities_managed(const struct identities *ids,
 		if (ids->v[i].managed && strcmp(ids->v[i].client_id, client_id) == 0)
 			return &ids->v[i];
 	return NULL;
-}
-
-const struct emu_identity *identities_any(const struct identities *ids,
-					  const char *client_id)
-{
-	const struct emu_identity *e = identities_client(ids, client_id);
-
-	return e ? e : identities_managed(ids, client_id);
 }
 
 const char *identities_header(const struct identities *ids)

@@ -43,13 +43,7 @@ const struct emu_identity *identities_client(const struct identities *ids,
  * one ("hsmfs-mi").  NULL when unknown. */
 const struct emu_identity *identities_managed(const struct identities *ids,
 					      const char *client_id);
-/* Any identity (client or managed) by client id, for token validation. */
-const struct emu_identity *identities_any(const struct identities *ids,
-					  const char *client_id);
 /* The App Service identity header value (a borrowed string). */
 const char *identities_header(const struct identities *ids);
-
-/* "none", "reader", "user", "officer" -> role; -1 when unknown. */
-int identities_role_from_name(const char *name);
 
 #endif

@@ -11,9 +11,16 @@
 #include <string.h>
 
 #include "codec.h"
-#include "keys_i.h"
+#include "envelope_i.h"
+#include "keys_find_i.h"
+#include "keys_json_i.h"
+#include "keys_ops_i.h"
+#include "keys_params_i.h"
+#include "material_i.h"
 #include "pkey.h"
 #include "pkop.h"
+#include "render_i.h"
+#include "store_i.h"
 #include "sym.h"
 
 struct snapshot {
@@ -24,23 +31,16 @@ struct snapshot {
 	int64_t nbf, exp;
 };
 
-static const char *kty_wire(enum key_type t)
-{
-	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
-}
-
 static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 			 const char *name, const char *version,
 			 struct snapshot *s, struct emu_response *resp)
 {
 	struct key_entry *e;
-	struct key_ver *v = NULL;
+	struct key_ver *v;
 
 	memset(s, 0, sizeof(*s));
 	pthread_rwlock_rdlock(&ks->lock);
-	e = store_find(ks, name);
-	if (e != NULL && !e->deleted)
-		v = entry_version(e, version);
+	v = keys_find_active(ks, req, name, version, &e, resp);
 	if (v != NULL) {
 		s->m = mat_get(v->m);
 		s->kid = render_kid(req->base_url, e->name, v->id);
@@ -50,20 +50,11 @@ static int take_snapshot(struct keystore *ks, const struct emu_request *req,
 		s->exp = v->exp;
 	}
 	pthread_rwlock_unlock(&ks->lock);
-	if (v == NULL) {
-		char path[300];
-
-		if (version != NULL && *version != '\0')
-			snprintf(path, sizeof(path), "/keys/%s/%s", name, version);
-		else
-			snprintf(path, sizeof(path), "/keys/%s", name);
-		keys_not_found(resp, req->base_url, path);
+	if (v == NULL)
 		return -ENOENT;
-	}
 	if (s->kid == NULL) {
 		mat_put(s->m);
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return -ENOMEM;
 	}
 	return 0;
@@ -133,6 +124,14 @@ static void reply_result(struct emu_response *resp, const struct alg_info *alg,
 		o = NULL;
 	}
 	render_reply(resp, 200, o);
+}
+
+/* Reply with a decrypted or unwrapped plaintext. */
+static void reply_plain(struct emu_response *resp, const struct alg_info *alg,
+			const char *kid, const struct secret *plain)
+{
+	reply_result(resp, alg, kid, secret_bytes(plain), secret_len(plain),
+		     NULL, NULL, 0, NULL);
 }
 
 static void bad_length(struct emu_response *resp, const char *what,
@@ -234,106 +233,137 @@ static void do_rsa(const struct snapshot *s, const struct alg_info *alg,
 				  "The ciphertext could not be decrypted with %s by this key; check the key version and algorithm.",
 				  alg->name);
 		else
-			reply_result(resp, alg, s->kid, secret_bytes(plain),
-				     secret_len(plain), NULL, NULL, 0, NULL);
+			reply_plain(resp, alg, s->kid, plain);
 	}
 	free(out);
 	secret_free(plain);
 	bytes_free(&in);
 }
 
+/* The members of an AES request and the key. */
+struct aes_in {
+	const uint8_t *key;
+	size_t klen;
+	struct bytes in, iv, aad, tag;
+};
+
+static void aes_kw(const struct snapshot *s, const struct alg_info *alg,
+		   bool enc, const struct aes_in *a, struct emu_response *resp)
+{
+	struct secret *plain = NULL;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int err;
+
+	if (enc)
+		err = aes_kw_wrap(a->key, a->klen, a->in.p, a->in.len, &out, &out_len);
+	else
+		err = aes_kw_unwrap(a->key, a->klen, a->in.p, a->in.len, &plain);
+	if (err == -EBADMSG)
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "The wrapped key failed the %s integrity check; it was not wrapped by this key.",
+			  alg->name);
+	else if (err != 0)
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid length of 'value': %zu bytes. %s needs a multiple of 8 bytes, at least %d.",
+			  a->in.len, alg->name, enc ? 16 : 24);
+	else if (enc)
+		reply_result(resp, alg, s->kid, out, out_len, NULL, NULL, 0, NULL);
+	else
+		reply_plain(resp, alg, s->kid, plain);
+	free(out);
+	secret_free(plain);
+}
+
+static void aes_gcm(const struct snapshot *s, const struct alg_info *alg,
+		    bool enc, const struct aes_in *a, struct emu_response *resp)
+{
+	struct secret *plain = NULL;
+	uint8_t *out = NULL, giv[GCM_IV_LEN], gtag[GCM_TAG_LEN];
+
+	if (enc) {
+		/* The service always makes the IV itself. */
+		if (random_bytes(giv, sizeof(giv)) != 0 ||
+		    aes_gcm_encrypt(a->key, a->klen, giv, a->aad.p, a->aad.len,
+				    a->in.p, a->in.len, &out, gtag) != 0)
+			emu_error(resp, 500, "InternalError", NULL,
+				  "Encryption failed; retry the request.");
+		else
+			reply_result(resp, alg, s->kid, out, a->in.len, &a->aad,
+				     giv, sizeof(giv), gtag);
+	} else if (a->iv.len != GCM_IV_LEN) {
+		bad_length(resp, "iv", a->iv.len, alg, GCM_IV_LEN);
+	} else if (a->tag.len != GCM_TAG_LEN) {
+		bad_length(resp, "tag", a->tag.len, alg, GCM_TAG_LEN);
+	} else if (aes_gcm_decrypt(a->key, a->klen, a->iv.p, a->aad.p, a->aad.len,
+				   a->in.p, a->in.len, a->tag.p, &plain) != 0) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Decryption failed: the authentication tag does not match the ciphertext, iv and aad.");
+	} else {
+		reply_plain(resp, alg, s->kid, plain);
+	}
+	free(out);
+	secret_free(plain);
+}
+
+/* CBC ignores aad: the service neither uses nor echoes it. */
+static void aes_cbc(const struct snapshot *s, const struct alg_info *alg,
+		    bool enc, const struct aes_in *a, struct emu_response *resp)
+{
+	bool pad = alg->family == ALG_AES_CBCPAD;
+	struct secret *plain = NULL;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+
+	if (a->iv.len != CBC_IV_LEN) {
+		bad_length(resp, "iv", a->iv.len, alg, CBC_IV_LEN);
+	} else if (enc) {
+		if (aes_cbc_encrypt(a->key, a->klen, a->iv.p, pad, a->in.p,
+				    a->in.len, &out, &out_len) != 0)
+			emu_error(resp, 500, "InternalError", NULL,
+				  "Encryption failed; retry the request.");
+		else
+			reply_result(resp, alg, s->kid, out, out_len, NULL,
+				     a->iv.p, a->iv.len, NULL);
+	} else if (a->in.len == 0 || a->in.len % 16 != 0) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid length of 'value': %zu bytes. %s ciphertext is a non-zero multiple of 16 bytes.",
+			  a->in.len, alg->name);
+	} else if (aes_cbc_decrypt(a->key, a->klen, a->iv.p, pad, a->in.p,
+				   a->in.len, &plain) != 0) {
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Decryption failed: the padding is invalid; check the key, iv and algorithm.");
+	} else {
+		reply_plain(resp, alg, s->kid, plain);
+	}
+	free(out);
+	secret_free(plain);
+}
+
 static void do_aes(const struct snapshot *s, const struct alg_info *alg,
 		   bool enc, struct json_object *body, struct emu_response *resp)
 {
-	struct bytes in, iv = { 0 }, aad = { 0 }, tag = { 0 };
-	const uint8_t *key = secret_bytes(s->m->k);
-	size_t klen = secret_len(s->m->k);
-	uint8_t *out = NULL, giv[GCM_IV_LEN], gtag[GCM_TAG_LEN];
-	size_t out_len = 0;
-	struct secret *plain = NULL;
-	int err;
+	struct aes_in a = {
+		.key = secret_bytes(s->m->k), .klen = secret_len(s->m->k),
+	};
 
-	if (get_b64(body, "value", true, &in, resp) != 0)
+	if (get_b64(body, "value", true, &a.in, resp) != 0)
 		return;
-	if (get_b64(body, "iv", false, &iv, resp) != 0 ||
-	    get_b64(body, "aad", false, &aad, resp) != 0 ||
-	    get_b64(body, "tag", false, &tag, resp) != 0)
+	if (get_b64(body, "iv", false, &a.iv, resp) != 0 ||
+	    get_b64(body, "aad", false, &a.aad, resp) != 0 ||
+	    get_b64(body, "tag", false, &a.tag, resp) != 0)
 		goto out;
-	if (alg->family == ALG_AES_KW) {
-		if (enc)
-			err = aes_kw_wrap(key, klen, in.p, in.len, &out, &out_len);
-		else
-			err = aes_kw_unwrap(key, klen, in.p, in.len, &plain);
-		if (err == -EBADMSG)
-			emu_error(resp, 400, "BadParameter", NULL,
-				  "The wrapped key failed the %s integrity check; it was not wrapped by this key.",
-				  alg->name);
-		else if (err != 0)
-			emu_error(resp, 400, "BadParameter", NULL,
-				  "Invalid length of 'value': %zu bytes. %s needs a multiple of 8 bytes, at least %d.",
-				  in.len, alg->name, enc ? 16 : 24);
-		else if (enc)
-			reply_result(resp, alg, s->kid, out, out_len, NULL, NULL, 0, NULL);
-		else
-			reply_result(resp, alg, s->kid, secret_bytes(plain),
-				     secret_len(plain), NULL, NULL, 0, NULL);
-	} else if (alg->family == ALG_AES_GCM) {
-		if (enc) {
-			/* The service always makes the IV itself. */
-			if (random_bytes(giv, sizeof(giv)) != 0 ||
-			    aes_gcm_encrypt(key, klen, giv, aad.p, aad.len, in.p,
-					    in.len, &out, gtag) != 0)
-				emu_error(resp, 500, "InternalError", NULL,
-					  "Encryption failed; retry the request.");
-			else
-				reply_result(resp, alg, s->kid, out, in.len, &aad,
-					     giv, sizeof(giv), gtag);
-		} else if (iv.len != GCM_IV_LEN) {
-			bad_length(resp, "iv", iv.len, alg, GCM_IV_LEN);
-		} else if (tag.len != GCM_TAG_LEN) {
-			bad_length(resp, "tag", tag.len, alg, GCM_TAG_LEN);
-		} else if (aes_gcm_decrypt(key, klen, iv.p, aad.p, aad.len, in.p,
-					   in.len, tag.p, &plain) != 0) {
-			emu_error(resp, 400, "BadParameter", NULL,
-				  "Decryption failed: the authentication tag does not match the ciphertext, iv and aad.");
-		} else {
-			reply_result(resp, alg, s->kid, secret_bytes(plain),
-				     secret_len(plain), NULL, NULL, 0, NULL);
-		}
-	} else {
-		bool pad = alg->family == ALG_AES_CBCPAD;
-
-		/* CBC ignores aad: the service neither uses nor echoes it. */
-		if (iv.len != CBC_IV_LEN) {
-			bad_length(resp, "iv", iv.len, alg, CBC_IV_LEN);
-		} else if (enc) {
-			if (aes_cbc_encrypt(key, klen, iv.p, pad, in.p, in.len,
-					    &out, &out_len) != 0)
-				emu_error(resp, 500, "InternalError", NULL,
-					  "Encryption failed; retry the request.");
-			else
-				reply_result(resp, alg, s->kid, out, out_len, NULL,
-					     iv.p, iv.len, NULL);
-		} else if (in.len == 0 || in.len % 16 != 0) {
-			emu_error(resp, 400, "BadParameter", NULL,
-				  "Invalid length of 'value': %zu bytes. %s ciphertext is a non-zero multiple of 16 bytes.",
-				  in.len, alg->name);
-		} else if (aes_cbc_decrypt(key, klen, iv.p, pad, in.p, in.len,
-					   &plain) != 0) {
-			emu_error(resp, 400, "BadParameter", NULL,
-				  "Decryption failed: the padding is invalid; check the key, iv and algorithm.");
-		} else {
-			reply_result(resp, alg, s->kid, secret_bytes(plain),
-				     secret_len(plain), NULL, NULL, 0, NULL);
-		}
-	}
+	if (alg->family == ALG_AES_KW)
+		aes_kw(s, alg, enc, &a, resp);
+	else if (alg->family == ALG_AES_GCM)
+		aes_gcm(s, alg, enc, &a, resp);
+	else
+		aes_cbc(s, alg, enc, &a, resp);
 out:
-	free(out);
-	secret_free(plain);
-	bytes_free(&in);
-	bytes_free(&iv);
-	bytes_free(&aad);
-	bytes_free(&tag);
+	bytes_free(&a.in);
+	bytes_free(&a.iv);
+	bytes_free(&a.aad);
+	bytes_free(&a.tag);
 }
 
 /* Cleanse the request's plaintext "value" member before freeing it. */
@@ -350,23 +380,73 @@ static void put_body(struct json_object *o)
 	json_object_put(o);
 }
 
+/* Does the key's state refuse operation bit (disabled, not yet valid,
+ * expired, not in its key_ops)?  Fills resp (403) when it does. */
+static bool state_refuses(const struct snapshot *s, unsigned bit,
+			  struct emu_response *resp)
+{
+	const char *name = key_op_name((enum key_op)bit);
+	bool exempt = bit == KOP_DECRYPT || bit == KOP_UNWRAP || bit == KOP_VERIFY;
+	int64_t now = store_now();
+
+	if (!s->enabled)
+		emu_error(resp, 403, "Forbidden", "KeyDisabled",
+			  "Operation \"%s\" is not allowed on a disabled key. Enable the key first.",
+			  name);
+	else if (!exempt && s->nbf != 0 && s->nbf > now)
+		emu_error(resp, 403, "Forbidden", "KeyNotYetValid",
+			  "Operation \"%s\" is not allowed before the key's activation date (nbf %lld).",
+			  name, (long long)s->nbf);
+	else if (!exempt && s->exp != 0 && s->exp <= now)
+		emu_error(resp, 403, "Forbidden", "KeyExpired",
+			  "Operation \"%s\" is not allowed after the key's expiration date (exp %lld).",
+			  name, (long long)s->exp);
+	else if (!(s->ops & bit))
+		emu_error(resp, 403, "Forbidden", "ForbiddenByPolicy",
+			  "Operation is not allowed.\r\nOperation: \"%s\"\r\nKey: %s",
+			  name, s->kid);
+	else
+		return false;
+	return true;
+}
+
+/* The algorithm alg_name when it fits op and the key; NULL after
+ * answering 400 UnsupportedAlgorithm. */
+static const struct alg_info *alg_for(const struct snapshot *s, const char *op,
+				      const char *alg_name,
+				      struct emu_response *resp)
+{
+	const struct alg_info *alg = alg_by_name(alg_name);
+	char what[32];
+
+	if (alg != NULL && alg->kty == s->m->kty && family_fits(op, alg->family) &&
+	    (alg->family != ALG_ECDSA || alg->crv == s->m->crv) &&
+	    (alg->aes_bits == 0 || alg->aes_bits == s->m->bits))
+		return alg;
+	if (s->m->kty == KEY_EC)
+		snprintf(what, sizeof(what), "%s", curve_name(s->m->crv));
+	else
+		snprintf(what, sizeof(what), "%u bits", s->m->bits);
+	emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
+		  "Algorithm '%.40s' is not valid for %s with this key (%s, %s).",
+		  alg_name, op, render_kty(s->m->kty), what);
+	return NULL;
+}
+
 void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 		    const char *op, const char *name, const char *version,
 		    struct emu_response *resp)
 {
-	struct json_object *body = keys_parse_body(req, resp), *m;
+	struct json_object *body = keys_parse_body(req, resp);
 	struct snapshot s;
-	const struct alg_info *alg = NULL;
-	const char *alg_name = NULL;
+	const struct alg_info *alg;
+	const char *alg_name;
 	unsigned bit = key_op_from_name(op);
-	int64_t now = keys_now();
-	bool exempt = bit == KOP_DECRYPT || bit == KOP_UNWRAP || bit == KOP_VERIFY;
+	bool enc = bit == KOP_ENCRYPT || bit == KOP_WRAP;
 
 	if (body == NULL)
 		return;
-	if (json_object_object_get_ex(body, "alg", &m) &&
-	    json_object_is_type(m, json_type_string))
-		alg_name = json_object_get_string(m);
+	alg_name = jmember_str(body, "alg");
 	if (alg_name == NULL) {
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "The request must contain 'alg', the algorithm to use.");
@@ -377,59 +457,17 @@ void keys_crypto_op(struct keystore *ks, const struct emu_request *req,
 		put_body(body);
 		return;
 	}
-	if (!s.enabled) {
-		emu_error(resp, 403, "Forbidden", "KeyDisabled",
-			  "Operation \"%s\" is not allowed on a disabled key. Enable the key first.",
-			  key_op_name((enum key_op)bit));
+	if (state_refuses(&s, bit, resp) ||
+	    (alg = alg_for(&s, op, alg_name, resp)) == NULL)
 		goto out;
-	}
-	if (!exempt && s.nbf != 0 && s.nbf > now) {
-		emu_error(resp, 403, "Forbidden", "KeyNotYetValid",
-			  "Operation \"%s\" is not allowed before the key's activation date (nbf %lld).",
-			  key_op_name((enum key_op)bit), (long long)s.nbf);
-		goto out;
-	}
-	if (!exempt && s.exp != 0 && s.exp <= now) {
-		emu_error(resp, 403, "Forbidden", "KeyExpired",
-			  "Operation \"%s\" is not allowed after the key's expiration date (exp %lld).",
-			  key_op_name((enum key_op)bit), (long long)s.exp);
-		goto out;
-	}
-	if (!(s.ops & bit)) {
-		emu_error(resp, 403, "Forbidden", "ForbiddenByPolicy",
-			  "Operation is not allowed.\r\nOperation: \"%s\"\r\nKey: %s",
-			  key_op_name((enum key_op)bit), s.kid);
-		goto out;
-	}
-	alg = alg_by_name(alg_name);
-	if (alg == NULL || alg->kty != s.m->kty || !family_fits(op, alg->family) ||
-	    (alg->family == ALG_ECDSA && alg->crv != s.m->crv) ||
-	    (alg->aes_bits != 0 && alg->aes_bits != s.m->bits)) {
-		char what[32];
-
-		if (s.m->kty == KEY_EC)
-			snprintf(what, sizeof(what), "%s", curve_name(s.m->crv));
-		else
-			snprintf(what, sizeof(what), "%u bits", s.m->bits);
-		emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
-			  "Algorithm '%.40s' is not valid for %s with this key (%s, %s).",
-			  alg_name, op, kty_wire(s.m->kty), what);
-		goto out;
-	}
-	switch (bit) {
-	case KOP_SIGN:
+	if (bit == KOP_SIGN)
 		do_sign(&s, alg, body, resp);
-		break;
-	case KOP_VERIFY:
+	else if (bit == KOP_VERIFY)
 		do_verify(&s, alg, body, resp);
-		break;
-	default:
-		if (s.m->kty == KEY_RSA)
-			do_rsa(&s, alg, bit == KOP_ENCRYPT || bit == KOP_WRAP, body, resp);
-		else
-			do_aes(&s, alg, bit == KOP_ENCRYPT || bit == KOP_WRAP, body, resp);
-		break;
-	}
+	else if (s.m->kty == KEY_RSA)
+		do_rsa(&s, alg, enc, body, resp);
+	else
+		do_aes(&s, alg, enc, body, resp);
 out:
 	mat_put(s.m);
 	free(s.kid);

@@ -22,9 +22,11 @@
 #include <unistd.h>
 
 #include "admin_i.h"
+#include "demo_i.h"
 #include "identities_i.h"
 #include "secret.h"
 #include "server_i.h"
+#include "store_i.h"
 #include "tls_i.h"
 #include "tokens_i.h"
 
@@ -177,13 +179,108 @@ static int write_ready(const char *file, const char *url)
 	return tls_write_file(file, line, (size_t)n, 0644);
 }
 
+/* The data directory: --data (created when missing), or a new temporary
+ * one in tmpdir (a mkdtemp() template).  NULL after a one-line message. */
+static const char *data_dir(const struct opts *o, char *tmpdir)
+{
+	const char *dir;
+
+	if (o->data != NULL) {
+		dir = o->data;
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "hsm-emulator: cannot create --data directory %s: %s\n",
+				dir, strerror(errno));
+			return NULL;
+		}
+		return dir;
+	}
+	dir = mkdtemp(tmpdir);
+	if (dir == NULL)
+		fprintf(stderr, "hsm-emulator: cannot create a temporary directory: %s\n",
+			strerror(errno));
+	return dir;
+}
+
+/* Identities, statistics and faults, tokens, the key store.  0, or -1
+ * after a one-line message (main frees what was made). */
+static int open_state(struct emu_server *srv, const struct opts *o,
+		      const char *dir)
+{
+	char err[600], keysdir[4200];
+	int rc = 0;
+
+	srv->ids = identities_load(o->identities, err, sizeof(err));
+	if (srv->ids == NULL) {
+		fprintf(stderr, "hsm-emulator: %s\n", err);
+		return -1;
+	}
+	srv->adm = admin_new();
+	if (srv->adm == NULL) {
+		fprintf(stderr, "hsm-emulator: out of memory\n");
+		return -1;
+	}
+	srv->tok = tokens_new(dir, err, sizeof(err));
+	if (srv->tok == NULL) {
+		fprintf(stderr, "hsm-emulator: %s\n", err);
+		return -1;
+	}
+	snprintf(keysdir, sizeof(keysdir), "%s/keys", dir);
+	srv->ks = keystore_open(keysdir);
+	if (srv->ks == NULL || (o->demo && (rc = demo_seed(srv->ks)) != 0)) {
+		fprintf(stderr, "hsm-emulator: cannot open the key store in %s: %s\n",
+			keysdir, strerror(srv->ks ? -rc : errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* TLS files, listening, the ready file and the base URL on stdout.  0, or
+ * -1 after a one-line message.  *key_pem and *cert_pem are main's to
+ * free. */
+static int serve(struct emu_server *srv, const struct opts *o,
+		 const char *dir, char **key_pem, char **cert_pem)
+{
+	char err[600];
+
+	if (!o->plain_http &&
+	    tls_setup(dir, key_pem, cert_pem, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsm-emulator: %s\n", err);
+		return -1;
+	}
+	if (server_start(srv, o->host, o->port, *key_pem, *cert_pem, err,
+			 sizeof(err)) != 0) {
+		fprintf(stderr, "hsm-emulator: %s\n", err);
+		return -1;
+	}
+	if (o->ready != NULL && write_ready(o->ready, srv->base_url) != 0) {
+		fprintf(stderr, "hsm-emulator: cannot write the ready file %s: %s\n",
+			o->ready, strerror(errno));
+		return -1;
+	}
+	printf("%s\n", srv->base_url);
+	fflush(stdout);
+	fprintf(stderr, "hsm-emulator: serving %s (data in %s)\n", srv->base_url, dir);
+	return 0;
+}
+
+/* Block the stop signals in every thread (the server's threads inherit
+ * the mask); main waits for them with sigwait(). */
+static void block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
 	struct emu_server srv;
 	struct opts o;
 	sigset_t sigs;
 	pthread_condattr_t ca;
-	char err[600], tmpdir[] = "/tmp/hsm-emulator-XXXXXX", keysdir[4200];
+	char tmpdir[] = "/tmp/hsm-emulator-XXXXXX";
 	char *key_pem = NULL, *cert_pem = NULL;
 	const char *dir;
 	int rc, sig, status = 1;
@@ -198,71 +295,12 @@ int main(int argc, char **argv)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&srv.sleep_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	block_signals(&sigs);
 
-	/* Block the stop signals in every thread (the server's threads
-	 * inherit the mask); main waits for them with sigwait(). */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (o.data != NULL) {
-		dir = o.data;
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-			fprintf(stderr, "hsm-emulator: cannot create --data directory %s: %s\n",
-				dir, strerror(errno));
-			goto out;
-		}
-	} else {
-		dir = mkdtemp(tmpdir);
-		if (dir == NULL) {
-			fprintf(stderr, "hsm-emulator: cannot create a temporary directory: %s\n",
-				strerror(errno));
-			goto out;
-		}
-	}
-
-	srv.ids = identities_load(o.identities, err, sizeof(err));
-	if (srv.ids == NULL) {
-		fprintf(stderr, "hsm-emulator: %s\n", err);
+	dir = data_dir(&o, tmpdir);
+	if (dir == NULL || open_state(&srv, &o, dir) != 0 ||
+	    serve(&srv, &o, dir, &key_pem, &cert_pem) != 0)
 		goto out;
-	}
-	srv.adm = admin_new();
-	if (srv.adm == NULL) {
-		fprintf(stderr, "hsm-emulator: out of memory\n");
-		goto out;
-	}
-	srv.tok = tokens_new(dir, err, sizeof(err));
-	if (srv.tok == NULL) {
-		fprintf(stderr, "hsm-emulator: %s\n", err);
-		goto out;
-	}
-	snprintf(keysdir, sizeof(keysdir), "%s/keys", dir);
-	srv.ks = keystore_open(keysdir, o.demo);
-	if (srv.ks == NULL) {
-		fprintf(stderr, "hsm-emulator: cannot open the key store in %s: %s\n",
-			keysdir, strerror(errno));
-		goto out;
-	}
-	if (!o.plain_http &&
-	    tls_setup(dir, &key_pem, &cert_pem, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsm-emulator: %s\n", err);
-		goto out;
-	}
-	if (server_start(&srv, o.host, o.port, key_pem, cert_pem, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsm-emulator: %s\n", err);
-		goto out;
-	}
-	if (o.ready != NULL && write_ready(o.ready, srv.base_url) != 0) {
-		fprintf(stderr, "hsm-emulator: cannot write the ready file %s: %s\n",
-			o.ready, strerror(errno));
-		goto out;
-	}
-	printf("%s\n", srv.base_url);
-	fflush(stdout);
-	fprintf(stderr, "hsm-emulator: serving %s (data in %s)\n", srv.base_url, dir);
-
 	do {
 		rc = sigwait(&sigs, &sig);
 	} while (rc == EINTR);

@@ -9,38 +9,9 @@
 #include <string.h>
 
 #include "codec.h"
-#include "keys_i.h"
-
-void jadd_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v));
-}
-
-void jadd_int(struct json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-void jadd_bool(struct json_object *o, const char *k, bool v)
-{
-	json_object_object_add(o, k, json_object_new_boolean(v));
-}
-
-int jadd_b64(struct json_object *o, const char *k, const uint8_t *p,
-	     size_t len)
-{
-	char *s = b64url_encode(p, len);
-	struct json_object *js;
-
-	if (s == NULL)
-		return -ENOMEM;
-	js = json_object_new_string(s);
-	secret_wipe_free(s, strlen(s));
-	if (js == NULL)
-		return -ENOMEM;
-	json_object_object_add(o, k, js);
-	return 0;
-}
+#include "envelope_i.h"
+#include "keys_json_i.h"
+#include "render_i.h"
 
 char *render_kid(const char *base, const char *name, const char *version)
 {
@@ -55,7 +26,7 @@ char *render_kid(const char *base, const char *name, const char *version)
 	return s;
 }
 
-static const char *kty_wire(enum key_type t)
+const char *render_kty(enum key_type t)
 {
 	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
 }
@@ -123,7 +94,7 @@ static struct json_object *render_key(const struct key_entry *e,
 	json_object_object_add(k, "key_ops", ops);
 	jadd_str(k, "kid", kid ? kid : "");
 	free(kid);
-	jadd_str(k, "kty", kty_wire(v->m->kty));
+	jadd_str(k, "kty", render_kty(v->m->kty));
 	if (v->m->kty == KEY_RSA) {
 		jadd_str(k, "n", v->m->pub_a);
 	} else if (v->m->kty == KEY_EC) {
@@ -144,16 +115,20 @@ static void add_recovery_id(struct json_object *o, const struct key_entry *e,
 	free(rid);
 }
 
-struct json_object *render_bundle(const struct key_entry *e,
-				  const struct key_ver *v, const char *base,
-				  bool deleted)
+/* What bundles and items share, in the service's member order:
+ * attributes, deletedDate, then k (the key, or its kid), recoveryId,
+ * scheduledPurgeDate, tags.  mid is taken over. */
+static struct json_object *render_common(const struct key_entry *e,
+					 const struct key_ver *v,
+					 const char *base, bool deleted,
+					 const char *k, struct json_object *mid)
 {
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "attributes", render_attributes(v));
 	if (deleted)
 		jadd_int(o, "deletedDate", e->deleted_date);
-	json_object_object_add(o, "key", render_key(e, v, base));
+	json_object_object_add(o, k, mid);
 	if (deleted) {
 		add_recovery_id(o, e, base);
 		jadd_int(o, "scheduledPurgeDate",
@@ -163,25 +138,22 @@ struct json_object *render_bundle(const struct key_entry *e,
 	return o;
 }
 
+struct json_object *render_bundle(const struct key_entry *e,
+				  const struct key_ver *v, const char *base,
+				  bool deleted)
+{
+	return render_common(e, v, base, deleted, "key", render_key(e, v, base));
+}
+
 struct json_object *render_item(const struct key_entry *e,
 				const struct key_ver *v, const char *base,
 				bool deleted, bool with_version)
 {
-	struct json_object *o = json_object_new_object();
 	char *kid = render_kid(base, e->name, with_version ? v->id : NULL);
+	struct json_object *js = json_object_new_string(kid ? kid : "");
 
-	json_object_object_add(o, "attributes", render_attributes(v));
-	if (deleted)
-		jadd_int(o, "deletedDate", e->deleted_date);
-	jadd_str(o, "kid", kid ? kid : "");
 	free(kid);
-	if (deleted) {
-		add_recovery_id(o, e, base);
-		jadd_int(o, "scheduledPurgeDate",
-			 e->deleted_date + KEY_RECOVERABLE_DAYS * 86400);
-	}
-	add_tags(o, v);
-	return o;
+	return render_common(e, v, base, deleted, "kid", js);
 }
 
 struct json_object *render_policy(const struct key_entry *e)
@@ -236,8 +208,7 @@ void render_reply(struct emu_response *resp, int status,
 	resp->body = NULL;
 	resp->body_len = 0;
 	if (obj == NULL) {
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return;
 	}
 	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
@@ -246,8 +217,7 @@ void render_reply(struct emu_response *resp, int status,
 	resp->body = s ? malloc(len + 1) : NULL;
 	if (resp->body == NULL) {
 		json_object_put(obj);
-		emu_error(resp, 500, "InternalError", NULL,
-			  "The emulator ran out of memory; retry the request.");
+		emu_error_oom(resp);
 		return;
 	}
 	memcpy(resp->body, s, len + 1);

@@ -17,18 +17,22 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <json-c/json.h>
 #include <microhttpd.h>
-#include <openssl/rand.h>
 
+#include "admin_api_i.h"
 #include "admin_i.h"
 #include "codec.h"
-#include "secret.h"
+#include "http_i.h"
 #include "identities_i.h"
+#include "keys_i.h"
+#include "keys_route_i.h"
+#include "secret.h"
 #include "server_i.h"
 #include "tokens_i.h"
+#include "uuid_i.h"
 
 #define IDLE_TIMEOUT_S 300	/* idle keep-alive connections are closed */
+#define EMU_BODY_MAX (1024 * 1024)	/* larger request bodies: 413 */
 #define BUILD_VERSION "1.0.20260320-1-emulator"
 
 static const char *const api_versions[] = {
@@ -45,88 +49,8 @@ struct req_ctx {
 	struct timespec t0;
 };
 
-/* ---- small helpers ------------------------------------------------------ */
-
-/* Request and activity ids must be unique, not unpredictable: a
- * per-thread xorshift128+ seeded once from RAND_bytes() saves a trip
- * through OpenSSL's DRBG (and its getpid()) on every response. */
-static __thread uint64_t uuid_state[2];
-
-void emu_uuid(char out[37])
-{
-	uint64_t *s = uuid_state;
-	uint8_t b[16];
-
-	if (s[0] == 0 && s[1] == 0) {
-		if (RAND_bytes((unsigned char *)s, 16) != 1 || (s[0] | s[1]) == 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			s[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull | 1;
-			s[1] = (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)out;
-		}
-	}
-	for (int i = 0; i < 2; i++) {
-		uint64_t x = s[0], y = s[1], r;
-		s[0] = y;
-		x ^= x << 23;
-		s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-		r = s[1] + y;
-		memcpy(b + 8 * i, &r, 8);
-	}
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-const char *http_query(const struct http_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *http_header(const struct http_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-void http_resp_header(struct http_resp *resp, const char *name,
-		      const char *fmt, ...)
-{
-	va_list ap;
-
-	if (resp->nheaders >= HTTP_MAX_HEADERS)
-		return;
-	resp->headers[resp->nheaders].name = name;
-	va_start(ap, fmt);
-	vsnprintf(resp->headers[resp->nheaders].value,
-		  sizeof(resp->headers[0].value), fmt, ap);
-	va_end(ap);
-	resp->nheaders++;
-}
-
-void http_resp_json(struct http_resp *resp, int status, void *obj)
-{
-	const char *s;
-	size_t n;
-
-	resp->status = status;
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-	if (obj == NULL) {
-		resp->status = 500;
-		return;
-	}
-	s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
-					      JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	resp->body = s ? strndup(s, n) : NULL;
-	resp->body_len = resp->body ? n : 0;
-	json_object_put(obj);
-}
-
-void server_sleep_ms(struct emu_server *srv, long ms)
+/* Sleep ms milliseconds, waking early when the server stops. */
+static void sleep_ms(struct emu_server *srv, long ms)
 {
 	struct timespec until;
 
@@ -156,72 +80,7 @@ static long ms_since(const struct timespec *t0)
 	       (now.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
-/* The service's error envelope, built here rather than with emu_error()
- * so that the HTTP side's answers do not depend on the key side. */
-void http_error(struct http_resp *resp, int status, const char *code,
-		     const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	json_object *err, *top;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	top = json_object_new_object();
-	err = json_object_new_object();
-	if (top == NULL || err == NULL) {
-		json_object_put(top);
-		json_object_put(err);
-		http_resp_json(resp, status, NULL);
-		return;
-	}
-	json_object_object_add(err, "code", json_object_new_string(code));
-	json_object_object_add(err, "message", json_object_new_string(msg));
-	json_object_object_add(top, "error", err);
-	http_resp_json(resp, status, top);
-}
-
 /* ---- data plane --------------------------------------------------------- */
-
-/* The minimum role and the MHSM data action of each operation. */
-static const struct op_rule {
-	const char *op;
-	enum emu_role role;
-	const char *action;
-} op_rules[] = {
-	{ "create", ROLE_OFFICER, "keys/create" },
-	{ "import", ROLE_OFFICER, "keys/import/action" },
-	{ "get", ROLE_READER, "keys/read/action" },
-	{ "update", ROLE_OFFICER, "keys/write/action" },
-	{ "delete", ROLE_OFFICER, "keys/delete" },
-	{ "list", ROLE_READER, "keys/read/action" },
-	{ "list_versions", ROLE_READER, "keys/read/action" },
-	{ "list_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
-	{ "get_deleted", ROLE_READER, "keys/deletedKeys/read/action" },
-	{ "recover", ROLE_OFFICER, "keys/deletedKeys/recover/action" },
-	{ "purge", ROLE_OFFICER, "keys/deletedKeys/delete" },
-	{ "backup", ROLE_OFFICER, "keys/backup/action" },
-	{ "restore", ROLE_OFFICER, "keys/restore/action" },
-	{ "rotate", ROLE_OFFICER, "keys/rotate/action" },
-	{ "get_rotation_policy", ROLE_READER, "keys/read/action" },
-	{ "set_rotation_policy", ROLE_OFFICER, "keys/write/action" },
-	{ "sign", ROLE_USER, "keys/sign/action" },
-	{ "verify", ROLE_USER, "keys/verify/action" },
-	{ "encrypt", ROLE_USER, "keys/encrypt/action" },
-	{ "decrypt", ROLE_USER, "keys/decrypt/action" },
-	{ "wrapkey", ROLE_USER, "keys/wrap/action" },
-	{ "unwrapkey", ROLE_USER, "keys/unwrap/action" },
-	{ "rng", ROLE_USER, "keys/rng/action" },
-};
-
-static const struct op_rule *rule_for(const char *op)
-{
-	for (size_t i = 0; i < sizeof(op_rules) / sizeof(op_rules[0]); i++)
-		if (strcmp(op_rules[i].op, op) == 0)
-			return &op_rules[i];
-	return NULL;
-}
 
 static bool is_data_path(const char *p)
 {
@@ -301,85 +160,91 @@ static void inject(struct emu_server *srv, const struct fault_action *fa,
 		http_resp_header(resp, "retry-after-ms", "%ld", fa->retry_after_ms);
 }
 
-static void data_plane(struct emu_server *srv, const struct http_req *req,
-		       struct http_resp *resp)
+/* The caller of a data-plane request, by its bearer token; NULL after
+ * answering 401. */
+static const struct emu_identity *authenticate(struct emu_server *srv,
+					       const struct http_req *req,
+					       struct http_resp *resp)
 {
 	const char *auth = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
 	const struct emu_identity *who = NULL;
-	const struct op_rule *rule;
-	struct fault_action fa;
-	struct emu_request er;
-	struct emu_response kr = { 0 };
-	const char *op, *ver, *mr;
-	char *end;
-	char activity[37], scope[160];
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		challenge(srv, resp);
-		return;
+		return NULL;
 	}
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
 	switch (tokens_validate(srv, auth, strlen(auth), &who)) {
 	case TOK_OK:
-		break;
+		return who;
 	case TOK_EXPIRED:
 		http_error(resp, 401, "Unauthorized",
 			 "[TokenExpired] Error validating token: 'S2S12086'.");
 		challenge(srv, resp);
-		return;
+		return NULL;
 	default:
 		challenge(srv, resp);
-		return;
+		return NULL;
 	}
+}
 
-	op = keys_route_op(req->method, req->path);
-	admin_count_op(srv->adm, op);
+/* The api-version query parameter, or NULL after answering 400. */
+static const char *api_version(const struct http_req *req,
+			       struct http_resp *resp)
+{
+	const char *ver = http_query(req, "api-version");
 
-	rule = rule_for(op);
-	if (rule != NULL && who->role < rule->role) {
-		emu_uuid(activity);
-		scope_of(req->path, scope, sizeof(scope));
-		http_error(resp, 403, "AccessDenied",
-			 "Not authorized to access Microsoft.KeyVault/managedHsm/%s on %s (Activity ID: %s)",
-			 rule->action, scope, activity);
-		return;
-	}
-
-	ver = http_query(req, "api-version");
 	if (ver == NULL) {
 		http_error(resp, 400, "BadParameter",
 			 "The api-version query parameter is missing. Consider using the latest supported version (2025-07-01).");
-		return;
+		return NULL;
 	}
 	if (!api_version_known(ver)) {
 		http_error(resp, 400, "BadParameter",
 			 "The specified version (%.64s) is not recognized. Consider using the latest supported version (2025-07-01).",
 			 ver);
-		return;
+		return NULL;
 	}
+	return ver;
+}
+
+/* Apply the fault set's decision for op: true when it has answered (or
+ * dropped) the request. */
+static bool faulted(struct emu_server *srv, const char *op,
+		    struct http_resp *resp)
+{
+	struct fault_action fa;
 
 	admin_fault_decide(srv->adm, op, &fa);
-	server_sleep_ms(srv, fa.latency_ms);
-	server_sleep_ms(srv, fa.stall_ms);
+	sleep_ms(srv, fa.latency_ms);
+	sleep_ms(srv, fa.stall_ms);
 	if (fa.drop) {
 		resp->drop = true;
-		return;
+		return true;
 	}
 	if (fa.status != 0) {
 		inject(srv, &fa, resp);
-		return;
+		return true;
 	}
+	return false;
+}
+
+/* Hand the request to the key side and its answer to resp. */
+static void to_keys(struct emu_server *srv, const struct http_req *req,
+		    const struct emu_identity *who, const char *ver,
+		    struct http_resp *resp)
+{
+	struct emu_request er;
+	struct emu_response kr = { 0 };
+	const char *mr = http_query(req, "maxresults");
+	char *end;
+	long v;
 
 	memset(&er, 0, sizeof(er));
-	er.method = req->method;
-	er.path = req->path;
-	er.api_version = ver;
 	er.maxresults = -1;
-	mr = http_query(req, "maxresults");
 	if (mr != NULL) {
-		long v;
 		errno = 0;
 		v = strtol(mr, &end, 10);
 		if (errno || end == mr || *end != '\0' || v < 0 || v > 1000000) {
@@ -390,6 +255,9 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 		}
 		er.maxresults = (int)v;
 	}
+	er.method = req->method;
+	er.path = req->path;
+	er.api_version = ver;
 	er.skiptoken = http_query(req, "$skiptoken");
 	er.body = req->body;
 	er.body_len = req->body_len;
@@ -402,46 +270,34 @@ static void data_plane(struct emu_server *srv, const struct http_req *req,
 	resp->body_len = kr.body ? kr.body_len : 0;
 }
 
-/* ---- routing ------------------------------------------------------------ */
-
-static void openid_config(struct emu_server *srv, const char *tenant,
-			  struct http_resp *resp)
+static void data_plane(struct emu_server *srv, const struct http_req *req,
+		       struct http_resp *resp)
 {
-	/* Enough of the discovery document for MSAL-based credentials that
-	 * look the token endpoint up before using it. */
-	json_object *o = json_object_new_object();
-	char buf[400];
+	const struct emu_identity *who;
+	const struct keys_op_info *info;
+	const char *ver;
+	char activity[37], scope[160];
 
-	if (o == NULL) {
-		http_resp_json(resp, 500, NULL);
+	who = authenticate(srv, req, resp);
+	if (who == NULL)
+		return;
+	info = keys_route_info(req->method, req->path);
+	admin_count_op(srv->adm, info->name);
+	if (who->role < info->role) {
+		emu_uuid(activity);
+		scope_of(req->path, scope, sizeof(scope));
+		http_error(resp, 403, "AccessDenied",
+			 "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s (Activity ID: %s)",
+			 info->action, scope, activity);
 		return;
 	}
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
-	json_object_object_add(o, "token_endpoint", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/authorize", srv->base_url, tenant);
-	json_object_object_add(o, "authorization_endpoint", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/v2.0", srv->base_url, tenant);
-	json_object_object_add(o, "issuer", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/discovery/v2.0/keys", srv->base_url, tenant);
-	json_object_object_add(o, "jwks_uri", json_object_new_string(buf));
-	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/devicecode", srv->base_url, tenant);
-	json_object_object_add(o, "device_authorization_endpoint", json_object_new_string(buf));
-	json_object_object_add(o, "tenant_region_scope", json_object_new_string("EU"));
-	resp->token_style = true;
-	http_resp_json(resp, 200, o);
+	ver = api_version(req, resp);
+	if (ver == NULL || faulted(srv, info->name, resp))
+		return;
+	to_keys(srv, req, who, ver, resp);
 }
 
-static bool method_is(const struct http_req *req, const char *m,
-		      struct http_resp *resp)
-{
-	if (strcmp(req->method, m) == 0)
-		return true;
-	http_error(resp, 405, "MethodNotAllowed",
-		 "The requested resource does not support http method '%.16s'.",
-		 req->method);
-	http_resp_header(resp, "Allow", "%s", m);
-	return false;
-}
+/* ---- routing ------------------------------------------------------------ */
 
 static void dispatch(struct emu_server *srv, const struct http_req *req,
 		     struct http_resp *resp)
@@ -463,12 +319,12 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 		return;
 	}
 	if (strcmp(p, "/metadata/identity/oauth2/token") == 0) {
-		if (method_is(req, "GET", resp))
+		if (http_method_ok(req, "GET", resp))
 			tokens_handle_imds(srv, req, resp);
 		return;
 	}
 	if (strcmp(p, "/msi/token") == 0) {
-		if (method_is(req, "GET", resp))
+		if (http_method_ok(req, "GET", resp))
 			tokens_handle_appservice(srv, req, resp);
 		return;
 	}
@@ -479,18 +335,18 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 
 		snprintf(tenant, sizeof(tenant), "%.*s", (int)(slash - p - 1), p + 1);
 		if (strcmp(slash, "/oauth2/v2.0/token") == 0) {
-			if (method_is(req, "POST", resp))
+			if (http_method_ok(req, "POST", resp))
 				tokens_handle_entra(srv, req, tenant, resp);
 			return;
 		}
 		if (strcmp(slash, "/discovery/v2.0/keys") == 0) {
-			if (method_is(req, "GET", resp))
+			if (http_method_ok(req, "GET", resp))
 				tokens_handle_jwks(srv, resp);
 			return;
 		}
 		if (strcmp(slash, "/v2.0/.well-known/openid-configuration") == 0) {
-			if (method_is(req, "GET", resp))
-				openid_config(srv, tenant, resp);
+			if (http_method_ok(req, "GET", resp))
+				tokens_handle_openid(srv, tenant, resp);
 			return;
 		}
 	}
@@ -604,6 +460,64 @@ static struct MHD_Response *secret_response(struct http_resp *resp)
 	return r;
 }
 
+/* Append a piece of the request body; past EMU_BODY_MAX only remember
+ * that it is too big.  MHD_NO when out of memory. */
+static enum MHD_Result collect_body(struct req_ctx *ctx, const char *data,
+				    size_t n)
+{
+	if (ctx->too_big || ctx->len + n > EMU_BODY_MAX) {
+		ctx->too_big = true;
+		return MHD_YES;
+	}
+	if (ctx->len + n + 1 > ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap : 4096;
+		char *nb;
+
+		while (cap < ctx->len + n + 1)
+			cap *= 2;
+		nb = realloc(ctx->buf, cap);
+		if (nb == NULL)
+			return MHD_NO;
+		ctx->buf = nb;
+		ctx->cap = cap;
+	}
+	memcpy(ctx->buf + ctx->len, data, n);
+	ctx->len += n;
+	ctx->buf[ctx->len] = '\0';
+	return MHD_YES;
+}
+
+/* Queue resp (its body is handed over) on conn and log the request. */
+static enum MHD_Result answer(struct emu_server *srv, struct MHD_Connection *conn,
+			      const struct http_req *req, struct http_resp *resp,
+			      long ms)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (resp->drop) {
+		log_request(req->method, req->path, 0, ms);
+		free(resp->body);
+		return MHD_NO;	/* MHD closes the connection without answering */
+	}
+	if (resp->body != NULL && resp->token_style)
+		r = secret_response(resp);
+	else if (resp->body != NULL)
+		r = MHD_create_response_from_buffer_with_free_callback(
+			resp->body_len, resp->body, free);
+	else
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(resp->body);
+		return MHD_NO;
+	}
+	add_headers(srv, r, resp, ms);
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	log_request(req->method, req->path, resp->status, ms);
+	return ret;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -613,9 +527,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 	struct req_ctx *ctx = *con_cls;
 	struct http_resp resp;
 	struct http_req req;
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	long ms;
+	size_t n;
 
 	if (ctx == NULL) {
 		ctx = calloc(1, sizeof(*ctx));
@@ -626,28 +538,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		size_t n = *upload_data_size;
-
+		n = *upload_data_size;
 		*upload_data_size = 0;
-		if (ctx->too_big || ctx->len + n > EMU_BODY_MAX) {
-			ctx->too_big = true;
-			return MHD_YES;
-		}
-		if (ctx->len + n + 1 > ctx->cap) {
-			size_t cap = ctx->cap ? ctx->cap : 4096;
-			char *nb;
-			while (cap < ctx->len + n + 1)
-				cap *= 2;
-			nb = realloc(ctx->buf, cap);
-			if (nb == NULL)
-				return MHD_NO;
-			ctx->buf = nb;
-			ctx->cap = cap;
-		}
-		memcpy(ctx->buf + ctx->len, upload_data, n);
-		ctx->len += n;
-		ctx->buf[ctx->len] = '\0';
-		return MHD_YES;
+		return collect_body(ctx, upload_data, n);
 	}
 
 	memset(&resp, 0, sizeof(resp));
@@ -669,29 +562,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 			 "The request body is larger than %d bytes.", EMU_BODY_MAX);
 	else
 		dispatch(srv, &req, &resp);
-
-	ms = ms_since(&ctx->t0);
-	if (resp.drop) {
-		log_request(method, req.path, 0, ms);
-		free(resp.body);
-		return MHD_NO;	/* MHD closes the connection without answering */
-	}
-	if (resp.body != NULL && resp.token_style)
-		r = secret_response(&resp);
-	else if (resp.body != NULL)
-		r = MHD_create_response_from_buffer_with_free_callback(
-			resp.body_len, resp.body, free);
-	else
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (r == NULL) {
-		free(resp.body);
-		return MHD_NO;
-	}
-	add_headers(srv, r, &resp, ms);
-	ret = MHD_queue_response(conn, (unsigned)resp.status, r);
-	MHD_destroy_response(r);
-	log_request(method, req.path, resp.status, ms);
-	return ret;
+	return answer(srv, conn, &req, &resp, ms_since(&ctx->t0));
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -1,5 +1,5 @@
 /*
- * store.c - the emulator's key store: key material, versions, the name
+ * store.c - the emulator's key store: versions, entries, the name
  * index, persistence (one file per key, written atomically) and backup
  * blobs.
  *
@@ -25,16 +25,20 @@
 #include <openssl/hmac.h>
 
 #include "codec.h"
-#include "keys_i.h"
+#include "keys_json_i.h"
+#include "material_i.h"
+#include "store_i.h"
 #include "pkey.h"
 #include "sym.h"
 
-int64_t keys_now(void)
+int64_t store_now(void)
 {
 	return (int64_t)time(NULL);
 }
 
-void keys_random_hex(char *out, size_t nbytes)
+/* Fill out (2 * nbytes + 1 chars) with nbytes random bytes in lower-case
+ * hex; nbytes is at most 32.  Aborts if the RNG fails. */
+static void random_hex(char *out, size_t nbytes)
 {
 	static const char hexd[] = "0123456789abcdef";
 	uint8_t buf[32];
@@ -50,98 +54,6 @@ void keys_random_hex(char *out, size_t nbytes)
 		out[2 * i + 1] = hexd[buf[i] & 15];
 	}
 	out[2 * nbytes] = '\0';
-}
-
-/* ---- material ---- */
-
-static struct key_mat *mat_alloc(enum key_type kty)
-{
-	struct key_mat *m = calloc(1, sizeof(*m));
-
-	if (m == NULL)
-		return NULL;
-	atomic_init(&m->refs, 1);
-	m->kty = kty;
-	return m;
-}
-
-static void mat_free(struct key_mat *m)
-{
-	EVP_PKEY_free(m->pkey);
-	secret_free(m->k);
-	free(m->pub_a);
-	free(m->pub_b);
-	free(m);
-}
-
-struct key_mat *mat_from_pkey(EVP_PKEY *pkey)
-{
-	struct bytes a = { 0 }, b = { 0 };
-	struct key_mat *m = NULL;
-	int base = EVP_PKEY_get_base_id(pkey);
-	int err;
-
-	if (base == EVP_PKEY_RSA) {
-		m = mat_alloc(KEY_RSA);
-		if (m == NULL)
-			goto fail;
-		err = pkey_rsa_public(pkey, &a, &b);
-		m->bits = pkey_bits(pkey);
-	} else if (base == EVP_PKEY_EC) {
-		m = mat_alloc(KEY_EC);
-		if (m == NULL)
-			goto fail;
-		err = pkey_ec_public(pkey, &m->crv, &a, &b);
-	} else {
-		goto fail;
-	}
-	if (err != 0)
-		goto fail;
-	m->pub_a = b64url_encode(a.p, a.len);
-	m->pub_b = b64url_encode(b.p, b.len);
-	if (m->pub_a == NULL || m->pub_b == NULL)
-		goto fail;
-	bytes_free(&a);
-	bytes_free(&b);
-	m->pkey = pkey;
-	return m;
-fail:
-	bytes_free(&a);
-	bytes_free(&b);
-	if (m != NULL)
-		mat_free(m);
-	EVP_PKEY_free(pkey);
-	return NULL;
-}
-
-struct key_mat *mat_from_oct(const uint8_t *k, size_t len)
-{
-	struct key_mat *m;
-
-	if (len != 16 && len != 24 && len != 32)
-		return NULL;
-	m = mat_alloc(KEY_OCT);
-	if (m == NULL)
-		return NULL;
-	m->k = secret_new(k, len);
-	if (m->k == NULL) {
-		free(m);
-		return NULL;
-	}
-	m->bits = (unsigned)len * 8;
-	return m;
-}
-
-struct key_mat *mat_get(struct key_mat *m)
-{
-	atomic_fetch_add(&m->refs, 1);
-	return m;
-}
-
-void mat_put(struct key_mat *m)
-{
-	if (m != NULL && atomic_fetch_sub(&m->refs, 1) == 1)
-		mat_free(m);
 }
 
 /* ---- versions ---- */
@@ -172,7 +84,7 @@ struct key_ver *ver_new(struct key_mat *m, int64_t now)
 		mat_put(m);
 		return NULL;
 	}
-	keys_random_hex(v->id, KEY_VERSION_LEN / 2);
+	random_hex(v->id, KEY_VERSION_LEN / 2);
 	v->m = m;
 	v->enabled = true;
 	v->created = v->updated = now;
@@ -506,7 +418,9 @@ static struct json_object *ver_to_json(const struct key_ver *v)
 	return o;
 }
 
-struct json_object *entry_to_json(const struct key_entry *e)
+/* Serialize an entry, private material included (the object holds
+ * secrets: free it through put_secret_json()). */
+static struct json_object *entry_to_json(const struct key_entry *e)
 {
 	struct json_object *o = json_object_new_object(), *vers, *pol, *acts;
 
@@ -553,19 +467,9 @@ static int64_t jint(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &m) ? json_object_get_int64(m) : 0;
 }
 
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *m;
-
-	if (!json_object_object_get_ex(o, k, &m) ||
-	    !json_object_is_type(m, json_type_string))
-		return NULL;
-	return json_object_get_string(m);
-}
-
 static struct key_ver *ver_from_json(struct json_object *o)
 {
-	const char *id = jstr(o, "id"), *kty = jstr(o, "kty"), *b;
+	const char *id = jmember_str(o, "id"), *kty = jmember_str(o, "kty"), *b;
 	struct json_object *tags;
 	struct key_mat *m = NULL;
 	struct key_ver *v;
@@ -574,7 +478,7 @@ static struct key_ver *ver_from_json(struct json_object *o)
 
 	if (id == NULL || kty == NULL || !key_version_valid(id, strlen(id)))
 		return NULL;
-	b = jstr(o, strcmp(kty, "oct") == 0 ? "k" : "der");
+	b = jmember_str(o, strcmp(kty, "oct") == 0 ? "k" : "der");
 	if (b == NULL || b64url_decode(b, strlen(b), &raw, &len) != 0)
 		return NULL;
 	if (strcmp(kty, "oct") == 0) {
@@ -606,9 +510,10 @@ static struct key_ver *ver_from_json(struct json_object *o)
 	return v;
 }
 
-struct key_entry *entry_from_json(struct json_object *o)
+/* Rebuild an entry from entry_to_json() output; NULL when malformed. */
+static struct key_entry *entry_from_json(struct json_object *o)
 {
-	const char *name = jstr(o, "name");
+	const char *name = jmember_str(o, "name");
 	struct json_object *vers, *pol, *acts;
 	struct key_entry *e;
 
@@ -623,7 +528,7 @@ struct key_entry *entry_from_json(struct json_object *o)
 	e->deleted = json_object_get_boolean(json_object_object_get(o, "deleted"));
 	e->deleted_date = jint(o, "deletedDate");
 	if (json_object_object_get_ex(o, "policy", &pol)) {
-		const char *ex = jstr(pol, "expiryTime");
+		const char *ex = jmember_str(pol, "expiryTime");
 
 		e->pol.set = true;
 		e->pol.created = jint(pol, "created");
@@ -633,7 +538,7 @@ struct key_entry *entry_from_json(struct json_object *o)
 			for (size_t i = 0; i < json_object_array_length(acts) &&
 			     i < POLICY_ACTIONS_MAX; i++) {
 				struct json_object *a = json_object_array_get_idx(acts, i);
-				const char *t = jstr(a, "trigger"), *d = jstr(a, "dur");
+				const char *t = jmember_str(a, "trigger"), *d = jmember_str(a, "dur");
 
 				snprintf(e->pol.actions[i].trigger,
 					 sizeof(e->pol.actions[i].trigger), "%s", t ? t : "");
@@ -856,7 +761,7 @@ static int load_backup_key(struct keystore *ks)
 	return err;
 }
 
-struct keystore *keystore_open(const char *dir, bool demo)
+struct keystore *keystore_open(const char *dir)
 {
 	struct keystore *ks = calloc(1, sizeof(*ks));
 	int err = 0;
@@ -892,11 +797,6 @@ struct keystore *keystore_open(const char *dir, bool demo)
 	err = load_backup_key(ks);
 	if (err != 0)
 		goto fail;
-	if (demo && ks->count == 0) {
-		err = demo_create(ks);
-		if (err != 0)
-			goto fail;
-	}
 	return ks;
 fail:
 	keystore_close(ks);

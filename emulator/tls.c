@@ -117,36 +117,14 @@ fail:
 	return -1;
 }
 
-/* PEM of a private key (PKCS#8) into a malloc()ed string. */
-static char *key_to_pem(EVP_PKEY *k)
+/* The contents of a memory BIO as a malloc()ed string; frees b (a
+ * secure-memory BIO is cleansed on free). */
+static char *bio_string(BIO *b, bool written)
 {
-	BIO *b = BIO_new(BIO_s_secmem());
 	char *data, *out = NULL;
 	long n;
 
-	if (b == NULL)
-		return NULL;
-	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1) {
-		n = BIO_get_mem_data(b, &data);
-		out = malloc((size_t)n + 1);
-		if (out != NULL) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
-	}
-	BIO_free(b);	/* secure-memory BIO: cleansed on free */
-	return out;
-}
-
-static char *cert_to_pem(X509 *c)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long n;
-
-	if (b == NULL)
-		return NULL;
-	if (PEM_write_bio_X509(b, c) == 1) {
+	if (written) {
 		n = BIO_get_mem_data(b, &data);
 		out = malloc((size_t)n + 1);
 		if (out != NULL) {
@@ -156,6 +134,26 @@ static char *cert_to_pem(X509 *c)
 	}
 	BIO_free(b);
 	return out;
+}
+
+/* PEM of a private key (PKCS#8) into a malloc()ed string. */
+static char *key_to_pem(EVP_PKEY *k)
+{
+	BIO *b = BIO_new(BIO_s_secmem());
+
+	if (b == NULL)
+		return NULL;
+	return bio_string(b, PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0,
+						      NULL, NULL) == 1);
+}
+
+static char *cert_to_pem(X509 *c)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (b == NULL)
+		return NULL;
+	return bio_string(b, PEM_write_bio_X509(b, c) == 1);
 }
 
 static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)

@@ -25,8 +25,10 @@
 #include "pkey.h"
 #include "pkop.h"
 #include "secret.h"
+#include "http_i.h"
 #include "tls_i.h"
 #include "tokens_i.h"
+#include "uuid_i.h"
 
 #define CLOCK_SKEW 300		/* seconds of nbf/iat tolerance, as Entra */
 #define FEDERATED_LIFETIME 3600
@@ -669,17 +671,116 @@ out:
 
 /* ---- endpoints ---------------------------------------------------------- */
 
+/* The members of a client credentials request (decoded; the secret and
+ * the assertion are wiped when freed). */
+struct entra_form {
+	char *grant, *client_id, *scope, *secret, *atype, *assertion;
+};
+
+static void form_read(const struct http_req *req, struct entra_form *f)
+{
+	f->grant = form_get(req->body, req->body_len, "grant_type");
+	f->client_id = form_get(req->body, req->body_len, "client_id");
+	f->scope = form_get(req->body, req->body_len, "scope");
+	f->secret = form_get(req->body, req->body_len, "client_secret");
+	f->atype = form_get(req->body, req->body_len, "client_assertion_type");
+	f->assertion = form_get(req->body, req->body_len, "client_assertion");
+}
+
+static void form_free(struct entra_form *f)
+{
+	free(f->grant);
+	free(f->client_id);
+	free(f->scope);
+	free(f->atype);
+	wipe_free(f->secret);
+	wipe_free(f->assertion);
+}
+
+/* Check grant_type, client_id and scope; returns the audience the scope
+ * names (malloc()ed), or NULL with resp filled. */
+static char *check_form(const struct entra_form *f, struct http_resp *resp)
+{
+	char *aud;
+	size_t sl;
+
+	if (f->grant == NULL || strcmp(f->grant, "client_credentials") != 0) {
+		aad_error(resp, 400, f->grant ? "unsupported_grant_type" : "invalid_request",
+			  f->grant ? 70003L : 900144L,
+			  f->grant ? "The app requested an unsupported grant type; only client_credentials is supported."
+				   : "The request body must contain the following parameter: 'grant_type'.");
+		return NULL;
+	}
+	if (f->client_id == NULL || *f->client_id == '\0') {
+		aad_error(resp, 400, "invalid_request", 900144,
+			  "The request body must contain the following parameter: 'client_id'.");
+		return NULL;
+	}
+	if (f->scope == NULL) {
+		aad_error(resp, 400, "invalid_request", 900144,
+			  "The request body must contain the following parameter: 'scope'.");
+		return NULL;
+	}
+	sl = strlen(f->scope);
+	if (sl <= 9 || strcmp(f->scope + sl - 9, "/.default") != 0 ||
+	    strchr(f->scope, ' ') != NULL || strncmp(f->scope, "https://", 8) != 0) {
+		aad_error(resp, 400, "invalid_scope", 1002012,
+			  "The provided value for scope %.128s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+			  f->scope);
+		return NULL;
+	}
+	aud = strndup(f->scope, sl - 9);
+	if (aud == NULL)
+		http_resp_json(resp, 500, NULL);
+	return aud;
+}
+
+/* Check client e's credential: its secret or a client assertion.  0, or
+ * -1 with resp filled. */
+static int check_credential(struct emu_server *srv, const struct emu_identity *e,
+			    const struct entra_form *f, const char *tenant,
+			    struct http_resp *resp)
+{
+	const char *why;
+	long code;
+
+	if (f->secret != NULL) {
+		if (e->secret == NULL || strlen(f->secret) != strlen(e->secret) ||
+		    CRYPTO_memcmp(f->secret, e->secret, strlen(f->secret)) != 0) {
+			aad_error(resp, 401, "invalid_client", 7000215,
+				  "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%.64s'.",
+				  e->client_id);
+			return -1;
+		}
+		return 0;
+	}
+	if (f->assertion == NULL) {
+		aad_error(resp, 401, "invalid_client", 7000216,
+			  "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+		return -1;
+	}
+	if (f->atype == NULL || strcmp(f->atype, JWT_BEARER) != 0) {
+		aad_error(resp, 400, "invalid_request", 50027,
+			  "client_assertion_type must be " JWT_BEARER ".");
+		return -1;
+	}
+	why = check_assertion(srv, e, f->assertion, tenant, &code);
+	if (why != NULL) {
+		aad_error(resp, 401, "invalid_client", code, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
 void tokens_handle_entra(struct emu_server *srv, const struct http_req *req,
 			 const char *tenant, struct http_resp *resp)
 {
-	char *grant = NULL, *client_id = NULL, *scope = NULL, *secret = NULL;
-	char *atype = NULL, *assertion = NULL, *jwt = NULL, *aud = NULL;
+	struct entra_form f;
 	const struct emu_identity *e;
+	char *jwt = NULL, *aud = NULL;
 	json_object *o;
-	long lifetime, code;
+	long lifetime;
 	int64_t now;
-	const char *why;
-	size_t sl;
 
 	if (strcmp(tenant, EMU_TENANT) != 0) {
 		aad_error(resp, 400, "invalid_request", 90002,
@@ -687,75 +788,19 @@ void tokens_handle_entra(struct emu_server *srv, const struct http_req *req,
 			  tenant);
 		return;
 	}
-	grant = form_get(req->body, req->body_len, "grant_type");
-	client_id = form_get(req->body, req->body_len, "client_id");
-	scope = form_get(req->body, req->body_len, "scope");
-	secret = form_get(req->body, req->body_len, "client_secret");
-	atype = form_get(req->body, req->body_len, "client_assertion_type");
-	assertion = form_get(req->body, req->body_len, "client_assertion");
-
-	if (grant == NULL || strcmp(grant, "client_credentials") != 0) {
-		aad_error(resp, 400, grant ? "unsupported_grant_type" : "invalid_request",
-			  grant ? 70003L : 900144L,
-			  grant ? "The app requested an unsupported grant type; only client_credentials is supported."
-				: "The request body must contain the following parameter: 'grant_type'.");
+	form_read(req, &f);
+	aud = check_form(&f, resp);
+	if (aud == NULL)
 		goto out;
-	}
-	if (client_id == NULL || *client_id == '\0') {
-		aad_error(resp, 400, "invalid_request", 900144,
-			  "The request body must contain the following parameter: 'client_id'.");
-		goto out;
-	}
-	if (scope == NULL) {
-		aad_error(resp, 400, "invalid_request", 900144,
-			  "The request body must contain the following parameter: 'scope'.");
-		goto out;
-	}
-	sl = strlen(scope);
-	if (sl <= 9 || strcmp(scope + sl - 9, "/.default") != 0 ||
-	    strchr(scope, ' ') != NULL || strncmp(scope, "https://", 8) != 0) {
-		aad_error(resp, 400, "invalid_scope", 1002012,
-			  "The provided value for scope %.128s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
-			  scope);
-		goto out;
-	}
-	aud = strndup(scope, sl - 9);
-	if (aud == NULL) {
-		http_resp_json(resp, 500, NULL);
-		goto out;
-	}
-	e = identities_client(srv->ids, client_id);
+	e = identities_client(srv->ids, f.client_id);
 	if (e == NULL) {
 		aad_error(resp, 400, "unauthorized_client", 700016,
 			  "Application with identifier '%.64s' was not found in the directory '%s'.",
-			  client_id, EMU_TENANT);
+			  f.client_id, EMU_TENANT);
 		goto out;
 	}
-	if (secret != NULL) {
-		if (e->secret == NULL || strlen(secret) != strlen(e->secret) ||
-		    CRYPTO_memcmp(secret, e->secret, strlen(secret)) != 0) {
-			aad_error(resp, 401, "invalid_client", 7000215,
-				  "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%.64s'.",
-				  e->client_id);
-			goto out;
-		}
-	} else if (assertion != NULL) {
-		if (atype == NULL || strcmp(atype, JWT_BEARER) != 0) {
-			aad_error(resp, 400, "invalid_request", 50027,
-				  "client_assertion_type must be " JWT_BEARER ".");
-			goto out;
-		}
-		why = check_assertion(srv, e, assertion, tenant, &code);
-		if (why != NULL) {
-			aad_error(resp, 401, "invalid_client", code, "%s", why);
-			goto out;
-		}
-	} else {
-		aad_error(resp, 401, "invalid_client", 7000216,
-			  "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+	if (check_credential(srv, e, &f, tenant, resp) != 0)
 		goto out;
-	}
-
 	jwt = issue(srv, e, aud, &lifetime, &now);
 	o = json_object_new_object();
 	if (jwt == NULL || o == NULL) {
@@ -770,13 +815,8 @@ void tokens_handle_entra(struct emu_server *srv, const struct http_req *req,
 	resp->token_style = true;
 	http_resp_json(resp, 200, o);
 out:
-	free(grant);
-	free(client_id);
-	free(scope);
-	free(atype);
+	form_free(&f);
 	free(aud);
-	wipe_free(secret);
-	wipe_free(assertion);
 	wipe_free(jwt);
 }
 
@@ -903,4 +943,31 @@ out:
 	free(e64);
 	resp->token_style = true;
 	http_resp_json(resp, o ? 200 : 500, o);
+}
+
+void tokens_handle_openid(struct emu_server *srv, const char *tenant,
+			  struct http_resp *resp)
+{
+	/* Enough of the discovery document for MSAL-based credentials that
+	 * look the token endpoint up before using it. */
+	json_object *o = json_object_new_object();
+	char buf[400];
+
+	if (o == NULL) {
+		http_resp_json(resp, 500, NULL);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
+	json_object_object_add(o, "token_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/authorize", srv->base_url, tenant);
+	json_object_object_add(o, "authorization_endpoint", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/v2.0", srv->base_url, tenant);
+	json_object_object_add(o, "issuer", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/discovery/v2.0/keys", srv->base_url, tenant);
+	json_object_object_add(o, "jwks_uri", json_object_new_string(buf));
+	snprintf(buf, sizeof(buf), "%s/%s/oauth2/v2.0/devicecode", srv->base_url, tenant);
+	json_object_object_add(o, "device_authorization_endpoint", json_object_new_string(buf));
+	json_object_object_add(o, "tenant_region_scope", json_object_new_string("EU"));
+	resp->token_style = true;
+	http_resp_json(resp, 200, o);
 }

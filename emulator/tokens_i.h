@@ -12,8 +12,12 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "http_i.h"
 #include "identities_i.h"
-#include "server_i.h"
+#include "server_types.h"
+
+#define EMU_TENANT "00000000-0000-0000-0000-000000000000"
+#define EMU_RESOURCE "https://managedhsm.azure.net"
 
 struct tokens;
 
@@ -49,6 +53,11 @@ void tokens_handle_appservice(struct emu_server *srv,
 /* GET /{tenant}/discovery/v2.0/keys: the token signing key as a JWK set,
  * so that clients (and tests) can check token signatures. */
 void tokens_handle_jwks(struct emu_server *srv, struct http_resp *resp);
+
+/* GET /{tenant}/v2.0/.well-known/openid-configuration: enough of the
+ * discovery document for MSAL-based credentials. */
+void tokens_handle_openid(struct emu_server *srv, const char *tenant,
+			  struct http_resp *resp);
 
 /* A federated (workload identity) token for subject, valid one hour;
  * malloc()ed, NULL when out of memory. */

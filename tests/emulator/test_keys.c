@@ -21,8 +21,12 @@
 
 #include "codec.h"
 #include "ecdsa.h"
+#include "demo_i.h"
 #include "emu.h"
+#include "keys_i.h"
+#include "keys_route_i.h"
 #include "pkey.h"
+#include "store_i.h"
 #include "tap.h"
 
 #define BASE "https://127.0.0.1:8443"
@@ -992,7 +996,7 @@ static void test_persistence(void)
 	ok(mkdtemp(dir) != NULL, "temporary data dir");
 	/* Not the demo set: generating RSA-4096 under valgrind takes minutes,
 	 * and every pytest suite runs on the demo keys anyway. */
-	ks = keystore_open(dir, false);
+	ks = keystore_open(dir);
 	ok(ks != NULL, "open a persistent store");
 	for (int i = 0; i < 8; i++) {
 		snprintf(body, sizeof(body), "/keys/%s-%d/create",
@@ -1014,8 +1018,8 @@ static void test_persistence(void)
 	snprintf(order, sizeof(order), "%s", json_object_to_json_string(jp(o, "value")));
 	json_object_put(o);
 	keystore_close(ks);
-	ks = keystore_open(dir, true);
-	ok(ks != NULL, "reopen");
+	ks = keystore_open(dir);
+	ok(ks != NULL && demo_seed(ks) == 0, "reopen");
 	o = call("GET", "/keys", NULL);
 	ok(strcmp(order, json_object_to_json_string(jp(o, "value"))) == 0,
 	   "the list keeps creation order across the restart");
@@ -1120,7 +1124,7 @@ static void test_threads(void)
 
 int main(void)
 {
-	ks = keystore_open(NULL, false);
+	ks = keystore_open(NULL);
 	if (ks == NULL) {
 		printf("Bail out! keystore_open: %s\n", strerror(errno));
 		return 1;
