@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fakeproc.h"
 #include "reqstore.h"
 #include "tap.h"
 
@@ -50,13 +51,26 @@ static void put(struct reqstore *rs, const struct scope *sc, const char *path,
 
 int main(void)
 {
-	/* "/" as proc root: no fake pid exists there, so every writer is
-	 * "dead" and only same-writer replacement is tested unless alive. */
-	struct reqstore *rs = reqstore_new(1000, "/nonexistent", 8);
+	struct reqstore *rs;
 	struct scope bashA = mk(1000, 100, 100), catA = mk(1000, 100, 101);
 	struct scope progA = mk(1000, 100, 102);
 	struct scope catB = mk(1000, 200, 201), rootA = mk(0, 100, 101);
 	const char *v;
+
+	/* A fake /proc where the processes of mk() are alive (same start
+	 * times), so a writer's request stays while it runs: the store then
+	 * holds several requests of one scope and must pick the newest. */
+	if (fakeproc_new() == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	fake(100, "bash", "/usr/bin/bash", 1, 100, 0, 1000);
+	fake(101, "cat", "/usr/bin/cat", 100, 100, 0, 1010);
+	fake(102, "prog", "/usr/bin/prog", 100, 100, 0, 1020);
+	fake(103, "prog", "/usr/bin/prog", 100, 100, 0, 1030);
+	fake(200, "bash", "/usr/bin/bash", 1, 200, 0, 2000);
+	fake(201, "cat", "/usr/bin/cat", 200, 200, 0, 2010);
+	rs = reqstore_new(1000, fakeproc_root, 8);
 
 	put(rs, &bashA, "/k/sign", "msg1", 0);
 	v = get(rs, &catA, "/k/sign", 10);
@@ -73,10 +87,21 @@ int main(void)
 	ok(reqstore_count(rs) == 1, "replaced, not accumulated");
 
 	put(rs, &progA, "/k/sign", "prog", 50);
+	ok(reqstore_count(rs) == 2, "a live writer's request stays beside another's");
 	v = get(rs, &progA, "/k/sign", 60);
 	ok(v && strcmp(v, "prog") == 0, "own request first");
+	v = get(rs, &bashA, "/k/sign", 60);
+	ok(v && strcmp(v, "msg2") == 0, "own request first, even when another is newer");
 	v = get(rs, &catA, "/k/sign", 60);
 	ok(v && strcmp(v, "prog") == 0, "others get the newest of the scope");
+	{
+		/* a reader with no chain goes by its anchor alone */
+		struct scope bare = catA;
+
+		bare.n_chain = 0;
+		v = get(rs, &bare, "/k/sign", 60);
+		ok(v && strcmp(v, "prog") == 0, "no chain: the newest of the anchor");
+	}
 
 	/* a reader that is itself the anchor of the writer (exec'd shell) */
 	{
@@ -134,7 +159,20 @@ int main(void)
 	reqstore_put(rs, &catA, "error", strdup("e2"), val_free, true, 6001);
 	v = get(rs, &progA, "error", 6002);
 	ok(v && strcmp(v, "e2") == 0, "replace_scope drops other writers' values");
+
+	/* three live writers, one scope: still the newest, whatever the order */
+	put(rs, &progA, "/k/enc", "first", 7000);
+	put(rs, &bashA, "/k/enc", "second", 7001);
+	{
+		struct scope prog2 = mk(1000, 100, 103);
+
+		put(rs, &prog2, "/k/enc", "third", 7002);
+	}
+	v = get(rs, &catA, "/k/enc", 7003);
+	ok(v && strcmp(v, "third") == 0 && reqstore_count(rs) >= 3,
+	   "the newest of three live writers");
 	reqstore_free(rs);
+	ok(fakeproc_remove() == 0, "fake /proc removed");
 
 	/* live writers are kept: use this process as the writer */
 	rs = reqstore_new(1000, "/proc", 8);
