@@ -71,49 +71,48 @@ def test_acyclic_tree_passes(tmp_path, commands):
     assert "ok 1 - 4 objects of emulator/, crypto/ read" in r.stdout
 
 
-def test_cycle_through_includes(tmp_path):
-    files = dict(ACYCLIC)
-    # c's header now needs a type from a's header: c -> a -> b -> c
-    files["emulator/a.h"] = "#pragma once\nstruct a_thing { int n; };\n"
-    files["emulator/c.h"] = '#pragma once\n#include "a.h"\nint c_fn(int);\n'
-    src, build = tree(tmp_path, files)
+def verdict(tmp_path, changes, commands=False):
+    """Run the check on ACYCLIC with some files changed: (exit status, TAP)."""
+    src, build = tree(tmp_path, {**ACYCLIC, **changes}, commands)
     r = check(src, build)
-    assert r.returncode == 1
-    assert "not ok 2 - emulator/: 2 cycles" in r.stdout, r.stdout
-    assert "# cycle in emulator/: a -> b -> c -> a" in r.stdout
-    assert "# cycle in emulator/: a -> c -> a" in r.stdout
-    assert 'emulator/c -> emulator/a: emulator/c.h:2 includes "a.h"' in r.stdout
-    assert "ok 3 - crypto/: no cycles" in r.stdout
+    return r.returncode, r.stdout
+
+
+def test_cycle_through_includes(tmp_path):
+    # c's header now needs a type from a's header: c -> a -> b -> c
+    rc, out = verdict(tmp_path, {
+        "emulator/a.h": "#pragma once\nstruct a_thing { int n; };\n",
+        "emulator/c.h": '#pragma once\n#include "a.h"\nint c_fn(int);\n'})
+    assert rc == 1 and "not ok 2 - emulator/: 2 cycles" in out, out
+    assert "# cycle in emulator/: a -> b -> c -> a" in out
+    assert "# cycle in emulator/: a -> c -> a" in out
+    assert 'emulator/c -> emulator/a: emulator/c.h:2 includes "a.h"' in out
+    assert "ok 3 - crypto/: no cycles" in out
 
 
 def test_cycle_only_through_calls(tmp_path):
-    files = dict(ACYCLIC)
     # c calls back into a without including anything of a's
-    files["emulator/c.c"] = ('#include "c.h"\n#include "util.h"\nint a_fn(int);\n'
-                             "int c_fn(int x) { return x > 9 ? a_fn(x - 9) : util(x); }\n")
-    src, build = tree(tmp_path, files, commands=True)
-    r = check(src, build)
-    assert r.returncode == 1
-    assert "# cycle in emulator/: a -> c -> a" in r.stdout, r.stdout
-    assert "emulator/c -> emulator/a: c.c.o uses a_fn" in r.stdout
+    rc, out = verdict(tmp_path, {
+        "emulator/c.c": '#include "c.h"\n#include "util.h"\nint a_fn(int);\n'
+                        "int c_fn(int x) { return x > 9 ? a_fn(x - 9) : util(x); }\n"},
+        commands=True)
+    assert rc == 1 and "# cycle in emulator/: a -> c -> a" in out, out
+    assert "emulator/c -> emulator/a: c.c.o uses a_fn" in out
     # and without the objects the includes alone do not show it
-    r = subprocess.run(["/usr/bin/python3", CHECK, "--dirs", "emulator,crypto", str(src)],
-                       capture_output=True, text=True)
+    r = subprocess.run(["/usr/bin/python3", CHECK, "--dirs", "emulator,crypto",
+                        str(tmp_path / "src")], capture_output=True, text=True)
     assert r.returncode == 0 and "# SKIP" in r.stdout, r.stdout
 
 
 def test_edge_against_the_layering(tmp_path):
-    files = dict(ACYCLIC)
-    files["crypto/util.c"] = ('#include "util.h"\n#include "c.h"\n'
-                              "int util(int x) { return x ? c_fn(x - 1) : 0; }\n")
-    src, build = tree(tmp_path, files)
-    r = check(src, build)
-    assert r.returncode == 1
-    assert "not ok 4 - edges between directories" in r.stdout, r.stdout
-    assert 'crypto/util -> emulator/c: crypto/util.c:2 includes "c.h"' in r.stdout
-    assert "crypto/util -> emulator/c: util.c.o uses c_fn" in r.stdout
+    rc, out = verdict(tmp_path, {
+        "crypto/util.c": '#include "util.h"\n#include "c.h"\n'
+                         "int util(int x) { return x ? c_fn(x - 1) : 0; }\n"})
+    assert rc == 1 and "not ok 4 - edges between directories" in out, out
+    assert 'crypto/util -> emulator/c: crypto/util.c:2 includes "c.h"' in out
+    assert "crypto/util -> emulator/c: util.c.o uses c_fn" in out
     # the cycle it closes spans two directories
-    assert "# cycle in several directories:" in r.stdout
+    assert "# cycle in several directories:" in out
 
 
 def test_unbuilt_tree_fails(tmp_path):

@@ -51,25 +51,24 @@ static void put(struct reqstore *rs, const struct scope *sc, const char *path,
 
 int main(void)
 {
+	static const pid_t alive[] = { 100, 101, 102, 103, 200, 201 };
 	struct reqstore *rs;
+	size_t w;
 	struct scope bashA = mk(1000, 100, 100), catA = mk(1000, 100, 101);
 	struct scope progA = mk(1000, 100, 102);
 	struct scope catB = mk(1000, 200, 201), rootA = mk(0, 100, 101);
 	const char *v;
 
-	/* A fake /proc where the processes of mk() are alive (same start
-	 * times), so a writer's request stays while it runs: the store then
+	/* A fake /proc where the processes of mk() are alive (the start
+	 * times mk() gives them), so a writer's request stays while it runs: the store then
 	 * holds several requests of one scope and must pick the newest. */
 	if (fakeproc_new() == NULL) {
 		perror("mkdtemp");
 		return 1;
 	}
-	fake(100, "bash", "/usr/bin/bash", 1, 100, 0, 1000);
-	fake(101, "cat", "/usr/bin/cat", 100, 100, 0, 1010);
-	fake(102, "prog", "/usr/bin/prog", 100, 100, 0, 1020);
-	fake(103, "prog", "/usr/bin/prog", 100, 100, 0, 1030);
-	fake(200, "bash", "/usr/bin/bash", 1, 200, 0, 2000);
-	fake(201, "cat", "/usr/bin/cat", 200, 200, 0, 2010);
+	for (w = 0; w < sizeof(alive) / sizeof(alive[0]); w++)
+		fake(alive[w], "prog", NULL, 1, alive[w], 0,
+		     (unsigned long long)alive[w] * 10);
 	rs = reqstore_new(1000, fakeproc_root, 8);
 
 	put(rs, &bashA, "/k/sign", "msg1", 0);
