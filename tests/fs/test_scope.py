@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from fsutil import openssl_verify, sh
+from hsmtest import read_to_eof
 
 SCRIPT = r'''
 i=$1; dir=$2; S=$3; pem=$4; fails=0
@@ -60,13 +61,7 @@ def test_eight_threads_one_handle_each(mnt, tmp_path):
                 for j in range(20):
                     msg = f"thread {t} op {j}".encode()
                     os.write(fd, msg)
-                    sig = b""
-                    while True:
-                        b = os.read(fd, 4096)
-                        if not b:
-                            break
-                        sig += b
-                    results.append((msg, sig))
+                    results.append((msg, read_to_eof(fd, 4096)))
             finally:
                 os.close(fd)
         except Exception as e:  # reported below
