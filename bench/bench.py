@@ -288,19 +288,7 @@ class Bench:
     def umount(self):
         if self.fs is None:
             return
-        subprocess.run(["fusermount3", "-u", self.mnt], stderr=subprocess.DEVNULL)
-        try:
-            self.fs.wait(30)
-        except subprocess.TimeoutExpired:
-            subprocess.run(["fusermount3", "-u", "-z", self.mnt], stderr=subprocess.DEVNULL)
-            self.fs.terminate()
-            try:
-                self.fs.wait(10)
-            except subprocess.TimeoutExpired:
-                self.fs.kill()
-                self.fs.wait()
-        if hsmtest.is_mounted(self.mnt):
-            subprocess.run(["fusermount3", "-u", "-z", self.mnt], stderr=subprocess.DEVNULL)
+        hsmtest.stop_daemon(self.fs, self.mnt, grace=30, term_wait=10)
         self.fs = None
         self._fs_log.close()
 
@@ -501,15 +489,7 @@ class Bench:
         d = os.path.join(self.mnt, "keys", KEYS["ES256"])
         # One sign through a handle gives the signature; DER is
         # self-delimiting so the verify input is simply sig || message.
-        fd = os.open(os.path.join(d, "sign"), os.O_RDWR)
-        os.write(fd, MESSAGE)
-        sig = b""
-        while True:
-            b = os.read(fd, 4096)
-            if not b:
-                break
-            sig += b
-        os.close(fd)
+        sig = hsmtest.one_handle(os.path.join(d, "sign"), MESSAGE)
         inp = os.path.join(self.tmp, "verify.in")
         exp = os.path.join(self.tmp, "verify.expect")
         with open(inp, "wb") as f:

@@ -20,6 +20,23 @@ CRED_VARS = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET",
              "IDENTITY_HEADER", "AZURE_POD_IDENTITY_AUTHORITY_HOST", "MSI_ENDPOINT")
 
 
+# SHA-256 of "abc" (FIPS 180-2 appendix B.1): the digest the sign calls send.
+SHA = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def ok(run):
+    """Assert that every result of an hsm-call run succeeded; the run."""
+    assert run.rc == 0 and run.results and all(r["ok"] for r in run.results), run
+    return run
+
+
+def fails(run, status):
+    """Assert that an hsm-call run failed with status; its first result."""
+    assert run.results and not run.r["ok"] and run.r["status"] == status, run
+    assert run.rc != 0, run
+    return run.r
+
+
 def clean_env(**extra):
     e = {k: v for k, v in os.environ.items() if k not in CRED_VARS}
     e.update(extra)

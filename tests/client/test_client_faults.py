@@ -6,19 +6,7 @@ import time
 import pytest
 
 import hsmtest
-from clientutil import clean_env, hsm_call
-
-SHA = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-
-def ok(run):
-    assert run.rc == 0 and run.results and all(r["ok"] for r in run.results), run
-    return run
-
-
-def fails(run, status):
-    assert run.results and not run.r["ok"] and run.r["status"] == status, run
-    return run.r
+from clientutil import SHA, clean_env, fails, hsm_call, ok
 
 
 def test_429_retry_after_is_honoured(call, emulator):

@@ -9,6 +9,7 @@ import pytest
 
 from fsutil import (AES_KEYS, EC_KEYS, RSA_KEYS, RSA_SIGN, openssl_verify,
                     raw_to_der, sh)
+from hsmtest import one_handle, read_to_eof
 
 MSG = b"attack at dawn \x00\xff\n  with spaces"
 
@@ -25,20 +26,6 @@ def two_cmd(path, data, tmp, out="out.bin"):
     sh(f'cat "{inp}" > "{path}"; cat "{path}" > "{tmp}/{out}"')
     with open(os.path.join(tmp, out), "rb") as f:
         return f.read()
-
-
-def one_handle(path, data):
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.write(fd, data)
-        out = b""
-        while True:
-            b = os.read(fd, 65536)
-            if not b:
-                return out
-            out += b
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.parametrize("key", sorted(EC_KEYS))
@@ -197,13 +184,7 @@ def test_one_handle_reuse(mnt):
         outs = []
         for pt in (b"one", b"two"):
             os.write(fd, pt)
-            out = b""
-            while True:
-                b = os.read(fd, 7)
-                if not b:
-                    break
-                out += b
-            outs.append(out)
+            outs.append(read_to_eof(fd, 7))
     finally:
         os.close(fd)
     assert [one_handle(k(mnt, "rsa-2048", "decrypt"), c) for c in outs] == [b"one", b"two"]

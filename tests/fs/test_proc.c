@@ -7,37 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fakeproc.h"
 #include "proc.h"
 #include "tap.h"
-
-static char root[PATH_MAX];
-
-/* A fake process: /root/PID/stat and /root/PID/exe -> exe. */
-static void fake(int pid, const char *comm, const char *exe, int ppid, int sid,
-		 unsigned long flags, unsigned long long start)
-{
-	char p[PATH_MAX + 32];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%d", root, pid);
-	mkdir(p, 0700);
-	snprintf(p, sizeof(p), "%s/%d/stat", root, pid);
-	f = fopen(p, "w");
-	fprintf(f, "%d (%s) S %d %d %d 0 -1 %lu 0 0 0 0 1 2 0 0 20 0 1 0 %llu 100 200\n",
-		pid, comm, ppid, pid, sid, flags, start);
-	fclose(f);
-	if (exe != NULL) {
-		snprintf(p, sizeof(p), "%s/%d/exe", root, pid);
-		unlink(p);
-		symlink(exe, p);
-	}
-}
 
 int main(void)
 {
 	struct proc_stat st;
 	struct scope sc;
 	const char *const shells[] = { "bash", "dash", NULL };
+	const char *root;
 
 	ok(proc_parse_stat("42 (a (b) c) R 7 42 9 0 -1 4194368 0 0 0 0 1 2 0 0 20 0 1 0 12345 1 2",
 			   &st) == 0 && strcmp(st.comm, "a (b) c") == 0 && st.ppid == 7 &&
@@ -57,8 +36,11 @@ int main(void)
 		ok(!proc_alive("/proc", &gone), "a different start time is another process");
 	}
 
-	snprintf(root, sizeof(root), "/tmp/hsmfs-proc-test.%d", (int)getpid());
-	mkdir(root, 0700);
+	root = fakeproc_new();
+	if (root == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
 	/* session 10 (login) -> 20 bash -> 30 bash script -> 40 timeout -> 50 cat */
 	fake(10, "login", "/usr/bin/login", 1, 10, 0, 100);
 	fake(20, "bash", "/usr/bin/bash", 10, 10, 0, 200);
@@ -96,11 +78,6 @@ int main(void)
 	proc_scope(root, 12345, 0, shells, &sc);
 	ok(sc.anchor.pid == 12345 && sc.n_chain == 1, "unknown pid: scope of its own");
 
-	{
-		char cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-		ok(system(cmd) == 0, "cleanup");
-	}
+	ok(fakeproc_remove() == 0, "cleanup");
 	return done_testing();
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fakeproc.h"
 #include "reqstore.h"
 #include "tap.h"
 
@@ -48,14 +49,13 @@ static void put(struct reqstore *rs, const struct scope *sc, const char *path,
 	reqstore_put(rs, sc, path, strdup(v), val_free, false, now);
 }
 
-int main(void)
+/* Two users (uid 1000 and 0), two shells (anchors 100 and 200); the
+ * processes of anchor 100: the shell itself, cat and two programs. */
+static struct scope bashA, catA, progA, prog2A, catB, rootA;
+
+/* Isolation, replacement, own request first, the newest for the others. */
+static void test_scopes(struct reqstore *rs)
 {
-	/* "/" as proc root: no fake pid exists there, so every writer is
-	 * "dead" and only same-writer replacement is tested unless alive. */
-	struct reqstore *rs = reqstore_new(1000, "/nonexistent", 8);
-	struct scope bashA = mk(1000, 100, 100), catA = mk(1000, 100, 101);
-	struct scope progA = mk(1000, 100, 102);
-	struct scope catB = mk(1000, 200, 201), rootA = mk(0, 100, 101);
 	const char *v;
 
 	put(rs, &bashA, "/k/sign", "msg1", 0);
@@ -73,10 +73,21 @@ int main(void)
 	ok(reqstore_count(rs) == 1, "replaced, not accumulated");
 
 	put(rs, &progA, "/k/sign", "prog", 50);
+	ok(reqstore_count(rs) == 2, "a live writer's request stays beside another's");
 	v = get(rs, &progA, "/k/sign", 60);
 	ok(v && strcmp(v, "prog") == 0, "own request first");
+	v = get(rs, &bashA, "/k/sign", 60);
+	ok(v && strcmp(v, "msg2") == 0, "own request first, even when another is newer");
 	v = get(rs, &catA, "/k/sign", 60);
 	ok(v && strcmp(v, "prog") == 0, "others get the newest of the scope");
+	{
+		/* a reader with no chain goes by its anchor alone */
+		struct scope bare = catA;
+
+		bare.n_chain = 0;
+		v = get(rs, &bare, "/k/sign", 60);
+		ok(v && strcmp(v, "prog") == 0, "no chain: the newest of the anchor");
+	}
 
 	/* a reader that is itself the anchor of the writer (exec'd shell) */
 	{
@@ -88,7 +99,11 @@ int main(void)
 		v = get(rs, &exec_cat, "/k/verify", 80);
 		ok(v && strcmp(v, "v") == 0, "chain: anchored at the reader itself");
 	}
+}
 
+/* Expiry, the cap, and references that outlive their entry. */
+static void test_lifetime(struct reqstore *rs)
+{
 	/* expiry */
 	ok(get(rs, &catA, "/k/sign", 50 + 1001) == NULL, "expired after the ttl");
 	{
@@ -128,16 +143,33 @@ int main(void)
 		rs_ref_put(rs, r);
 		ok(freed == 1, "freed at the last reference");
 	}
+}
+
+static void test_replace_scope(struct reqstore *rs)
+{
+	const char *v;
 
 	/* replace_scope (the error file) */
 	put(rs, &progA, "error", "e1", 6000);
 	reqstore_put(rs, &catA, "error", strdup("e2"), val_free, true, 6001);
 	v = get(rs, &progA, "error", 6002);
 	ok(v && strcmp(v, "e2") == 0, "replace_scope drops other writers' values");
-	reqstore_free(rs);
 
-	/* live writers are kept: use this process as the writer */
-	rs = reqstore_new(1000, "/proc", 8);
+	/* three live writers, one scope: still the newest, whatever the order */
+	put(rs, &progA, "/k/enc", "first", 7000);
+	put(rs, &bashA, "/k/enc", "second", 7001);
+	put(rs, &prog2A, "/k/enc", "third", 7002);
+	v = get(rs, &catA, "/k/enc", 7003);
+	ok(v && strcmp(v, "third") == 0 && reqstore_count(rs) >= 3,
+	   "the newest of three live writers");
+}
+
+/* Live writers are kept, dead ones dropped: this process is the writer. */
+static void test_real_proc(void)
+{
+	struct reqstore *rs = reqstore_new(1000, "/proc", 8);
+	const char *v;
+
 	{
 		struct scope me, other;
 
@@ -162,5 +194,38 @@ int main(void)
 		ok(v && strcmp(v, "live") == 0, "the live writer's own request survives");
 	}
 	reqstore_free(rs);
+}
+
+int main(void)
+{
+	static const pid_t alive[] = { 100, 101, 102, 103, 200, 201 };
+	struct reqstore *rs;
+	size_t w;
+
+	bashA = mk(1000, 100, 100);
+	catA = mk(1000, 100, 101);
+	progA = mk(1000, 100, 102);
+	prog2A = mk(1000, 100, 103);
+	catB = mk(1000, 200, 201);
+	rootA = mk(0, 100, 101);
+	/* A fake /proc where those processes are alive (with the start times
+	 * mk() gives them), so a writer's request stays while it runs: the
+	 * store then holds several requests of one scope and must pick the
+	 * newest. */
+	if (fakeproc_new() == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	for (w = 0; w < sizeof(alive) / sizeof(alive[0]); w++)
+		fake(alive[w], "prog", NULL, 1, alive[w], 0,
+		     (unsigned long long)alive[w] * 10);
+	rs = reqstore_new(1000, fakeproc_root, 8);
+	test_scopes(rs);
+	test_lifetime(rs);
+	test_replace_scope(rs);
+	reqstore_free(rs);
+	ok(fakeproc_remove() == 0, "fake /proc removed");
+
+	test_real_proc();
 	return done_testing();
 }

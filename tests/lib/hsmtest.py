@@ -340,17 +340,54 @@ class Mount:
         assert rc == 0, f"hsmfs exited {rc}: {self.log()}"
 
     def cleanup(self):
-        subprocess.run(["fusermount3", "-z", "-u", self.path],
-                       stderr=subprocess.DEVNULL)
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_daemon(self.proc, self.path)
         if not self._log.closed:
             self._log.close()
+
+
+def stop_daemon(proc, path, grace=0, term_wait=5):
+    """Unmount path and end the hsmfs process proc, whatever state they
+    are in.  With grace, first a normal unmount and up to grace seconds for
+    the daemon to exit by itself (a profiler wrapping it then gets to write
+    its data); then a lazy unmount, SIGTERM, and SIGKILL after term_wait."""
+    if grace:
+        subprocess.run(["fusermount3", "-u", path], stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None or is_mounted(path):
+        subprocess.run(["fusermount3", "-z", "-u", path],
+                       stderr=subprocess.DEVNULL)
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(term_wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def read_to_eof(fd, chunk=65536):
+    """Read fd to its end: an operation file's output ends at EOF
+    (DESIGN.md §4.1)."""
+    out = b""
+    while True:
+        b = os.read(fd, chunk)
+        if not b:
+            return out
+        out += b
+
+
+def one_handle(path, data, chunk=65536):
+    """One operation through one handle (DESIGN.md §4.1): open path
+    read-write, write data, return all the output."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.write(fd, data)
+        return read_to_eof(fd, chunk)
+    finally:
+        os.close(fd)
 
 
 def sh(cmd, cwd=None, env=None, input=None, check=True, timeout=60):
