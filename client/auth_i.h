@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hsm_client.h"
+#include "hsm_types.h"
 #include "transport_i.h"
 #include "util_i.h"
 

@@ -14,6 +14,7 @@
 #include "auth_i.h"
 #include "call_i.h"
 #include "client_i.h"
+#include "hsm_client.h"
 #include "json_map_i.h"
 #include "names.h"
 #include "secret.h"

@@ -201,15 +201,6 @@ static enum hsm_status parse_tags(struct json_object *t, struct hsm_tag **tags,
 	return HSM_OK;
 }
 
-static void free_tags(struct hsm_tag *tags, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(tags[i].name);
-		free(tags[i].value);
-	}
-	free(tags);
-}
-
 /*
  * Split a kid ("https://h/keys/NAME/VERSION", "https://h/deletedkeys/NAME")
  * into malloc()ed name and version (NULL when absent).  Returns 0, -1 when
@@ -384,42 +375,6 @@ out:
 	return st;
 }
 
-void hsm_key_cleanup(struct hsm_key *k)
-{
-	if (!k)
-		return;
-	free(k->name);
-	free(k->version);
-	free(k->kid);
-	free(k->n);
-	free(k->e);
-	free(k->x);
-	free(k->y);
-	free_tags(k->tags, k->n_tags);
-	free(k->bundle_json);
-	free(k->jwk_json);
-	free(k->recovery_id);
-	memset(k, 0, sizeof(*k));
-}
-
-static void item_cleanup(struct hsm_key_item *it)
-{
-	free(it->name);
-	free(it->version);
-	free_tags(it->tags, it->n_tags);
-	memset(it, 0, sizeof(*it));
-}
-
-void hsm_key_list_cleanup(struct hsm_key_list *l)
-{
-	if (!l)
-		return;
-	for (size_t i = 0; i < l->n; i++)
-		item_cleanup(&l->items[i]);
-	free(l->items);
-	memset(l, 0, sizeof(*l));
-}
-
 enum hsm_status jm_parse_list(const char *text, size_t len,
 			      struct hsm_key_list *out, char **next_link)
 {
@@ -461,7 +416,7 @@ enum hsm_status jm_parse_list(const char *text, size_t len,
 
 		if (rc != 0) {
 			st = rc == -2 ? HSM_E_NOMEM : HSM_E_PROTOCOL;
-			item_cleanup(it);
+			hsm_key_item_cleanup(it);
 			goto out;
 		}
 		out->n++;
@@ -522,15 +477,6 @@ enum hsm_status jm_parse_error(const char *text, size_t len,
 	}
 	json_object_put(root);
 	return HSM_OK;
-}
-
-void hsm_result_cleanup(struct hsm_result *r)
-{
-	if (!r)
-		return;
-	secret_free(r->value);
-	secret_wipe(r, sizeof(*r));
-	memset(r, 0, sizeof(*r));
 }
 
 enum hsm_status jm_parse_result(const char *text, size_t len,

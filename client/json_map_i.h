@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hsm_client.h"
+#include "hsm_types.h"
 
 /* A key bundle or deleted key bundle into *out (zeroed first). */
 enum hsm_status jm_parse_key(const char *text, size_t len, struct hsm_key *out);

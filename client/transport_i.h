@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "hsm_client.h"
+#include "hsm_types.h"
 
 /* The transport of one client, shared by all its threads. */
 struct xport {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hsm_client.h"
+#include "hsm_types.h"
 
 /* Monotonic and wall clocks in milliseconds / seconds. */
 int64_t now_ms(void);

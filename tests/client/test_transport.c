@@ -15,6 +15,7 @@
 
 #include "auth_i.h"
 #include "client_i.h"
+#include "hsm_client.h"
 #include "tap.h"
 
 static void challenge(const char *hdr, int want_rc, const char *tenant,
