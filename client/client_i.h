@@ -10,6 +10,8 @@
  *   json_map.c    JSON <-> C structs (json_map_i.h)
  *   util.c        clocks, ids, logs, URL checks, retry arithmetic
  *                 (util_i.h)
+ *   hsm_types.c   the cleanup of the public result types (hsm_types.h,
+ *                 which every layer includes for the types)
  * This header holds the client itself, which hsm_client.c and call.c
  * share.
  */
