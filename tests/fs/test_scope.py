@@ -167,11 +167,10 @@ def test_result_ttl(emulator, mount_factory):
     assert int(out.stdout.split()[0]) > 60      # re-read within the ttl worked
 
 
-@pytest.mark.xfail(strict=True, reason="defect found while fixing the scope tests: bash -c "
-                   "execs its last command, so cat *is* the shell that wrote 'one' "
-                   "and gets that older request as its own (DESIGN.md §4.2: a new "
-                   "request replaces the previous one of the scope)")
 def test_exec_last_command_gets_the_newest(mnt, tmp_path):
+    """bash -c execs its last command: cat is the very process that wrote
+    'one' with its builtin echo, but another program now, so it is no
+    longer that request's writer and gets the newest of the scope."""
     s = os.path.join(mnt.path, "keys", "ec-p256", "sign")
     sig = sh(f"echo -n one > {s}; /usr/bin/printf two > {s}; cat {s}").stdout
     assert signed(mnt, "ec-p256", sig, b"two", tmp_path)
