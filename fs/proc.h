@@ -45,15 +45,22 @@ struct proc_stat {
 	pid_t sid;
 	unsigned long long start;
 	unsigned long flags;		/* PF_* bits (field 9) */
-	/* A digest of the memory layout execve sets up (fields 45-51:
-	 * start_data, end_data, start_brk, arg_start, arg_end, env_start,
-	 * env_end).  Every execve builds a new layout, randomised (ASLR)
-	 * and sized by the new binary, argv and environment, so it tells
-	 * the programs a pid ran apart; fork copies it, and otherwise only
-	 * prctl(PR_SET_MM), which needs CAP_SYS_RESOURCE, moves it.  It comes from the same read as pid and start time (no extra
-	 * syscall, no race between them).  0 when unknown: the kernel shows
-	 * zeros to a reader not allowed to ptrace-read the process (another
-	 * uid, a non-dumpable process) and old kernels lack the fields. */
+	/* Which program the process runs: a digest of the memory layout
+	 * execve sets up (fields 45-51: start_data, end_data, start_brk,
+	 * arg_start, arg_end, env_start, env_end).  Each execve builds a
+	 * new layout, randomised (ASLR) and sized by the binary, argv and
+	 * environment; fork copies it, and otherwise only prctl(PR_SET_MM),
+	 * which needs CAP_SYS_RESOURCE, moves it.  It comes from the read
+	 * that gives pid and start time: no extra syscall, no race between
+	 * them.  comm (field 2) was not enough: a program may rename itself
+	 * and bash exec'ing bash keeps it; nor was the inode of
+	 * /proc/PID/exe: one more syscall, and the same for bash exec'ing
+	 * bash.  Without ASLR the same binary run again with argv and
+	 * environment of the same sizes looks the same; then pid and start
+	 * time decide, as they did.  0 when unknown: the kernel shows zeros
+	 * to a reader not allowed to ptrace-read the process (another uid
+	 * when hsmfs is not root, a non-dumpable process), and kernels
+	 * before 3.5 lack the fields. */
 	uint64_t image;
 };
 

@@ -134,6 +134,9 @@ int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
 		struct rs_ref *o = *pp;
 		bool drop = now_ms - o->touched_ms > rs->ttl_ms;
 
+		/* One value per writing process, whatever it exec'd since:
+		 * the value of an earlier program of the pid is nobody's own
+		 * any more, and the new one is newer. */
 		if (!drop && in_scope(o, sc, path))
 			drop = replace_scope || same_id(&o->writer, &sc->self) ||
 			       !proc_alive(rs->proc_root, &o->writer);
