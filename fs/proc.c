@@ -16,6 +16,30 @@ const char *const proc_default_shells[] = {
 	"mksh", "rbash", NULL,
 };
 
+/* The fields proc_parse_stat() keeps; the last one it reads. */
+#define STAT_IMAGE_FIRST 45
+#define STAT_LAST 51
+
+static bool stat_wanted(int field)
+{
+	return field == 4 || field == 6 || field == 9 || field == 22 ||
+	       field >= STAT_IMAGE_FIRST;
+}
+
+static void stat_store(struct proc_stat *out, int field, unsigned long long v)
+{
+	if (field == 4)
+		out->ppid = (pid_t)v;
+	else if (field == 6)
+		out->sid = (pid_t)v;
+	else if (field == 9)
+		out->flags = (unsigned long)v;
+	else if (field == 22)
+		out->start = v;
+	else	/* FNV-1a-like; all zeros (unknown) stay 0 */
+		out->image = (out->image ^ v) * 0x100000001b3ull;
+}
+
 int proc_parse_stat(const char *line, struct proc_stat *out)
 {
 	const char *open = strchr(line, '(');
@@ -33,28 +57,28 @@ int proc_parse_stat(const char *line, struct proc_stat *out)
 		n = sizeof(out->comm) - 1;
 	memcpy(out->comm, open + 1, n);
 	out->comm[n] = '\0';
-	/* After ") " come: state(3) ppid(4) pgrp(5) session(6) ... starttime(22). */
+	/* After ") " come: state(3) ppid(4) pgrp(5) session(6) ...
+	 * starttime(22) ... the layout of the image (45-51). */
 	p = close + 1;
-	for (field = 3; field <= 22; field++) {
+	for (field = 3; field <= STAT_LAST; field++) {
 		while (*p == ' ')
 			p++;
-		if (*p == '\0')
-			return -EINVAL;
-		if (field == 4 || field == 6 || field == 9 || field == 22) {
+		if (*p == '\0' || *p == '\n') {
+			if (field <= 22)
+				return -EINVAL;
+			/* The rest is optional: without all of the image
+			 * (kernels before 3.5) it is unknown. */
+			out->image = 0;
+			return 0;
+		}
+		if (stat_wanted(field)) {
 			unsigned long long v;
 
 			errno = 0;
 			v = strtoull(p, &end, 10);
 			if (end == p || errno)
 				return -EINVAL;
-			if (field == 4)
-				out->ppid = (pid_t)v;
-			else if (field == 6)
-				out->sid = (pid_t)v;
-			else if (field == 9)
-				out->flags = (unsigned long)v;
-			else
-				out->start = v;
+			stat_store(out, field, v);
 			p = end;
 		} else {
 			while (*p != ' ' && *p != '\0')
@@ -66,7 +90,7 @@ int proc_parse_stat(const char *line, struct proc_stat *out)
 
 int proc_read_stat(const char *proc_root, pid_t pid, struct proc_stat *out)
 {
-	char path[PATH_MAX], line[1024];
+	char path[PATH_MAX], line[2048];	/* 52 fields of 20 digits fit */
 	ssize_t n;
 	int fd;
 
@@ -136,6 +160,7 @@ void proc_scope(const char *proc_root, pid_t pid, uid_t uid,
 		return;
 	}
 	out->self.start = self.start;
+	out->self.image = self.image;
 	out->anchor.start = self.start;
 	st = self;
 	/* Bounded walk: a pid cycle in a corrupt fake tree must not hang. */

@@ -4,7 +4,8 @@
  * A scope is the caller's uid plus its anchor: the nearest process at or
  * above the caller whose program is a shell, else the caller's session
  * leader.  Processes are named by pid and start time (from
- * /proc/PID/stat) so that a reused pid never matches.
+ * /proc/PID/stat) so that a reused pid never matches, and the program a
+ * process runs by its image, which every execve changes.
  */
 #ifndef HSMFS_FS_PROC_H
 #define HSMFS_FS_PROC_H
@@ -16,6 +17,11 @@
 struct proc_id {
 	pid_t pid;
 	unsigned long long start;	/* clock ticks after boot */
+	/* The program it runs (proc_stat.image): changes at each execve;
+	 * 0 when /proc does not say.  Only a scope's self carries it, for
+	 * "is this the program that wrote?": a process that exec'd is
+	 * still alive and still the same anchor. */
+	uint64_t image;
 };
 
 #define PROC_CHAIN_MAX 32
@@ -23,7 +29,7 @@ struct proc_id {
 struct scope {
 	uid_t uid;
 	struct proc_id anchor;
-	struct proc_id self;		/* the calling process */
+	struct proc_id self;		/* the calling process, its image too */
 	/* The caller, its ancestors, up to and including the anchor: a
 	 * reader also sees requests anchored at any of them (a shell that
 	 * exec'd its last command, as `bash -c 'a; cat f'` does, becomes
@@ -39,6 +45,23 @@ struct proc_stat {
 	pid_t sid;
 	unsigned long long start;
 	unsigned long flags;		/* PF_* bits (field 9) */
+	/* Which program the process runs: a digest of the memory layout
+	 * execve sets up (fields 45-51: start_data, end_data, start_brk,
+	 * arg_start, arg_end, env_start, env_end).  Each execve builds a
+	 * new layout, randomised (ASLR) and sized by the binary, argv and
+	 * environment; fork copies it, and otherwise only prctl(PR_SET_MM),
+	 * which needs CAP_SYS_RESOURCE, moves it.  It comes from the read
+	 * that gives pid and start time: no extra syscall, no race between
+	 * them.  comm (field 2) was not enough: a program may rename itself
+	 * and bash exec'ing bash keeps it; nor was the inode of
+	 * /proc/PID/exe: one more syscall, and the same for bash exec'ing
+	 * bash.  Without ASLR the same binary run again with argv and
+	 * environment of the same sizes looks the same; then pid and start
+	 * time decide, as they did.  0 when unknown: the kernel shows zeros
+	 * to a reader not allowed to ptrace-read the process (another uid
+	 * when hsmfs is not root, a non-dumpable process), and kernels
+	 * before 3.5 lack the fields. */
+	uint64_t image;
 };
 
 /* A process that forked and has not exec'd (a subshell, or a shell's

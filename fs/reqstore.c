@@ -35,6 +35,19 @@ static bool same_id(const struct proc_id *a, const struct proc_id *b)
 	return a->pid == b->pid && a->start == b->start;
 }
 
+/*
+ * Did the program behind self write r?  The same process, and not
+ * exec'd since: after execve the pid runs another program, which did
+ * not write r (a shell's builtin echo did, and `bash -c '...; cat f'`
+ * made that shell cat).  Such a reader is like any other of the scope
+ * and gets the newest request (DESIGN.md §4.2).  When /proc hides the
+ * image it is 0 on both sides and pid and start time decide, as before.
+ */
+static bool wrote(const struct rs_ref *r, const struct proc_id *self)
+{
+	return same_id(&r->writer, self) && r->writer.image == self->image;
+}
+
 static void ref_release(struct rs_ref *r)
 {
 	if (--r->refs > 0)
@@ -121,6 +134,9 @@ int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
 		struct rs_ref *o = *pp;
 		bool drop = now_ms - o->touched_ms > rs->ttl_ms;
 
+		/* One value per writing process, whatever it exec'd since:
+		 * the value of an earlier program of the pid is nobody's own
+		 * any more, and the new one is newer. */
 		if (!drop && in_scope(o, sc, path))
 			drop = replace_scope || same_id(&o->writer, &sc->self) ||
 			       !proc_alive(rs->proc_root, &o->writer);
@@ -164,7 +180,7 @@ struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,
 		pp = &o->next;
 		if (o->uid != sc->uid || strcmp(o->path, path) != 0)
 			continue;
-		if (own == NULL && same_id(&o->writer, &sc->self))
+		if (own == NULL && wrote(o, &sc->self))
 			own = o;
 		/* The list is newest first: keep the first hit per anchor. */
 		for (i = 0; i < n; i++)
@@ -173,7 +189,9 @@ struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,
 		if (n == 0 && found == NULL && same_id(&o->anchor, &sc->anchor))
 			found = o;
 	}
-	/* Own request first, then the nearest anchor of the chain. */
+	/* Own request first (a program that writes and reads while a
+	 * sibling writes too gets its answer), then the nearest anchor of
+	 * the chain. */
 	if (own != NULL)
 		found = own;
 	for (i = 0; found == NULL && i < n; i++)

@@ -2,10 +2,11 @@
  * reqstore.h - requests and errors kept per scope (DESIGN.md §4.2, §4.3).
  *
  * A store maps (uid, anchor, file path) to values, remembering which
- * process wrote each one.  A lookup returns the caller's own value first,
- * else the newest value of its scope; nothing is ever returned to another
- * uid or anchor.  Values expire ttl milliseconds after they were last
- * touched.  Thread-safe: one mutex, never held while a value is used.
+ * process wrote each one.  A lookup returns the caller's own value first
+ * (written by the same process running the same program, not before an
+ * execve), else the newest value of its scope; nothing is ever returned
+ * to another uid or anchor.  Values expire ttl milliseconds after they
+ * were last touched.  Thread-safe: one mutex, never held while a value is used.
  */
 #ifndef HSMFS_FS_REQSTORE_H
 #define HSMFS_FS_REQSTORE_H
@@ -42,8 +43,8 @@ int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
 		 int64_t now_ms);
 
 /*
- * Find the value for (sc, path): the one sc->self wrote, else the newest
- * of the scope.  Returns a reference (release with rs_ref_put()) or NULL
+ * Find the value for (sc, path): the one sc->self wrote (same pid, start
+ * time and image), else the newest of the scope.  Returns a reference (release with rs_ref_put()) or NULL
  * when there is none or it expired.
  */
 struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,

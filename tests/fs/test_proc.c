@@ -22,6 +22,31 @@ int main(void)
 			   &st) == 0 && strcmp(st.comm, "a (b) c") == 0 && st.ppid == 7 &&
 	   st.sid == 9 && st.start == 12345 && st.flags == 4194368,
 	   "comm with spaces and parentheses");
+	ok(st.image == 0, "no memory layout (before Linux 3.5): image unknown");
+	{
+		/* fields 23-44, then the layout 45-51 and exit_code 52 */
+		static const char head[] = "42 (cat) R 7 42 9 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 12345"
+			" 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22";
+		char line[512];
+		uint64_t a, b;
+
+		snprintf(line, sizeof(line), "%s 100 200 300 400 500 600 700 0\n", head);
+		ok(proc_parse_stat(line, &st) == 0 && st.start == 12345 &&
+		   st.image != 0, "a full stat line: the image");
+		a = st.image;
+		snprintf(line, sizeof(line), "%s 100 200 300 401 500 600 700 0\n", head);
+		proc_parse_stat(line, &st);
+		b = st.image;
+		snprintf(line, sizeof(line), "%s 100 200 300 400 500 600 700 0\n", head);
+		proc_parse_stat(line, &st);
+		ok(a != b && st.image == a, "another layout, another image; the same, the same");
+		snprintf(line, sizeof(line), "%s 0 0 0 0 0 0 0 0\n", head);
+		ok(proc_parse_stat(line, &st) == 0 && st.image == 0,
+		   "a layout hidden from us (zeros): image unknown");
+		snprintf(line, sizeof(line), "%s 100 200 300\n", head);
+		ok(proc_parse_stat(line, &st) == 0 && st.image == 0,
+		   "a partial layout: image unknown");
+	}
 	ok(proc_parse_stat("42 (x) R 7", &st) == -EINVAL, "truncated stat is EINVAL");
 	ok(proc_parse_stat("garbage", &st) == -EINVAL, "no comm is EINVAL");
 
@@ -29,6 +54,7 @@ int main(void)
 	proc_scope("/proc", getpid(), getuid(), proc_default_shells, &sc);
 	ok(sc.self.pid == getpid() && sc.self.start > 0 && proc_alive("/proc", &sc.self),
 	   "own identity from /proc");
+	ok(sc.self.image != 0, "own image from /proc (Linux 3.5 and later)");
 	{
 		struct proc_id gone = sc.self;
 

@@ -1,4 +1,5 @@
-/* Unit tests: per-scope requests (own first, newest, isolation, ttl). */
+/* Unit tests: per-scope requests (own first, newest, isolation, ttl,
+ * exec). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -164,6 +165,36 @@ static void test_replace_scope(struct reqstore *rs)
 	   "the newest of three live writers");
 }
 
+/* `bash -c 'echo -n one > s; /usr/bin/printf two > s; cat s'`, by the
+ * scopes proc_scope() finds in the fake /proc: the shell (300) writes with
+ * its builtin echo, a forked child (301, before its exec) writes, and the
+ * shell execs cat, the same pid and start time running another program. */
+static void test_exec(struct reqstore *rs)
+{
+	struct scope sc;
+	const char *v;
+
+	fake_image(300, "bash", "/usr/bin/bash", 1, 300, 0, 3000, 0x1000);
+	fake_image(301, "bash", "/usr/bin/bash", 300, 300, PROC_PF_FORKNOEXEC,
+		   3010, 0x1000);
+	proc_scope(fakeproc_root, 300, 1000, proc_default_shells, &sc);
+	put(rs, &sc, "/k/exec", "one", 8000);
+	proc_scope(fakeproc_root, 301, 1000, proc_default_shells, &sc);
+	put(rs, &sc, "/k/exec", "two", 8001);
+
+	/* `...; read x < s; true`: the shell itself still reads its own */
+	proc_scope(fakeproc_root, 300, 1000, proc_default_shells, &sc);
+	v = get(rs, &sc, "/k/exec", 8002);
+	ok(v && strcmp(v, "one") == 0, "exec: before it, the writer gets its own");
+
+	fake_image(300, "cat", "/usr/bin/cat", 1, 300, 0, 3000, 0x2000);
+	proc_scope(fakeproc_root, 300, 1000, proc_default_shells, &sc);
+	v = get(rs, &sc, "/k/exec", 8003);
+	ok(v && strcmp(v, "two") == 0,
+	   "exec: after it, the same pid is a reader that gets the newest");
+	ok(reqstore_count(rs) >= 2, "exec: the shell's request was kept");
+}
+
 /* Live writers are kept, dead ones dropped: this process is the writer. */
 static void test_real_proc(void)
 {
@@ -223,6 +254,7 @@ int main(void)
 	test_scopes(rs);
 	test_lifetime(rs);
 	test_replace_scope(rs);
+	test_exec(rs);
 	reqstore_free(rs);
 	ok(fakeproc_remove() == 0, "fake /proc removed");
 

@@ -167,11 +167,34 @@ def test_result_ttl(emulator, mount_factory):
     assert int(out.stdout.split()[0]) > 60      # re-read within the ttl worked
 
 
-@pytest.mark.xfail(strict=True, reason="defect found while fixing the scope tests: bash -c "
-                   "execs its last command, so cat *is* the shell that wrote 'one' "
-                   "and gets that older request as its own (DESIGN.md §4.2: a new "
-                   "request replaces the previous one of the scope)")
 def test_exec_last_command_gets_the_newest(mnt, tmp_path):
+    """bash -c execs its last command: cat is the very process that wrote
+    'one' with its builtin echo, but another program now, so it is no
+    longer that request's writer and gets the newest of the scope."""
     s = os.path.join(mnt.path, "keys", "ec-p256", "sign")
     sig = sh(f"echo -n one > {s}; /usr/bin/printf two > {s}; cat {s}").stdout
     assert signed(mnt, "ec-p256", sig, b"two", tmp_path)
+
+
+# A program that wrote and reads while a sibling of its scope writes too:
+# it still gets its own request (what "own request first" is for; the exec
+# rule above must not take it away from a program that did not exec).
+OWN = r"""
+    /usr/bin/python3 -c 'import os, sys, time
+s, tmp = sys.argv[1], sys.argv[2]
+with open(s, "wb") as f: f.write(b"mine")
+open(tmp + "/written", "w").close()
+for i in range(400):
+    if os.path.exists(tmp + "/sibling"): break
+    time.sleep(0.05)
+with open(s, "rb") as f: sys.stdout.buffer.write(f.read())' {s} {tmp} &
+    for i in $(seq 1 400); do [ -e {tmp}/written ] && break; sleep 0.05; done
+    /usr/bin/printf theirs > {s}; touch {tmp}/sibling
+    wait $!"""
+
+
+def test_program_gets_its_own_while_a_sibling_writes(mnt, tmp_path):
+    s = os.path.join(mnt.path, "keys", "ec-p256", "sign")
+    sig = sh(OWN.format(s=s, tmp=tmp_path), timeout=60).stdout
+    assert signed(mnt, "ec-p256", sig, b"mine", tmp_path), "not a signature of its own request"
+    assert not signed(mnt, "ec-p256", sig, b"theirs", tmp_path)
