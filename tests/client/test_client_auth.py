@@ -94,13 +94,18 @@ def test_certificate_mismatch_refused(id_emulator, tmp_path):
     fails(hsm_call(emu, "list", env=env, opts=["--auth", "cert"]), "HSM_E_AUTH")
 
 
-def test_workload_identity_rereads_file(id_emulator, tmp_path):
-    emu = id_emulator
+def workload_env(emu, tmp_path):
+    """A federated token file for wl-app and the environment naming it."""
     _, _, body = emu.request("GET", "/_emulator/federated-token?sub=system:serviceaccount:ns:sa")
     f = tmp_path / "fed"
     f.write_text(body["token"])
-    env = clean_env(AZURE_CLIENT_ID="wl-app", AZURE_TENANT_ID=hsmtest.TENANT,
-                    AZURE_FEDERATED_TOKEN_FILE=str(f), AZURE_AUTHORITY_HOST=emu.url)
+    return f, clean_env(AZURE_CLIENT_ID="wl-app", AZURE_TENANT_ID=hsmtest.TENANT,
+                        AZURE_FEDERATED_TOKEN_FILE=str(f), AZURE_AUTHORITY_HOST=emu.url)
+
+
+def test_workload_identity_rereads_file(id_emulator, tmp_path):
+    emu = id_emulator
+    f, env = workload_env(emu, tmp_path)
     run = sign_and_list(emu, env, "workload")
     assert "workload identity wl-app" == run.stats["identity"]
     # role user: no create
@@ -116,11 +121,7 @@ def test_failed_refresh_keeps_valid_token(id_emulator, tmp_path):
     # call, at 3.5 s, still goes through with the old token; the third,
     # at 7 s, finds it expired and fails.
     emu = id_emulator
-    _, _, body = emu.request("GET", "/_emulator/federated-token?sub=system:serviceaccount:ns:sa")
-    f = tmp_path / "fed"
-    f.write_text(body["token"])
-    env = clean_env(AZURE_CLIENT_ID="wl-app", AZURE_TENANT_ID=hsmtest.TENANT,
-                    AZURE_FEDERATED_TOKEN_FILE=str(f), AZURE_AUTHORITY_HOST=emu.url)
+    f, env = workload_env(emu, tmp_path)
     cmd = call_argv(emu, "sign", "ec-p256", "ES256", SHA,
                     opts=["--auth", "workload", "--debug", "--repeat", "3", "--interval-ms", "3500"])
     emu.faults(token_lifetime=6)
