@@ -1157,24 +1157,30 @@ static int64_t store_token(struct auth *a, char *tok, size_t len, int64_t exp)
 	return now;
 }
 
-/* A refresh failed (st, err).  Called with a->lock held, returns with it
- * released. */
+/*
+ * A refresh failed (st, why).  Called with a->lock held, returns with it
+ * released.  err gets why only when the failure is the answer: while the
+ * old token is still valid err keeps what it held, the call's last
+ * failure, which call.c reports if its deadline passes before the next
+ * attempt (clearing it made that call return HSM_OK without a reply).
+ */
 static enum hsm_status keep_old(struct auth *a, enum hsm_status st,
-				char **hdr, uint64_t *gen, struct hsm_error *err)
+				char **hdr, uint64_t *gen,
+				const struct hsm_error *why,
+				struct hsm_error *err)
 {
-	bool ok;
-
 	if (!a->token || now_unix() >= a->expires) {
 		pthread_mutex_unlock(&a->lock);
+		*err = *why;
 		return st;
 	}
 	/* The old token still works: use it, try again in 10 s. */
 	a->refresh_at = now_unix() + 10;
-	ok = hand_out(a, hdr, gen);
+	if (!hand_out(a, hdr, gen))
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory");
 	sink_log(a->log, HSM_LOG_WARN, "token refresh failed, keeping the current token: %s",
-		 err->message);
-	memset(err, 0, sizeof(*err));
-	return ok ? HSM_OK : err_set(err, HSM_E_NOMEM, 0, "out of memory");
+		 why->message);
+	return HSM_OK;
 }
 
 /* Fetch a token for the challenge seen so far and give it out.  Called
@@ -1183,6 +1189,7 @@ static enum hsm_status keep_old(struct auth *a, enum hsm_status st,
 static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
 			       char **hdr, uint64_t *gen, struct hsm_error *err)
 {
+	struct hsm_error why = *err;	/* err again unless the old token is kept */
 	struct want w;
 	char *tok = NULL;
 	size_t len = 0;
@@ -1195,13 +1202,13 @@ static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
 	memcpy(w.scope, a->scope, sizeof(w.scope));
 	pthread_mutex_unlock(&a->lock);
 
-	st = fetch(a, &w, deadline_ms, &tok, &len, &exp, err);
+	st = fetch(a, &w, deadline_ms, &tok, &len, &exp, &why);
 
 	pthread_mutex_lock(&a->lock);
 	a->fetching = false;
 	pthread_cond_broadcast(&a->cond);
 	if (st != HSM_OK)
-		return keep_old(a, st, hdr, gen, err);
+		return keep_old(a, st, hdr, gen, &why, err);
 	now = store_token(a, tok, len, exp);
 	/* Use what we just fetched even if it is already due for refresh
 	 * (a short or expired static token): looping back would fetch

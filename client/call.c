@@ -421,14 +421,25 @@ enum hsm_status call_request(struct hsm_client *c, struct hsm_call *call,
 	while (may_start(&a, err, &st)) {
 		send_once(&a, resp, err, &o);
 		st = o.st;
-		if (o.again)
+		if (o.again) {
+			/* The service answered (a challenge, a refused
+			 * token): an earlier failure is no longer the one
+			 * to report if the deadline passes now. */
+			a.have_last = false;
 			continue;
+		}
 		if (st == HSM_OK || !o.retryable ||
 		    !wait_retry(&a, o.delay_ms, err, &st))
 			break;
 	}
 	xport_reply_reset(&a.x);
 	xport_put(&c->xp, a.h);
+	/* Never HSM_OK without a reply (xport_take() always leaves a body):
+	 * callers would call it a malformed reply. */
+	if (st == HSM_OK && !resp->body)
+		st = err_set(err, HSM_E_PROTOCOL, 0,
+			     "%s %.*s: internal error: the call ended with neither a reply nor a failure",
+			     req->method, a.plen, req->path);
 	if (call)
 		call->retries += a.retries;
 	if (st != HSM_OK)

@@ -63,7 +63,8 @@ class Run:
         return f"<hsm-call rc={self.rc} out={self.stdout[:2000]!r} err={self.stderr[-2000:]!r}>"
 
 
-def hsm_call(emu, *args, env=None, opts=(), urls=None, cafile=None, timeout=120):
+def call_argv(emu, *args, opts=(), urls=None, cafile=None):
+    """The hsm-call command line for args against emu."""
     cmd = [hsmtest.bin_path("tests/client/hsm-call")]
     for u in (urls or [emu.url]):
         cmd += ["--url", u]
@@ -72,11 +73,19 @@ def hsm_call(emu, *args, env=None, opts=(), urls=None, cafile=None, timeout=120)
         cmd += ["--cafile", ca]
     if emu.plain_http:
         cmd.append("--allow-http")
-    cmd += list(opts) + [str(a) for a in args]
+    return cmd + list(opts) + [str(a) for a in args]
+
+
+def hsm_call(emu, *args, env=None, opts=(), urls=None, cafile=None, timeout=120):
+    cmd = call_argv(emu, *args, opts=opts, urls=urls, cafile=cafile)
     t0 = time.monotonic()
     p = subprocess.run(cmd, env=env if env is not None else emu.env(),
                        capture_output=True, timeout=timeout)
-    run = Run(p, time.monotonic() - t0)
+    return checked(Run(p, time.monotonic() - t0))
+
+
+def checked(run):
+    """run, once its stderr shows no sanitizer report."""
     # In the sanitizer build every run must also be clean (leaks included),
     # failing calls too.
     assert "Sanitizer" not in run.stderr and "runtime error:" not in run.stderr, run

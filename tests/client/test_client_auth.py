@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 import hsmtest
-from clientutil import SHA, clean_env, fails, hsm_call, ok
+from clientutil import SHA, Run, call_argv, checked, clean_env, fails, hsm_call, ok
 
 
 def sign_and_list(emu, env, auth, extra=()):
@@ -94,13 +94,18 @@ def test_certificate_mismatch_refused(id_emulator, tmp_path):
     fails(hsm_call(emu, "list", env=env, opts=["--auth", "cert"]), "HSM_E_AUTH")
 
 
-def test_workload_identity_rereads_file(id_emulator, tmp_path):
-    emu = id_emulator
+def workload_env(emu, tmp_path):
+    """A federated token file for wl-app and the environment naming it."""
     _, _, body = emu.request("GET", "/_emulator/federated-token?sub=system:serviceaccount:ns:sa")
     f = tmp_path / "fed"
     f.write_text(body["token"])
-    env = clean_env(AZURE_CLIENT_ID="wl-app", AZURE_TENANT_ID=hsmtest.TENANT,
-                    AZURE_FEDERATED_TOKEN_FILE=str(f), AZURE_AUTHORITY_HOST=emu.url)
+    return f, clean_env(AZURE_CLIENT_ID="wl-app", AZURE_TENANT_ID=hsmtest.TENANT,
+                        AZURE_FEDERATED_TOKEN_FILE=str(f), AZURE_AUTHORITY_HOST=emu.url)
+
+
+def test_workload_identity_rereads_file(id_emulator, tmp_path):
+    emu = id_emulator
+    f, env = workload_env(emu, tmp_path)
     run = sign_and_list(emu, env, "workload")
     assert "workload identity wl-app" == run.stats["identity"]
     # role user: no create
@@ -108,6 +113,33 @@ def test_workload_identity_rereads_file(id_emulator, tmp_path):
           "HSM_E_FORBIDDEN")
     f.write_text("garbage")
     fails(hsm_call(emu, "list", env=env, opts=["--auth", "workload"]), "HSM_E_AUTH")
+
+
+def test_failed_refresh_keeps_valid_token(id_emulator, tmp_path):
+    # A 6 s token is due for refresh after 3 s.  The token endpoint then
+    # refuses (the federated token file turned to garbage): the second
+    # call, at 3.5 s, still goes through with the old token; the third,
+    # at 7 s, finds it expired and fails.
+    emu = id_emulator
+    f, env = workload_env(emu, tmp_path)
+    cmd = call_argv(emu, "sign", "ec-p256", "ES256", SHA,
+                    opts=["--auth", "workload", "--debug", "--repeat", "3", "--interval-ms", "3500"])
+    emu.faults(token_lifetime=6)
+    emu.reset_stats()
+    try:
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as p:
+            first = p.stdout.readline()
+            f.write_text("garbage")
+            out, err = p.communicate(timeout=60)
+    finally:
+        emu.clear_faults()
+    run = checked(Run(subprocess.CompletedProcess(cmd, p.returncode, first + out, err), 0))
+    assert [r["status"] for r in run.results] == ["HSM_OK", "HSM_OK", "HSM_E_AUTH"], run
+    assert "invalid_client" in run.results[2]["message"], run
+    assert "token refresh failed, keeping the current token" in run.stderr, run
+    assert run.stats["token_requests"] == 3, run
+    assert emu.stats()["tokens"] == 1 and emu.op_count("sign") == 2
 
 
 def test_app_service(emulator):

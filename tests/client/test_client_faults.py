@@ -132,6 +132,22 @@ def test_failover_to_second_url(emulator_factory, tmp_path):
     assert [r["retries"] for r in run.results] == [1, 0, 0]
 
 
+def test_failover_on_5xx(call, emulator):
+    # A 5xx moves the client to the next URL too (DESIGN.md §5), not only
+    # a transport error.  Failover goes by URL, so the second URL is the
+    # same emulator under another name; the fault hits the first sign only.
+    urls = [emulator.url, emulator.url.replace("127.0.0.1", "localhost")]
+    assert urls[0] != urls[1]
+    emulator.reset_stats()
+    emulator.faults(ops=["sign"], status=503, count=1)
+    run = ok(call("sign", "ec-p256", "ES256", SHA, urls=urls, opts=["--repeat", "3", "--debug"]))
+    assert run.stats["failovers"] == 1 and run.stats["endpoint"] == urls[1], run
+    assert run.stats["server_errors"] == 1 and emulator.op_count("sign") == 4
+    assert [r["retries"] for r in run.results] == [1, 0, 0]
+    assert re.search(r"-> 503 .*\n.*warning: switching to endpoint " + re.escape(urls[1]) +
+                     r"\n.*retry 1/5 in \d+ ms\n.*-> 200 ", run.stderr), run
+
+
 def test_token_never_in_output(call, emulator, tmp_path):
     # A static token we know: it must not appear anywhere at debug level.
     tok = emulator.token()

@@ -1,21 +1,27 @@
 /*
  * test_transport.c - the pure parts of client/util.c and client/auth.c:
  * the WWW-Authenticate challenge parser, backoff arithmetic, Retry-After
- * headers, URL validation and request ids.  No network.
+ * headers, URL validation and request ids; the token refresh of a static
+ * token file; a request whose deadline passed.  No network.
  *
  * argv[1] (optional): the recordings directory, for the recorded
  * challenge header.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "auth_i.h"
+#include "call_i.h"
 #include "client_i.h"
+#include "codec.h"
 #include "hsm_client.h"
+#include "secret.h"
 #include "tap.h"
 
 static void challenge(const char *hdr, int want_rc, const char *tenant,
@@ -197,6 +203,91 @@ static void test_refresh_schedule(void)
 	ok(token_refresh_at(1000, 900) == 1000, "expired token: now");
 }
 
+/* Sleep until ms milliseconds past the start of the next second of the
+ * wall clock (time() may lag CLOCK_REALTIME by a tick). */
+static void sleep_into_next_second(long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec = 1000000000L - ts.tv_nsec + ms * 1000000L;
+	ts.tv_sec = ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	nanosleep(&ts, NULL);
+}
+
+/* A token file holding an unsigned JWT that expires at exp. */
+static char *write_token_file(char *path, int64_t exp)
+{
+	char claims[64], *b64, *jwt;
+	size_t n;
+	int fd = mkstemp(path);
+
+	snprintf(claims, sizeof(claims), "{\"exp\":%lld}", (long long)exp);
+	b64 = b64url_encode((const uint8_t *)claims, strlen(claims));
+	n = strlen(b64) + 32;
+	jwt = malloc(n);
+	snprintf(jwt, n, "eyJhbGciOiJub25lIn0.%s.c2ln", b64);
+	free(b64);
+	ok(fd >= 0 && write(fd, jwt, strlen(jwt)) == (ssize_t)strlen(jwt) &&
+	   close(fd) == 0, "token file %s", path);
+	return jwt;
+}
+
+/*
+ * A refresh that fails while the token is still valid keeps the token and
+ * leaves err alone: err holds the call's last failure, which call.c
+ * reports if the deadline passes before the next attempt.  Clearing it
+ * made such a call return HSM_OK without a reply.
+ */
+static void test_failed_refresh_keeps_err(void)
+{
+	char path[] = "/tmp/hsmfs-test-token-XXXXXX", why[300], *jwt, *hdr;
+	struct hsm_config cfg = { .auth = HSM_AUTH_TOKEN, .token_file = path };
+	struct hsm_error err = { 0 };
+	struct auth *a = NULL;
+	enum hsm_status st;
+	uint64_t gen;
+	int64_t exp;
+
+	/* Early in a second: a token that expires at its end is due for
+	 * refresh at once and valid for most of a second still. */
+	sleep_into_next_second(20);
+	exp = (int64_t)time(NULL) + 1;
+	jwt = write_token_file(path, exp);
+	st = auth_new(&cfg, NULL, NULL, &a, why, sizeof(why));
+	ok(st == HSM_OK, "static token credential: %s",
+	   st == HSM_OK ? "configured" : why);
+	if (st != HSM_OK) {
+		unlink(path);
+		free(jwt);
+		return;
+	}
+	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	ok(st == HSM_OK && hdr && strstr(hdr, jwt), "token read");
+	if (hdr)
+		secret_wipe_free(hdr, strlen(hdr));
+	unlink(path);
+	err_set(&err, HSM_E_SERVER, 503, "HTTP 503 from https://a.example");
+	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	ok(st == HSM_OK && hdr && strstr(hdr, jwt) && time(NULL) < exp,
+	   "failed refresh keeps the valid token");
+	ok(err.status == HSM_E_SERVER && err.http_status == 503 &&
+	   !strcmp(err.message, "HTTP 503 from https://a.example"),
+	   "... and leaves err as it was: %d %s", err.status, err.message);
+	if (hdr)
+		secret_wipe_free(hdr, strlen(hdr));
+	/* Once it expired the failed refresh is the answer. */
+	while (time(NULL) < exp)
+		sleep_into_next_second(20);
+	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	ok(st == HSM_E_AUTH && !hdr && err.status == HSM_E_AUTH &&
+	   strstr(err.message, path), "expired: the refresh failure: %s",
+	   err.message);
+	auth_free(a);
+	free(jwt);
+}
+
 static void url(const char *u, bool allow_http, int want)
 {
 	char err[300] = "";
@@ -317,6 +408,33 @@ static void test_client_new(void)
 	hsm_client_free(c);
 }
 
+/* A request whose deadline passed before it started fails HSM_E_TIMEOUT
+ * with an empty reply, sending nothing; never HSM_OK without a reply. */
+static void test_call_past_deadline(void)
+{
+	const char *urls[] = { "https://127.0.0.1:1" };
+	struct hsm_config cfg = { .urls = urls, .n_urls = 1,
+				  .auth = HSM_AUTH_TOKEN };
+	struct http_req req = { .method = "GET", .path = "/keys",
+				.replay_safe = true };
+	struct http_resp resp;
+	struct hsm_error err;
+	struct hsm_client *c;
+	enum hsm_status st;
+	char why[300];
+
+	setenv("AZURE_ACCESS_TOKEN", "abc", 1);
+	st = hsm_client_new(&cfg, &c, why, sizeof(why));
+	ok(st == HSM_OK, "client: %s", st == HSM_OK ? "made" : why);
+	if (st != HSM_OK)
+		return;
+	st = call_request(c, NULL, &req, &resp, &err, now_ms() - 1);
+	ok(st == HSM_E_TIMEOUT && err.status == HSM_E_TIMEOUT && !resp.body &&
+	   c->xp.n_requests == 0, "past deadline: %d %s", st, err.message);
+	http_resp_cleanup(&resp);
+	hsm_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -327,10 +445,12 @@ int main(int argc, char **argv)
 	test_backoff();
 	test_retry_after();
 	test_refresh_schedule();
+	test_failed_refresh_keeps_err();
 	test_urls();
 	test_guid();
 	test_names();
 	test_client_new();
+	test_call_past_deadline();
 	curl_global_cleanup();
 	return done_testing();
 }
