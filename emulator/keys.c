@@ -45,6 +45,9 @@ static bool refused(const struct emu_request *req, const struct route *r,
 			  NULL, "The requested path %s is not part of the Managed HSM keys API.",
 			  req->path);
 	} else if (r->op == OP_BAD_METHOD) {
+		/* Open question: no Allow header here, unlike http_method_ok()'s
+		 * 405; neither tests/recordings/ nor the API reference shows
+		 * the service's 405 on a keys path. */
 		emu_error(resp, 405, "MethodNotAllowed", NULL,
 			  "The method %s is not allowed on %s.", req->method, req->path);
 	} else if (req->role < info->role) {
