@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "identities_i.h"
+#include "keys_json_i.h"
 #include "secret.h"
 
 #define DEFAULT_CLIENT "hsmfs-local"
@@ -132,19 +133,10 @@ out:
 	return rc;
 }
 
-static const char *str_member(json_object *o, const char *name)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int role_member(json_object *o, const char *who, enum emu_role *role,
 		       char *err, size_t errlen)
 {
-	const char *r = str_member(o, "role");
+	const char *r = jmember_str(o, "role");
 	int v;
 
 	if (r == NULL) {
@@ -170,7 +162,7 @@ static int load_head(struct identities *ids, json_object *o, size_t i,
 {
 	char sub[512];
 
-	*id = o ? str_member(o, "client_id") : NULL;
+	*id = jmember_str(o, "client_id");
 	if (*id == NULL || **id == '\0') {
 		snprintf(err, errlen, "%s: %s[%zu] needs a \"client_id\" string",
 			 file, managed ? "managed_identities" : "clients", i);
@@ -203,13 +195,13 @@ static int load_client(struct identities *ids, json_object *o, size_t i,
 	e = add(ids, id, false, role);
 	if (e == NULL)
 		goto nomem;
-	if ((s = str_member(o, "secret")) != NULL &&
+	if ((s = jmember_str(o, "secret")) != NULL &&
 	    (e->secret = strdup(s)) == NULL)
 		goto nomem;
-	if ((s = str_member(o, "federated_subject")) != NULL &&
+	if ((s = jmember_str(o, "federated_subject")) != NULL &&
 	    (e->federated_subject = strdup(s)) == NULL)
 		goto nomem;
-	if ((s = str_member(o, "certificate")) != NULL &&
+	if ((s = jmember_str(o, "certificate")) != NULL &&
 	    load_cert(e, s, sub, sizeof(sub)) != 0) {
 		snprintf(err, errlen, "%s: %s", file, sub);
 		return -1;
@@ -283,7 +275,7 @@ static int load_file(struct identities *ids, const char *file,
 	    load_array(ids, root, "managed_identities", load_managed, file,
 		       err, errlen) != 0)
 		goto out;
-	if ((s = str_member(root, "identity_header")) != NULL) {
+	if ((s = jmember_str(root, "identity_header")) != NULL) {
 		h = strdup(s);
 		if (h == NULL) {
 			snprintf(err, errlen, "out of memory reading %s", file);

@@ -45,9 +45,17 @@ static bool refused(const struct emu_request *req, const struct route *r,
 			  NULL, "The requested path %s is not part of the Managed HSM keys API.",
 			  req->path);
 	} else if (r->op == OP_BAD_METHOD) {
+		/* Open question: no Allow header here, unlike http_method_ok()'s
+		 * 405; neither tests/recordings/ nor the API reference shows
+		 * the service's 405 on a keys path. */
 		emu_error(resp, 405, "MethodNotAllowed", NULL,
 			  "The method %s is not allowed on %s.", req->method, req->path);
 	} else if (req->role < info->role) {
+		/* Through the server this is not reached (server.c refuses
+		 * first, by the same table); it answers direct callers such as
+		 * tests/emulator/test_keys.c.  Open question: restore's scope
+		 * here is "/keys", server.c's scope_of() says "/keys/restore";
+		 * the service's wording is not recorded (see scope_of()). */
 		emu_uuid(act);
 		emu_error(resp, 403, "AccessDenied", NULL,
 			  "Not authorized to access Microsoft.KeyVault/managedHsm/keys/%s on %s%s%s (Activity ID: %s)",

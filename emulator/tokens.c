@@ -26,6 +26,7 @@
 #include "pkop.h"
 #include "secret.h"
 #include "http_i.h"
+#include "keys_json_i.h"
 #include "tls_i.h"
 #include "tokens_i.h"
 #include "uuid_i.h"
@@ -290,15 +291,6 @@ out:
 	return rc;
 }
 
-static const char *claim_str(json_object *c, const char *name)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(c, name, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static bool claim_time(json_object *c, const char *name, int64_t *out)
 {
 	json_object *v;
@@ -389,13 +381,13 @@ static enum tok_result validate_full(struct emu_server *srv, const char *jwt,
 	if (jwt_open(srv->tok, jwt, len, srv->tok->key, false, &hdr, &c) != 0)
 		return TOK_INVALID;
 	issuer(srv, iss, sizeof(iss));
-	if ((s = claim_str(c, "iss")) == NULL || strcmp(s, iss) != 0)
+	if ((s = jmember_str(c, "iss")) == NULL || strcmp(s, iss) != 0)
 		goto out;
-	if ((s = claim_str(c, "aud")) == NULL || !same_resource(s, EMU_RESOURCE))
+	if ((s = jmember_str(c, "aud")) == NULL || !same_resource(s, EMU_RESOURCE))
 		goto out;
-	if ((s = claim_str(c, "tid")) == NULL || strcmp(s, EMU_TENANT) != 0)
+	if ((s = jmember_str(c, "tid")) == NULL || strcmp(s, EMU_TENANT) != 0)
 		goto out;
-	if ((appid = claim_str(c, "appid")) == NULL)
+	if ((appid = jmember_str(c, "appid")) == NULL)
 		goto out;
 	if (!claim_time(c, "exp", &exp) || !claim_time(c, "nbf", &nbf))
 		goto out;
@@ -407,7 +399,7 @@ static enum tok_result validate_full(struct emu_server *srv, const char *jwt,
 		r = TOK_EXPIRED;
 		goto out;
 	}
-	*who = claim_str(c, "xms_mirid") ? identities_managed(srv->ids, appid)
+	*who = jmember_str(c, "xms_mirid") ? identities_managed(srv->ids, appid)
 					 : identities_client(srv->ids, appid);
 	if (*who != NULL)
 		r = TOK_OK;
@@ -614,19 +606,19 @@ static const char *check_assertion(struct emu_server *srv,
 	if (e->cert_key != NULL &&
 	    jwt_open(srv->tok, assertion, strlen(assertion), e->cert_key, true, &hdr, &c) == 0) {
 		/* Matched the signature: the header must name this cert too. */
-		if (!thumb_matches(claim_str(hdr, "x5t#S256"), e->x5t_s256, 32) &&
-		    !thumb_matches(claim_str(hdr, "x5t"), e->x5t, 20)) {
+		if (!thumb_matches(jmember_str(hdr, "x5t#S256"), e->x5t_s256, 32) &&
+		    !thumb_matches(jmember_str(hdr, "x5t"), e->x5t, 20)) {
 			why = "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: the x5t or x5t#S256 header does not match the registered certificate.]";
 			goto out;
 		}
 		snprintf(want, sizeof(want), "%s/%s/oauth2/v2.0/token", srv->base_url, tenant);
-		if ((s = claim_str(c, "aud")) == NULL || strcmp(s, want) != 0) {
+		if ((s = jmember_str(c, "aud")) == NULL || strcmp(s, want) != 0) {
 			*code = 700016;
 			why = "Invalid audience in the client assertion: it must be the token endpoint URL.";
 			goto out;
 		}
-		if ((s = claim_str(c, "iss")) == NULL || strcmp(s, e->client_id) != 0 ||
-		    (s = claim_str(c, "sub")) == NULL || strcmp(s, e->client_id) != 0) {
+		if ((s = jmember_str(c, "iss")) == NULL || strcmp(s, e->client_id) != 0 ||
+		    (s = jmember_str(c, "sub")) == NULL || strcmp(s, e->client_id) != 0) {
 			*code = 700021;
 			why = "Client assertion application identifier doesn't match 'client_id' parameter (iss and sub must be the client id).";
 			goto out;
@@ -634,13 +626,13 @@ static const char *check_assertion(struct emu_server *srv,
 	} else if (e->federated_subject != NULL &&
 		   jwt_open(srv->tok, assertion, strlen(assertion), srv->tok->key, false, &hdr, &c) == 0) {
 		snprintf(want, sizeof(want), "%s/federation", srv->base_url);
-		if ((s = claim_str(c, "iss")) == NULL || strcmp(s, want) != 0 ||
-		    (s = claim_str(c, "aud")) == NULL || strcmp(s, FEDERATED_AUD) != 0) {
+		if ((s = jmember_str(c, "iss")) == NULL || strcmp(s, want) != 0 ||
+		    (s = jmember_str(c, "aud")) == NULL || strcmp(s, FEDERATED_AUD) != 0) {
 			*code = 700211;
 			why = "No matching federated identity record found for presented assertion issuer or audience.";
 			goto out;
 		}
-		if ((s = claim_str(c, "sub")) == NULL || strcmp(s, e->federated_subject) != 0) {
+		if ((s = jmember_str(c, "sub")) == NULL || strcmp(s, e->federated_subject) != 0) {
 			*code = 700213;
 			why = "No matching federated identity record found for presented assertion subject.";
 			goto out;

@@ -217,6 +217,32 @@ def test_admin_unknown_and_methods(emu):
     assert emu.request("GET", "/_emulator/stats/reset")[0] == 405
 
 
+# Each 405 of http_method_ok (the token endpoints and the admin API) names
+# the methods the path takes in Allow (RFC 9110 15.5.6) and carries the
+# service's error envelope.
+@pytest.mark.parametrize("method,path,allow", [
+    ("POST", "/metadata/identity/oauth2/token", {"GET"}),
+    ("GET", f"/{hsmtest.TENANT}/oauth2/v2.0/token", {"POST"}),
+    ("POST", "/_emulator/stats", {"GET"}),
+    ("PATCH", "/_emulator/faults", {"PUT", "DELETE", "GET"}),
+])
+def test_405_allow_and_envelope(emu, method, path, allow):
+    st, h, body = emu.request(method, path)
+    assert st == 405
+    assert {m.strip() for m in h.get("Allow", "").split(",")} == allow, h.get("Allow")
+    assert body == {"error": {"code": "MethodNotAllowed", "message":
+                              f"The requested resource does not support http method '{method}'."}}
+
+
+def test_405_keys_path_envelope(emu):
+    """A method the keys API does not take on a data-plane path: the key
+    side's own 405 (no Allow header there: keys.c's refused())."""
+    st, _, body = emu.request("PUT", "/keys/ec-p256/sign?api-version=7.5", token=emu.token())
+    assert st == 405
+    assert body == {"error": {"code": "MethodNotAllowed",
+                              "message": "The method PUT is not allowed on /keys/ec-p256/sign."}}
+
+
 def test_admin_served_on_loopback_only(emulator_factory):
     """Listen on every address; the admin API answers a loopback peer and
     refuses one connecting through the machine's own non-loopback address."""

@@ -434,6 +434,19 @@ def test_reader_role(ids_env):
         "Not authorized to access Microsoft.KeyVault/managedHsm/keys/rng/action on /rng ")
 
 
+def test_restore_denied_scope(ids_env):
+    """AccessDenied for POST /keys/restore names the scope /keys/restore, as
+    the server's scope_of() words it (the key side's own refusal says /keys;
+    what the service says is not recorded: see scope_of())."""
+    emu = ids_env["emu"]
+    st, _, body = emu.request("POST", "/keys/restore?api-version=7.5", {"value": "AA"},
+                              token=emu.token("user-app", "s4"))
+    assert st == 403 and body["error"]["code"] == "AccessDenied"
+    assert re.match(r"^Not authorized to access Microsoft\.KeyVault/managedHsm/keys/restore/action "
+                    r"on /keys/restore \(Activity ID: [0-9a-f-]{36}\)$",
+                    body["error"]["message"]), body
+
+
 def test_user_role(ids_env):
     emu = ids_env["emu"]
     tok = emu.token("user-app", "s4")

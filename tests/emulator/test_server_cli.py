@@ -65,6 +65,51 @@ def test_bad_identities_file(tmp_path):
         assert err.count("\n") == 1 and needle in err, err
 
 
+CERT_NEEDS = "needs \"secret\", \"certificate\" or \"federated_subject\""
+
+
+@pytest.mark.parametrize("content,message", [
+    ('[1]', "cannot read identities file {f}: not a JSON object"),
+    ('{"clients": {}}', '{f}: "clients" must be an array'),
+    ('{"managed_identities": 1}', '{f}: "managed_identities" must be an array'),
+    ('{"clients": [{"secret": "x"}]}', '{f}: clients[0] needs a "client_id" string'),
+    ('{"managed_identities": [{"client_id": "m"}, {"client_id": ""}]}',
+     '{f}: managed_identities[1] needs a "client_id" string'),
+    ('{"clients": [{"client_id": "a", "secret": "x"}, {"client_id": "a", "secret": "y"}]}',
+     "{f}: client 'a' is defined twice"),
+    ('{"clients": [{"client_id": "hsmfs-local", "secret": "y"}]}',
+     "{f}: client 'hsmfs-local' is defined twice"),
+    ('{"managed_identities": [{"client_id": "mi-2"}, {"client_id": "mi-2", "role": "user"}]}',
+     "{f}: managed identity 'mi-2' is defined twice"),
+    ('{"managed_identities": [{"client_id": "hsmfs-mi"}]}',
+     "{f}: managed identity 'hsmfs-mi' is defined twice"),
+    ('{"managed_identities": [{"client_id": "m", "role": "admin"}]}',
+     "{f}: identity 'm': unknown role 'admin' (use none, reader, user or officer)"),
+    ('{"clients": [{"client_id": "a", "role": "reader"}]}', "{f}: client 'a' " + CERT_NEEDS),
+    ('{"clients": [{"client_id": "a", "certificate": "/nonexistent.pem"}]}',
+     "{f}: client 'a': cannot read certificate /nonexistent.pem: No such file or directory"),
+    ('{"clients": [{"client_id": "a", "certificate": "{d}/junk.pem"}]}',
+     "{f}: client 'a': {d}/junk.pem holds no PEM certificate"),
+    ('{"clients": [{"client_id": "a", "certificate": "{d}/ec.pem"}]}',
+     "{f}: client 'a': the certificate in {d}/ec.pem must have an RSA key"),
+])
+def test_identities_file_refused(tmp_path, content, message):
+    """Each refusal of the identities loader: exit 1 and one line on stderr
+    naming the file and what is wrong with it; nothing on stdout."""
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    if "ec.pem" in content:
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", str(tmp_path / "ec.key"), "-out", str(tmp_path / "ec.pem"),
+                "-days", "1", "-subj", "/CN=ec")
+    f = tmp_path / "ids.json"
+    f.write_text(content.replace("{d}", str(tmp_path)))
+    r = run("--identities", str(f), "--data", str(tmp_path / "d"), timeout=10)
+    assert r.returncode == 1, r
+    want = message.replace("{f}", str(f)).replace("{d}", str(tmp_path))
+    assert r.stderr.decode() == "hsm-emulator: " + want + "\n"
+    assert r.stdout == b""
+
+
 def test_listen_address_in_use():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
