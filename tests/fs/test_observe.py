@@ -289,3 +289,13 @@ def test_audit_syslog_default_and_off(emulator, mount_factory, syslog_sock):
     off = mount_factory(emulator, name="off", options=["audit=off"])
     hsmtest.one_handle(kp(off, "ec-p521", "sign"), b"not audited")
     assert syslog_audit(syslog_sock, "ec-p521") == []
+
+
+def test_help_and_man_page_name_the_options():
+    out = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "--help"], capture_output=True,
+                         text=True).stdout
+    man = open(os.path.join(os.path.dirname(__file__), "..", "..", "man", "hsmfs.1")).read()
+    for word in ("audit=syslog|PATH|off", "metrics_per_key"):
+        assert word in out
+    for word in ("audit=", "metrics_per_key", ".B metrics", "textfile", "SIGHUP"):
+        assert word in man, word
