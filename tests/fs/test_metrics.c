@@ -46,8 +46,39 @@ static void test_results(void)
 	ok(strcmp(metrics_result(-ENODATA), "ENODATA") == 0, "ENODATA");
 }
 
+/* What the text of test_render() holds, and why. */
+static const char *const want[][2] = {
+	{ "hsmfs_operations_total{op=\"sign\",result=\"ok\"} 2\n",
+	  "sign ok 2" },
+	{ "hsmfs_operations_total{op=\"sign\",result=\"EACCES\"} 1\n",
+	  "sign EACCES 1" },
+	{ "{op=\"other\",result=\"ok\"} 1\n",
+	  "unknown op counted as other" },
+	{ "_bucket{op=\"sign\",le=\"0.001\"} 1\n",
+	  "bucket 0.001 has the fast one" },
+	{ "_bucket{op=\"sign\",le=\"0.0025\"} 3\n",
+	  "cumulative buckets" },
+	{ "_bucket{op=\"sign\",le=\"+Inf\"} 3\n",
+	  "+Inf is the count" },
+	{ "_sum{op=\"sign\"} 0.004050\n",
+	  "sum in seconds" },
+	{ "_count{op=\"sign\"} 3\n",
+	  "count" },
+	{ "{key=\"app\",op=\"sign\",result=\"ok\"} 2\n",
+	  "by key" },
+	{ "{key=\"k\\\"q\",op=\"rotate\",result=\"ok\"} 1\n",
+	  "key label escaped" },
+	{ "version=\"1.0\\\"x\"",
+	  "version label escaped" },
+	{ "hsmfs_calls_in_flight 1\n",
+	  "in flight gauge" },
+	{ "hsmfs_pending_requests 3\n",
+	  "pending gauge" },
+};
+
 static void test_render(void)
 {
+	size_t i;
 	struct metrics *m = metrics_new(true);
 	struct metrics_ext x = { .version = "1.0\"x", .pending = 3 };
 	char *t = NULL;
@@ -63,19 +94,8 @@ static void test_render(void)
 	metrics_calls_add(m, -1);
 	is_int(metrics_render(m, &x, &t, &len), 0, "renders");
 	is_int(strlen(t), len, "length is the text's");
-	ok(strstr(t, "hsmfs_operations_total{op=\"sign\",result=\"ok\"} 2\n") != NULL, "sign ok 2");
-	ok(strstr(t, "hsmfs_operations_total{op=\"sign\",result=\"EACCES\"} 1\n") != NULL, "sign EACCES 1");
-	ok(strstr(t, "{op=\"other\",result=\"ok\"} 1\n") != NULL, "unknown op counted as other");
-	ok(strstr(t, "_bucket{op=\"sign\",le=\"0.001\"} 1\n") != NULL, "bucket 0.001 has the fast one");
-	ok(strstr(t, "_bucket{op=\"sign\",le=\"0.0025\"} 3\n") != NULL, "cumulative buckets");
-	ok(strstr(t, "_bucket{op=\"sign\",le=\"+Inf\"} 3\n") != NULL, "+Inf is the count");
-	ok(strstr(t, "_sum{op=\"sign\"} 0.004050\n") != NULL, "sum in seconds");
-	ok(strstr(t, "_count{op=\"sign\"} 3\n") != NULL, "count");
-	ok(strstr(t, "{key=\"app\",op=\"sign\",result=\"ok\"} 2\n") != NULL, "by key");
-	ok(strstr(t, "{key=\"k\\\"q\",op=\"rotate\",result=\"ok\"} 1\n") != NULL, "key label escaped");
-	ok(strstr(t, "version=\"1.0\\\"x\"") != NULL, "version label escaped");
-	ok(strstr(t, "hsmfs_calls_in_flight 1\n") != NULL, "in flight gauge");
-	ok(strstr(t, "hsmfs_pending_requests 3\n") != NULL, "pending gauge");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ok(strstr(t, want[i][0]) != NULL, "%s", want[i][1]);
 	ok(strstr(t, "key=\"\"") == NULL, "no series for a NULL key");
 	ok(strstr(t, "# TYPE hsmfs_operation_duration_seconds histogram\n") != NULL, "histogram type");
 	free(t);
