@@ -75,6 +75,16 @@ int64_t mono_us(void);
  * its audit line.  The caller fills key, version, op, alg, err,
  * request_id and latency_us; who (uid, pid, comm) is taken from the
  * FUSE context unless ev->pid is set.  Never blocks on the service.
+ * A lifecycle change is one call once its outcome is known, e.g.
+ *
+ *	fs_record(fs, &(struct audit_ev){ .key = name, .version = ver,
+ *		  .op = "rotate", .err = err,
+ *		  .request_id = err ? f.request_id : call.err.request_id,
+ *		  .latency_us = (uint64_t)(mono_us() - t0) });
+ *
+ * with op one of metrics_ops[] (create, import, rotate, enable, disable,
+ * set, tag, untag, rotation_policy, delete, recover, purge, backup,
+ * restore, flush).
  */
 void fs_record(struct fs_state *fs, const struct audit_ev *ev);
 
