@@ -26,9 +26,9 @@ void call_init(struct hsm_call *call)
 /*
  * The one completion point of an operation, in both modes (§4.1, §4.2):
  * count it for status, record it (metrics, audit), and report a failure
- * (f->err != 0) through fs_fail().  name, version, kv, on: the
- * operation's (from its opx, or the node when no request was found);
- * rid: the service's request id of a success; t0: mono_us() at start.
+ * (f->err != 0) through fs_fail().  x: the operation (its opx, or one
+ * made from the node when no request was found); rid: the service's
+ * request id of a success; t0: mono_us() at its start.
  */
 static int op_end(struct fs_state *fs, const struct scope *sc,
 		  const char *path, const struct opx *x, const char *rid,
