@@ -12,13 +12,19 @@
 
 #include <fuse.h>
 
+#include "audit.h"
 #include "errmap.h"
 #include "hsm_client.h"
 #include "keycache.h"
+#include "metrics.h"
 #include "opexec.h"
 #include "options.h"
 #include "proc.h"
 #include "reqstore.h"
+#include "snap.h"
+
+/* At most this many entries in the root (fs/ops.c root_entries[]). */
+#define ROOT_MAX 16
 
 /* Everything the handlers need; reached via fuse_get_context(). */
 struct fs_state {
@@ -33,6 +39,9 @@ struct fs_state {
 	gid_t gid;
 	int64_t mounted_at;		/* unix seconds */
 	uint64_t ops_ok, ops_failed;	/* atomic counters for status */
+	struct metrics *metrics;
+	struct audit *audit;
+	struct snap snaps[ROOT_MAX];	/* TX_SNAPSHOT root files' texts */
 };
 
 /* The FUSE operation table (fs/ops.c). */
@@ -56,8 +65,28 @@ int fs_fail_errno(struct fs_state *fs, const char *path, int err,
 /* The scope (DESIGN.md §4.2) of the process calling the callback. */
 void caller_scope(struct fs_state *fs, struct scope *sc);
 
-/* CLOCK_MONOTONIC in milliseconds (the stores' clock). */
+/* CLOCK_MONOTONIC in milliseconds (the stores' clock), microseconds. */
 int64_t mono_ms(void);
+int64_t mono_us(void);
+
+/*
+ * fs/record.c.  An operation on a key, or a change of a key's life,
+ * ended: count it in the metrics (op, result, latency, key) and write
+ * its audit line.  The caller fills key, version, op, alg, err,
+ * request_id and latency_us; who (uid, pid, comm) is taken from the
+ * FUSE context unless ev->pid is set.  Never blocks on the service.
+ * A lifecycle change is one call once its outcome is known, e.g.
+ *
+ *	fs_record(fs, &(struct audit_ev){ .key = name, .version = ver,
+ *		  .op = "rotate", .err = err,
+ *		  .request_id = err ? f.request_id : call.err.request_id,
+ *		  .latency_us = (uint64_t)(mono_us() - t0) });
+ *
+ * with op one of metrics_ops[] (create, import, rotate, enable, disable,
+ * set, tag, untag, rotation_policy, delete, recover, purge, backup,
+ * restore, flush).
+ */
+void fs_record(struct fs_state *fs, const struct audit_ev *ev);
 
 /* RFC 3339 UTC, or "none" for 0. */
 void fmt_utc(char *buf, size_t len, time_t t);
@@ -66,5 +95,6 @@ void fmt_utc(char *buf, size_t len, time_t t);
 int readme_text(struct fs_state *fs, char **out, size_t *len);
 int status_text(struct fs_state *fs, char **out, size_t *len);
 int error_text(struct fs_state *fs, char **out, size_t *len);
+int metrics_text(struct fs_state *fs, char **out, size_t *len);
 
 #endif

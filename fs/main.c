@@ -122,6 +122,9 @@ static int check_client(struct fs_options *opts)
 /* The state every callback shares, before the mount. */
 static int state_init(struct fs_state *fs, struct fs_options *opts)
 {
+	char err[512] = "";
+	int i;
+
 	fs->opts = opts;
 	fs->uid = getuid();
 	fs->gid = getgid();
@@ -134,11 +137,35 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 				    65536);
 	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
 				  65536);
-	if (fs->requests == NULL || fs->errors == NULL) {
+	fs->metrics = metrics_new(opts->metrics_per_key != 0);
+	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL) {
 		fprintf(stderr, "hsmfs: out of memory\n");
 		return -1;
 	}
+	for (i = 0; i < ROOT_MAX; i++)
+		snap_init(&fs->snaps[i]);
+	/* Opened before the mount: a file that cannot be written is a
+	 * one-line message and an exit status, not a silent gap. */
+	if (audit_open(&fs->audit, opts->audit, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsmfs: %s\n", err);
+		return -1;
+	}
 	return 0;
+}
+
+/* Release what state_init() and start_service() made (zeroed: none). */
+static void state_free(struct fs_state *fs)
+{
+	int i;
+
+	kc_free(fs->kc);
+	reqstore_free(fs->requests);
+	reqstore_free(fs->errors);
+	audit_close(fs->audit);
+	metrics_free(fs->metrics);
+	for (i = 0; i < ROOT_MAX; i++)
+		snap_cleanup(&fs->snaps[i]);
+	hsm_client_free(fs->client);
 }
 
 /* After daemonising: the client and the key cache in front of it. */
@@ -213,8 +240,13 @@ static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
 		goto out_unmount;
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
+	/* SIGHUP reopens the audit file (log rotation) instead of
+	 * unmounting, as libfuse's handler would. */
+	if (audit_catch_sighup(fs->audit) != 0)
+		goto out_signals;
 	log_info("mounted %s on %s", opts->urls[0], copts->mountpoint);
 	rc = serve(fuse, copts);
+out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
@@ -247,10 +279,7 @@ int main(int argc, char *argv[])
 		goto out;
 	rc = mount_and_serve(&fs, &opts, &args, &copts);
 out:
-	kc_free(fs.kc);
-	reqstore_free(fs.requests);
-	reqstore_free(fs.errors);
-	hsm_client_free(fs.client);
+	state_free(&fs);
 	if (global)
 		hsm_global_cleanup();
 	free(copts.mountpoint);

@@ -23,40 +23,82 @@ void call_init(struct hsm_call *call)
 	call->cancelled = call_cancelled;
 }
 
-/* An operation that ran and failed: counted for status, then reported. */
-static int op_failed(struct fs_state *fs, const struct scope *sc,
-		     const char *path, const struct fs_fail *f)
+/*
+ * The one completion point of an operation, in both modes (§4.1, §4.2):
+ * count it for status, record it (metrics, audit), and report a failure
+ * (f->err != 0) through fs_fail().  x: the operation (its opx, or one
+ * made from the node when no request was found); rid: the service's
+ * request id of a success; t0: mono_us() at its start.
+ */
+static int op_end(struct fs_state *fs, const struct scope *sc,
+		  const char *path, const struct opx *x, const char *rid,
+		  int64_t t0, const struct fs_fail *f)
 {
-	__atomic_add_fetch(&fs->ops_failed, 1, __ATOMIC_RELAXED);
-	return fs_fail(fs, sc, path, f);
+	struct audit_ev ev = {
+		.key = x->name,
+		.version = x->version ? x->version :
+			   x->kv ? x->kv->key.version : NULL,
+		.op = fs_op_name(x->on.op),
+		.alg = x->on.alg ? x->on.alg->name : NULL,
+		.err = f->err,
+		.request_id = f->err ? f->request_id : rid,
+		.latency_us = (uint64_t)(mono_us() - t0),
+	};
+
+	__atomic_add_fetch(f->err ? &fs->ops_failed : &fs->ops_ok, 1,
+			   __ATOMIC_RELAXED);
+	fs_record(fs, &ev);
+	return f->err ? fs_fail(fs, sc, path, f) : 0;
 }
 
-static void op_done(struct fs_state *fs)
+/* Run x, counting it as a call in flight. */
+static int op_run(struct fs_state *fs, struct opx *x, struct hsm_call *call,
+		  struct secret **out, struct fs_fail *f)
 {
-	__atomic_add_fetch(&fs->ops_ok, 1, __ATOMIC_RELAXED);
+	int err;
+
+	metrics_calls_add(fs->metrics, 1);
+	err = opx_run(x, &fs->env, call, out, f);
+	metrics_calls_add(fs->metrics, -1);
+	return err;
+}
+
+/* H_GET: a read with no request in scope is an operation that failed. */
+static int no_request(struct fs_state *fs, const struct scope *sc,
+		      const char *path, const struct node *nd)
+{
+	struct opx x = {
+		.on = nd->on,
+		.name = (char *)nd->name,
+		.version = nd->version[0] ? (char *)nd->version : NULL,
+		.kv = nd->kv,
+	};
+	struct fs_fail f;
+
+	fail_local(&f, -ENODATA,
+		   "no request in this scope: write the input first, "
+		   "from the same shell");
+	return op_end(fs, sc, path, &x, NULL, mono_us(), &f);
 }
 
 /* H_GET: find the scope's request and run it if no reader did (once). */
 static int answer_request(struct fs_state *fs, struct handle *h,
-			  const struct scope *sc)
+			  const struct scope *sc, const struct node *nd)
 {
 	struct request *r;
 	struct hsm_call call;
-	struct fs_fail f;
+	int64_t t0;
 	int err;
 
 	h->u.get.ref = reqstore_get(fs->requests, sc, h->path, mono_ms());
-	if (h->u.get.ref == NULL) {
-		fail_local(&f, -ENODATA,
-			   "no request in this scope: write the input first, "
-			   "from the same shell");
-		return op_failed(fs, sc, h->path, &f);
-	}
+	if (h->u.get.ref == NULL)
+		return no_request(fs, sc, h->path, nd);
 	r = rs_ref_val(h->u.get.ref);
 	pthread_mutex_lock(&r->lock);
 	if (!r->ran) {
 		call_init(&call);
-		err = opx_run(&r->x, &fs->env, &call, &r->out, &r->fail);
+		t0 = mono_us();
+		err = op_run(fs, &r->x, &call, &r->out, &r->fail);
 		if (err == -EINTR || (err && r->fail.err == -EINTR)) {
 			/* Interrupted: the caller asked to stop, and the
 			 * request is left for the next reader. */
@@ -64,10 +106,8 @@ static int answer_request(struct fs_state *fs, struct handle *h,
 			return -EINTR;
 		}
 		r->ran = true;
-		if (err)
-			op_failed(fs, sc, h->path, &r->fail);
-		else
-			op_done(fs);
+		op_end(fs, sc, h->path, &r->x, call.err.request_id, t0,
+		       &r->fail);
 		rs_ref_touch(fs->requests, h->u.get.ref, mono_ms());
 	} else if (r->fail.err) {
 		/* A re-read of a failed result fails again, visibly. */
@@ -88,7 +128,7 @@ static int open_mode(struct fs_state *fs, struct handle *h,
 	switch (h->kind) {
 	case H_GET:
 		caller_scope(fs, &sc);
-		return answer_request(fs, h, &sc);
+		return answer_request(fs, h, &sc, nd);
 	case H_PUT:
 		caller_scope(fs, &h->u.put.sc);
 		h->u.put.req = request_new(&nd->on, nd->name, version, nd->kv);
@@ -133,23 +173,25 @@ static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 		    size_t size)
 {
 	struct hsm_call call;
+	int64_t t0;
 	int err;
 
 	if (h->u.run.fail.err)		/* until a write starts anew */
 		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
 	if (h->u.run.out == NULL) {
 		call_init(&call);
-		err = opx_run(&h->u.run.x, &fs->env, &call, &h->u.run.out,
-			      &h->u.run.fail);
+		t0 = mono_us();
+		err = op_run(fs, &h->u.run.x, &call, &h->u.run.out,
+			     &h->u.run.fail);
+		op_end(fs, NULL, h->path, &h->u.run.x, call.err.request_id,
+		       t0, &h->u.run.fail);
 		if (err) {
-			op_failed(fs, NULL, h->path, &h->u.run.fail);
 			/* an interrupted run is not kept: the next read
 			 * tries again */
 			if (err == -EINTR)
 				h->u.run.fail.err = 0;
 			return err;
 		}
-		op_done(fs);
 		h->u.run.pos = 0;
 	}
 	return handle_read_stream(h->u.run.out, &h->u.run.pos, buf, size);

@@ -26,13 +26,23 @@
 
 /* The entries of /, in readdir's order: a new root file is a line here. */
 static const struct root_entry root_entries[] = {
-	{ "README", N_TEXT, readme_text, true },
-	{ "keys", N_KEYS, NULL, false },
-	{ "random", N_RANDOM, NULL, false },
-	{ "error", N_TEXT, error_text, false },
-	{ "status", N_TEXT, status_text, false },
-	{ NULL, N_ROOT, NULL, false },
+	{ "README", N_TEXT, readme_text, TX_FIXED },
+	{ "keys", N_KEYS, NULL, TX_NONE },
+	{ "random", N_RANDOM, NULL, TX_NONE },
+	{ "error", N_TEXT, error_text, TX_SCOPED },
+	{ "status", N_TEXT, status_text, TX_SNAPSHOT },
+	{ "metrics", N_TEXT, metrics_text, TX_SNAPSHOT },
+	{ NULL, N_ROOT, NULL, TX_NONE },
 };
+
+_Static_assert(sizeof(root_entries) / sizeof(root_entries[0]) <= ROOT_MAX,
+	       "fs_state.snaps[] has a slot per root entry");
+
+/* The held text of a TX_SNAPSHOT root file (one per entry). */
+static struct snap *snap_of(struct fs_state *fs, const struct root_entry *e)
+{
+	return &fs->snaps[e - root_entries];
+}
 
 static struct fs_state *state(void)
 {
@@ -89,16 +99,27 @@ static void fill_stat(struct fs_state *fs, struct stat *st, mode_t mode,
 		(time_t)(mtime ? mtime : fs->mounted_at);
 }
 
-/* Root files are made at each open; served with direct_io, size 0 makes
- * readers read to EOF.  Those whose size is known say it. */
+/*
+ * Root files are made at each open, and stat tells the exact size of
+ * what the caller will read: through an open handle, its text's; a text
+ * that changes over time, the size of the snapshot the next opens get
+ * (fs/snap.h); the others, the text made now for the caller.
+ */
 static int root_file_size(struct fs_state *fs, const struct node *nd,
-			  size_t *size)
+			  const struct handle *h, size_t *size)
 {
 	char *text = NULL;
 	int err = 0;
 
 	*size = 0;
-	if (nd->kind == N_TEXT && nd->root->exact_size) {
+	if (nd->kind != N_TEXT)
+		return 0;
+	if (h != NULL && h->kind == H_TEXT) {
+		*size = h->len;
+	} else if (nd->root->size == TX_SNAPSHOT) {
+		err = snap_size(snap_of(fs, nd->root), mono_ms(),
+				nd->root->text, fs, size);
+	} else {
 		err = nd->root->text(fs, &text, size);
 		free(text);
 	}
@@ -125,7 +146,7 @@ static int op_getattr(const char *path, struct stat *st,
 		meta_data(nd.kv, nd.meta, &len);
 		fill_stat(fs, st, S_IFREG | 0444, len, nd.mtime);
 	} else if (err == 0) {
-		err = root_file_size(fs, &nd, &len);
+		err = root_file_size(fs, &nd, handle_of(fi), &len);
 		if (err)
 			err = fs_fail_errno(fs, path, err, NULL);
 		else
@@ -246,7 +267,8 @@ static int op_releasedir(const char *path, struct fuse_file_info *fi)
 
 /* ------------------------------------------------------------ open */
 
-/* README, status, error: the text is made now, read from the handle. */
+/* README, status, error, metrics: the text is made (or the snapshot
+ * stat reported taken) now, read from the handle. */
 static struct handle *open_text(struct fs_state *fs, const char *path,
 				const struct node *nd, struct fuse_file_info *fi,
 				int *err)
@@ -257,14 +279,19 @@ static struct handle *open_text(struct fs_state *fs, const char *path,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = nd->root->text(fs, &h->u.text.bytes, &h->len);
+	if (nd->root->size == TX_SNAPSHOT)
+		*err = snap_take(snap_of(fs, nd->root), mono_ms(),
+				 nd->root->text, fs, &h->u.text.bytes, &h->len);
+	else
+		*err = nd->root->text(fs, &h->u.text.bytes, &h->len);
 	if (*err) {
 		handle_free(h, fs->requests);
 		return NULL;
 	}
 	h->data = (const uint8_t *)h->u.text.bytes;
-	/* A text whose size stat does not know is read to EOF. */
-	fi->direct_io = !nd->root->exact_size;
+	/* A text that may differ from one open to the next is read to its
+	 * end whatever size the kernel has kept: no page cache. */
+	fi->direct_io = nd->root->size != TX_FIXED;
 	return h;
 }
 
@@ -343,13 +370,20 @@ static int read_random(struct fs_state *fs, struct handle *h, char *buf,
 	struct hsm_call call;
 	struct fs_fail f;
 	enum hsm_status st;
+	int64_t t0;
 
 	if (size > RANDOM_MAX_PER_OPEN - h->u.random.served)
 		size = RANDOM_MAX_PER_OPEN - h->u.random.served;
 	if (size == 0)
 		return 0;
 	call_init(&call);
+	t0 = mono_us();
+	metrics_calls_add(fs->metrics, 1);
 	st = hsm_random(fs->client, &call, (uint8_t *)buf, size);
+	metrics_calls_add(fs->metrics, -1);
+	/* Not an operation on a key: counted, not audited. */
+	metrics_op_done(fs->metrics, NULL, "random", hsm_status_err(st),
+			(uint64_t)(mono_us() - t0));
 	if (st != HSM_OK) {
 		fail_status(&f, st, &call);
 		return fs_fail(fs, NULL, h->path, &f);

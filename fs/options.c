@@ -23,6 +23,8 @@ static const struct fuse_opt opt_table[] = {
 	OPT("api_version=%s", api_version),
 	OPT("mkdir_key=%s", mkdir_key),
 	OPT("shells=%s", shells),
+	OPT("audit=%s", audit),
+	OPT("metrics_per_key", metrics_per_key),
 	OPT("timeout=%d", timeout),
 	OPT("retries=%d", retries),
 	OPT("list_ttl=%d", list_ttl),
@@ -150,6 +152,19 @@ bad:
 	return -1;
 }
 
+/* audit=syslog|off|PATH; a relative PATH is made absolute. */
+static int check_audit(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	if (o->audit == NULL || strcmp(o->audit, "syslog") == 0 ||
+	    strcmp(o->audit, "off") == 0)
+		return 0;
+	if (o->audit[0] == '\0') {
+		snprintf(errbuf, errlen, "audit= needs syslog, off or a PATH");
+		return -1;
+	}
+	return abs_path(&o->audit, "audit", errbuf, errlen);
+}
+
 static int split_shells(struct fs_options *o)
 {
 	size_t n = 1, i = 0;
@@ -234,7 +249,8 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 		return -1;
 	}
 	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
-	    abs_path(&o->token_file, "token_file", errbuf, errlen))
+	    abs_path(&o->token_file, "token_file", errbuf, errlen) ||
+	    check_audit(o, errbuf, errlen))
 		return -1;
 	if (split_shells(o)) {
 		snprintf(errbuf, errlen, "out of memory");
@@ -253,6 +269,7 @@ void options_free(struct fs_options *o)
 	free(o->api_version);
 	free(o->mkdir_key);
 	free(o->shells);
+	free(o->audit);
 	free(o->url_arg);
 	for (i = 0; i < o->n_urls; i++)
 		free(o->urls[i]);
@@ -286,6 +303,10 @@ void options_usage(const char *prog)
 	       "    -o allow_http           allow plain http to a loopback address\n"
 	       "    -o shells=A:B:...       programs that anchor a request scope\n"
 	       "                            (default: bash:sh:dash:zsh:ksh:ash:busybox:fish)\n"
+	       "    -o audit=syslog|PATH|off  audit log of every operation on a key: syslog\n"
+	       "                            (authpriv, the default), JSON lines appended to\n"
+	       "                            PATH (mode 0600, reopened on SIGHUP), or none\n"
+	       "    -o metrics_per_key      the metrics file counts operations by key too\n"
 	       "    -h, --help              this text, then libfuse's options\n"
 	       "    -V, --version           print versions\n"
 	       "\n", prog);

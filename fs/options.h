@@ -25,6 +25,8 @@ struct fs_options {
 	char *api_version;
 	char *mkdir_key;
 	char *shells;		/* colon-separated shell basenames */
+	char *audit;		/* syslog (NULL), off, or a PATH */
+	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;
 	int list_ttl;		/* seconds */

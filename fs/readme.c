@@ -14,6 +14,8 @@ const char hsmfs_readme[] =
 "  random                random bytes from the HSM (at most 1 MiB per open)\n"
 "  error                 the last error seen in your shell\n"
 "  status                endpoint, identity, token expiry, counters\n"
+"  metrics               Prometheus text (promtool-valid); symlink it as a\n"
+"                        node_exporter textfile *.prom\n"
 "\n"
 "Operation file names take modifiers after dots, in any order:\n"
 "  an algorithm (sign.PS384, decrypt.RSA-OAEP), an encoding of the\n"
@@ -48,4 +50,8 @@ const char hsmfs_readme[] =
 "Errors: ENOENT no such key or file, ENODATA no request, EINVAL bad input,\n"
 "  EMSGSIZE too large, EKEYREJECTED bad signature, EKEYEXPIRED key disabled\n"
 "  or expired, EACCES not allowed, EAGAIN throttled, ETIMEDOUT deadline,\n"
-"  EHOSTUNREACH service unreachable.  `cat error` tells the details.\n";
+"  EHOSTUNREACH service unreachable.  `cat error` tells the details.\n"
+"\n"
+"Audit: every operation on a key is logged (who, key, version, operation,\n"
+"  result, request id; never data) to syslog, or -o audit=PATH (JSON lines,\n"
+"  reopened on SIGHUP), or not at all with -o audit=off.\n";

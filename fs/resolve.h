@@ -41,13 +41,21 @@ enum meta_file {
 
 struct fs_state;
 
+/* How stat learns the size of a root text (all are exact). */
+enum text_size {
+	TX_NONE = 0,		/* not a text */
+	TX_FIXED,		/* the same for all, always: page cache too */
+	TX_SCOPED,		/* made for the caller's scope (error) */
+	TX_SNAPSHOT,		/* changes over time: fs/snap.h */
+};
+
 /* One file or directory directly under the root. */
 struct root_entry {
 	const char *name;
 	enum node_kind kind;		/* N_KEYS, N_TEXT or N_RANDOM */
 	/* N_TEXT: make the content (malloc()ed) at open; -errno. */
 	int (*text)(struct fs_state *fs, char **out, size_t *len);
-	bool exact_size;		/* N_TEXT: stat makes the text too */
+	enum text_size size;		/* N_TEXT */
 };
 
 struct node {

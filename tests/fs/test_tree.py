@@ -19,7 +19,7 @@ def kp(m, name, f=""):
 
 
 def test_root(mnt):
-    assert sorted(os.listdir(mnt.path)) == ["README", "error", "keys", "random", "status"]
+    assert sorted(os.listdir(mnt.path)) == ["README", "error", "keys", "metrics", "random", "status"]
     readme = open(os.path.join(mnt.path, "README")).read()
     assert "two commands" in readme.lower() or "Shell scripts" in readme
     assert os.stat(os.path.join(mnt.path, "README")).st_size == len(readme.encode())
