@@ -1,9 +1,10 @@
 /*
- * auth_i.h - the bearer token and the credentials (internal to client/).
+ * auth_i.h - the bearer token (internal to client/).
  *
  * auth.c is the only holder of the token.  It leaves that file only as a
  * complete "Authorization: Bearer ..." header line in a buffer the caller
- * wipes (auth_header()).
+ * wipes (auth_header()).  The credential that fetches it is cred.c
+ * (cred_i.h).
  */
 #ifndef HSMFS_CLIENT_AUTH_I_H
 #define HSMFS_CLIENT_AUTH_I_H

@@ -5,7 +5,8 @@
  * The files, each calling only the ones below it:
  *   hsm_client.c  the public API (hsm_client.h): the typed calls
  *   call.c        one logical request: retries, failover (call_i.h)
- *   auth.c        the bearer token and the credentials (auth_i.h)
+ *   auth.c        the bearer token: cache, refresh, challenge (auth_i.h)
+ *   cred.c        the credentials: settings, token requests (cred_i.h)
  *   transport.c   one HTTP exchange on a pooled handle (transport_i.h)
  *   json_map.c    JSON <-> C structs (json_map_i.h)
  *   util.c        clocks, ids, logs, URL checks, retry arithmetic

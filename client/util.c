@@ -99,6 +99,14 @@ static bool host_is_loopback(const char *h)
 	return false;
 }
 
+void url_trim_slash(char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	while (n && s[n - 1] == '/')
+		s[--n] = 0;
+}
+
 int url_check(const char *url, bool allow_http, char *err, size_t errlen)
 {
 	CURLU *u = curl_url();

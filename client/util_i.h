@@ -53,6 +53,9 @@ int url_check(const char *url, bool allow_http, char *err, size_t errlen);
 /* True when the URL's host is a loopback address. */
 bool url_is_loopback(const char *url);
 
+/* Drop the trailing '/'s of s in place (NULL: nothing). */
+void url_trim_slash(char *s);
+
 /* HTTP statuses that say "try again": 408, 429, 500, 502, 503, 504. */
 bool status_retryable(long status);
 

@@ -11,7 +11,7 @@
 #include "admin_api_i.h"
 #include "admin_i.h"
 #include "http_i.h"
-#include "tokens_i.h"
+#include "jwt_i.h"
 
 static void empty_ok(struct http_resp *resp)
 {
@@ -48,7 +48,7 @@ static void federated_token(struct emu_server *srv, const struct http_req *req,
 			   "federated-token needs ?sub=SUBJECT (e.g. system:serviceaccount:ns:sa).");
 		return;
 	}
-	t = tokens_federated(srv, subj);
+	t = jwt_federated(srv, subj);
 	o = t ? json_object_new_object() : NULL;
 	if (o != NULL)
 		json_object_object_add(o, "token", json_object_new_string(t));

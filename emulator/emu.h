@@ -5,9 +5,9 @@
  * keys_route_op() and keys_route_info() (keys_route_i.h), keystore_open() (store_i.h),
  * demo_seed() (demo_i.h).
  *
- * The HTTP side (server.c, http.c, tls.c, tokens.c, identities.c, admin*.c,
- * main.c) owns the socket, TLS, the 401 challenge, token endpoints,
- * api-version checks, fault injection and statistics.  It hands every
+ * The HTTP side (server.c, http.c, tls.c, tokens.c, jwt.c, identities.c,
+ * admin*.c, main.c) owns the socket, TLS, the 401 challenge, token
+ * endpoints, api-version checks, fault injection and statistics.  It hands every
  * authenticated data-plane request to the key side (keys*.c, store.c, ...)
  * through keys_handle(), which owns routing of /keys, /deletedkeys and
  * /rng, the key store, persistence and the cryptography.

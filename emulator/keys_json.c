@@ -1,6 +1,6 @@
 /*
  * keys_json.c - json-c helpers of the emulator's key side, which the HTTP
- * side's identities.c and tokens.c read their JSON with too.
+ * side's identities.c and jwt.c read their JSON with too.
  */
 #include <errno.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
  * keys_json_i.h - json-c helpers of the emulator's key side, which the HTTP
- * side's identities.c and tokens.c read their JSON with too.
+ * side's identities.c and jwt.c read their JSON with too.
  */
 #ifndef HSMFS_EMU_KEYS_JSON_I_H
 #define HSMFS_EMU_KEYS_JSON_I_H

@@ -28,7 +28,7 @@
 #include "server_i.h"
 #include "store_i.h"
 #include "tls_i.h"
-#include "tokens_i.h"
+#include "jwt_i.h"
 
 #ifndef HSMFS_VERSION
 #define HSMFS_VERSION "0.1.0"
@@ -219,7 +219,7 @@ static int open_state(struct emu_server *srv, const struct opts *o,
 		fprintf(stderr, "hsm-emulator: out of memory\n");
 		return -1;
 	}
-	srv->tok = tokens_new(dir, err, sizeof(err));
+	srv->tok = jwt_new(dir, err, sizeof(err));
 	if (srv->tok == NULL) {
 		fprintf(stderr, "hsm-emulator: %s\n", err);
 		return -1;
@@ -311,7 +311,7 @@ out:
 	server_stop(&srv);
 	if (srv.ks != NULL)
 		keystore_close(srv.ks);
-	tokens_free(srv.tok);
+	jwt_free(srv.tok);
 	admin_free(srv.adm);
 	identities_free(srv.ids);
 	if (key_pem != NULL)

@@ -28,6 +28,7 @@
 #include "keys_route_i.h"
 #include "secret.h"
 #include "server_i.h"
+#include "jwt_i.h"
 #include "tokens_i.h"
 #include "uuid_i.h"
 
@@ -182,7 +183,7 @@ static const struct emu_identity *authenticate(struct emu_server *srv,
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	switch (tokens_validate(srv, auth, strlen(auth), &who)) {
+	switch (jwt_validate(srv, auth, strlen(auth), &who)) {
 	case TOK_OK:
 		return who;
 	case TOK_EXPIRED:

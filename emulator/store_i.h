@@ -1,7 +1,7 @@
 /*
  * store_i.h - the emulator's key store: versions, entries, the name index,
- * persistence (one file per key) and backup blobs.  Callers hold ks->lock
- * as noted (keys_types.h describes the locking model).
+ * persistence (one file per key) and what backup blobs hold.  Callers
+ * hold ks->lock as noted (keys_types.h describes the locking model).
  */
 #ifndef HSMFS_EMU_STORE_I_H
 #define HSMFS_EMU_STORE_I_H
@@ -49,10 +49,10 @@ void entry_free(struct key_entry *e);
 /* Insert a rebuilt entry (write lock). */
 int store_insert_entry(struct keystore *ks, struct key_entry *e);
 
-/* Backup blobs: base64url(JWE compact, dir + A256CBC-HS512).
- * store_backup() returns a malloc()ed string or NULL (ENOMEM);
- * store_restore_parse() returns an entry (caller owns) or NULL when the
- * blob is malformed or does not authenticate. */
+/* Backup blobs: entry e as JSON, sealed with ks->backup_key
+ * (backup_blob_i.h).  store_backup() returns a malloc()ed string or NULL
+ * (ENOMEM); store_restore_parse() returns an entry (caller owns) or NULL
+ * when the blob is malformed or does not authenticate. */
 char *store_backup(struct keystore *ks, const struct key_entry *e);
 struct key_entry *store_restore_parse(struct keystore *ks, const char *blob,
 				      size_t len);

@@ -824,6 +824,32 @@ static void test_list(void)
 	json_object_put(o);
 }
 
+/*
+ * A restore request body (malloc()ed) for blob with one base64url
+ * character of the JWE's authentication tag changed (to another valid
+ * one).  Only the HMAC check can refuse it: the ciphertext, and so the
+ * key inside, is intact.
+ */
+static char *flip_tag(const char *blob)
+{
+	uint8_t *jwe = NULL;
+	size_t jwe_len = 0;
+	char *dot, *out = NULL, *body = NULL;
+
+	if (b64url_decode(blob, strlen(blob), &jwe, &jwe_len) != 0)
+		return NULL;
+	dot = memrchr(jwe, '.', jwe_len);
+	if (dot != NULL && jwe_len - (size_t)(dot - (char *)jwe) > 10) {
+		dot[5] = dot[5] == 'A' ? 'B' : 'A';
+		out = b64url_encode(jwe, jwe_len);
+	}
+	if (out != NULL && asprintf(&body, "{\"value\":\"%s\"}", out) < 0)
+		body = NULL;
+	free(out);
+	free(jwe);
+	return body;
+}
+
 static void test_backup(void)
 {
 	struct json_object *k, *b, *r;
@@ -851,6 +877,12 @@ static void test_backup(void)
 	tampered[len / 2 + 10] = tampered[len / 2 + 10] == 'A' ? 'B' : 'A';
 	r = call("POST", "/keys/restore", tampered);
 	ok(status == 400, "tampered blob -> 400");
+	json_object_put(r);
+	free(tampered);
+	tampered = flip_tag(js(b, "value"));
+	r = tampered ? call("POST", "/keys/restore", tampered) : NULL;
+	ok(r != NULL && status == 400,
+	   "blob with a changed tag (intact ciphertext) -> 400");
 	json_object_put(r);
 	r = call("POST", "/keys/restore", body);
 	ok(status == 200 && strcmp(js(r, "key.kid"), js(k, "key.kid")) != 0 &&
