@@ -34,6 +34,7 @@ struct keycache {
 	int64_t *created, *updated;
 	size_t n_names;
 	int64_t list_at;		/* 0: never fetched */
+	bool list_stale;		/* a change made here: fetch again */
 	struct kentry *tab[KC_BUCKETS];
 	struct kc_stats stats;
 };
@@ -223,6 +224,33 @@ static bool fresh(struct keycache *kc, int64_t at, int64_t ttl, int64_t now)
 	return at != 0 && now - at < ttl;
 }
 
+/* The key list is fresh (lock held). */
+static bool list_fresh(struct keycache *kc)
+{
+	return !kc->list_stale && fresh(kc, kc->list_at, kc->list_ttl,
+					now_ms(kc));
+}
+
+void kc_forget(struct keycache *kc, const char *name)
+{
+	struct kentry **pp, *e;
+
+	pthread_mutex_lock(&kc->lock);
+	/* The names stay for stale serving; the next lookup fetches. */
+	kc->list_stale = true;
+	if (name != NULL) {
+		for (pp = &kc->tab[hash(name)]; (e = *pp) != NULL;
+		     pp = &e->next) {
+			if (strcmp(e->name, name) == 0) {
+				*pp = e->next;
+				entry_free(e);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&kc->lock);
+}
+
 struct name_time {
 	char *name;
 	int64_t created, updated;
@@ -302,6 +330,7 @@ static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call)
 	kc->updated = up;
 	kc->n_names = l.n;
 	kc->list_at = now_ms(kc);
+	kc->list_stale = false;
 	pthread_mutex_unlock(&kc->lock);
 	names = NULL;
 	cr = up = NULL;
@@ -323,7 +352,7 @@ enum hsm_status kc_list(struct keycache *kc, struct hsm_call *call,
 	*names = NULL;
 	*n = 0;
 	pthread_mutex_lock(&kc->lock);
-	have = fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc));
+	have = list_fresh(kc);
 	if (have)
 		kc->stats.hits++;
 	else
@@ -362,12 +391,10 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 	pthread_mutex_lock(&kc->lock);
 	/* A fresh list that names the key answers without a request, which
 	 * is what keeps `ls -l keys/` at the list requests alone. */
-	if (kc->list_at != 0 &&
-	    (fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc)) ||
-	     kc->list_at != 0))
+	if (kc->list_at != 0)
 		hit = bsearch(name, kc->names, kc->n_names, sizeof(char *),
 			      cmp_str);
-	if (hit != NULL && fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc))) {
+	if (hit != NULL && list_fresh(kc)) {
 		size_t i = (size_t)(hit - kc->names);
 
 		if (created)

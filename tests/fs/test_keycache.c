@@ -169,6 +169,41 @@ int main(void)
 	ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && f.vlists == 1, "versions cached");
 	kc_names_free(names, n);
 
+	/* a change made here shows at once: kc_forget() */
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK, "latest fetched");
+	kver_put(w);
+	f.version = 3;
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && strcmp(w->key.version, "v2") == 0,
+	   "before forget: the cached latest");
+	kver_put(w);
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK, "list cached");
+	kc_names_free(names, n);
+	{
+		int gets = f.gets, lists = f.lists, vlists = f.vlists;
+
+		kc_forget(kc, "alpha");
+		ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && f.gets == gets + 1 &&
+		   strcmp(w->key.version, "v3") == 0, "forget: the latest is fetched again");
+		kver_put(w);
+		ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && f.vlists == vlists + 1,
+		   "forget: the versions are fetched again");
+		kc_names_free(names, n);
+		ok(kc_list(kc, NULL, &names, &n) == HSM_OK && f.lists == lists + 1,
+		   "forget: the list is fetched again");
+		kc_names_free(names, n);
+		ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK && f.gets == gets + 1,
+		   "the new list answers again");
+		kc_forget(kc, NULL);
+		ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK && f.gets == gets + 2,
+		   "forget(NULL): a stale list does not answer for a key");
+		f.fail = HSM_E_UNREACHABLE;
+		kc_forget(kc, NULL);
+		ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3,
+		   "forget: the old list still served when unreachable");
+		kc_names_free(names, n);
+		f.fail = HSM_OK;
+	}
+
 	kc_flush(kc);
 	ok(kc_get(kc, NULL, "alpha", "v1", &w) == HSM_OK && w != v, "flush drops the cache");
 	kver_put(w);
