@@ -171,3 +171,30 @@ def test_rotation_elsewhere_sign_verifies(life, tmp_path):
     assert read(pem) == shown          # within list_ttl: the cached version
     subprocess.run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", str(sig),
                     str(msg)], check=True, capture_output=True)
+
+
+def test_kernel_sees_changes_at_once(life):
+    """The kernel's attribute cache (attr_timeout 1 s) is dropped for what
+    a change made: a read right after a stat sees the whole new info."""
+    m = life
+    write(p(m, "ctl"), "create k4 kty=EC\n")
+    info_path = p(m, "keys", "k4", "info")
+    before = read(info_path)
+    os.stat(info_path)
+    write(p(m, "keys", "k4", "ctl"), "disable\n")
+    after = read(info_path)
+    assert b"enabled: false\n" in after and len(after) == len(before) + 1
+    assert os.stat(info_path).st_size == len(after)
+
+
+def test_from_the_shell(life, tmp_path):
+    m = life
+    r = subprocess.run(
+        "set -e; echo 'create sh1 kty=RSA size=2048 ops=sign,verify' > ctl; "
+        "cat keys/sh1/backup > %s/b; rmdir keys/sh1; mv deleted/sh1 keys/; "
+        "echo 'tag a=b' > keys/sh1/ctl; grep -q 'a=b' keys/sh1/info; "
+        "rmdir keys/sh1; rmdir deleted/sh1; cat %s/b > restore; ls keys | grep -qx sh1; "
+        "if echo bogus > keys/sh1/ctl 2>/dev/null; then exit 9; fi; "
+        "grep -q 'unknown command bogus' error" % (tmp_path, tmp_path),
+        shell=True, cwd=m.path, capture_output=True)
+    assert r.returncode == 0, r.stderr
