@@ -35,6 +35,9 @@ struct keycache {
 	size_t n_names;
 	int64_t list_at;		/* 0: never fetched */
 	bool list_stale;		/* a change made here: fetch again */
+	/* Bumped by each kc_forget() and flush: what a fetch that started
+	 * before may have read is not cached (it may predate the change). */
+	uint64_t gen;
 	struct kentry *tab[KC_BUCKETS];
 	struct kc_stats stats;
 };
@@ -181,6 +184,7 @@ static void flush_locked(struct keycache *kc)
 	kc->created = kc->updated = NULL;
 	kc->n_names = 0;
 	kc->list_at = 0;
+	kc->gen++;
 }
 
 struct keycache *kc_new(const struct kc_backend *be, int64_t list_ttl_ms,
@@ -238,6 +242,7 @@ void kc_forget(struct keycache *kc, const char *name)
 	pthread_mutex_lock(&kc->lock);
 	/* The names stay for stale serving; the next lookup fetches. */
 	kc->list_stale = true;
+	kc->gen++;
 	if (name != NULL) {
 		for (pp = &kc->tab[hash(name)]; (e = *pp) != NULL;
 		     pp = &e->next) {
@@ -284,7 +289,8 @@ static enum hsm_status copy_names(char *const *src, size_t n, char ***out,
 }
 
 /* Fetch the list and install it; called without the lock. */
-static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call)
+static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call,
+				    uint64_t gen)
 {
 	struct hsm_key_list l = {0};
 	struct name_time *nt;
@@ -330,7 +336,8 @@ static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call)
 	kc->updated = up;
 	kc->n_names = l.n;
 	kc->list_at = now_ms(kc);
-	kc->list_stale = false;
+	/* served now, fetched again if a change raced with the fetch */
+	kc->list_stale = kc->gen != gen;
 	pthread_mutex_unlock(&kc->lock);
 	names = NULL;
 	cr = up = NULL;
@@ -347,11 +354,13 @@ enum hsm_status kc_list(struct keycache *kc, struct hsm_call *call,
 			char ***names, size_t *n)
 {
 	enum hsm_status st = HSM_OK;
+	uint64_t gen;
 	bool have;
 
 	*names = NULL;
 	*n = 0;
 	pthread_mutex_lock(&kc->lock);
+	gen = kc->gen;
 	have = list_fresh(kc);
 	if (have)
 		kc->stats.hits++;
@@ -359,7 +368,7 @@ enum hsm_status kc_list(struct keycache *kc, struct hsm_call *call,
 		kc->stats.misses++;
 	pthread_mutex_unlock(&kc->lock);
 	if (!have)
-		st = refresh_list(kc, call);
+		st = refresh_list(kc, call, gen);
 	pthread_mutex_lock(&kc->lock);
 	if (st != HSM_OK && kc_status_transient(st) && kc->list_at != 0) {
 		kc->stats.stale_served++;
@@ -459,6 +468,7 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 	struct kentry *e;
 	struct kver *v;
 	enum hsm_status st;
+	uint64_t gen;
 	int64_t now;
 	bool latest = version == NULL || version[0] == '\0';
 
@@ -485,6 +495,7 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 		}
 	}
 	kc->stats.misses++;
+	gen = kc->gen;
 	pthread_mutex_unlock(&kc->lock);
 
 	st = kc->be.get(kc->be.arg, call, name, latest ? NULL : version, &k);
@@ -513,12 +524,11 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 	if (v == NULL)
 		return HSM_E_PROTOCOL;
 	pthread_mutex_lock(&kc->lock);
-	e = find(kc, name, true);
-	if (e == NULL) {
-		*out = v;	/* cannot cache: still answer */
-	} else {
+	e = kc->gen == gen ? find(kc, name, true) : NULL;
+	if (e == NULL)
+		*out = v;	/* cannot (or must not) cache: still answer */
+	else
 		*out = install(kc, e, v, latest, now_ms(kc));
-	}
 	pthread_mutex_unlock(&kc->lock);
 	return HSM_OK;
 }
@@ -530,6 +540,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 	struct kentry *e;
 	enum hsm_status st;
 	char **v = NULL;
+	uint64_t gen;
 	size_t i;
 
 	*versions = NULL;
@@ -541,6 +552,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 		pthread_mutex_unlock(&kc->lock);
 		return st;
 	}
+	gen = kc->gen;
 	pthread_mutex_unlock(&kc->lock);
 	st = kc->be.list_versions(kc->be.arg, call, name, &l);
 	if (st == HSM_OK) {
@@ -558,7 +570,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 	}
 	pthread_mutex_lock(&kc->lock);
 	if (st == HSM_OK) {
-		e = find(kc, name, true);
+		e = kc->gen == gen ? find(kc, name, true) : NULL;
 		if (e != NULL) {
 			kc_names_free(e->versions, e->n_versions);
 			e->versions = v;

@@ -617,8 +617,10 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct node a, b;
 
-	(void)flags;
-	if (resolve_parse(from, root_entries, &a) == 0 &&
+	/* RENAME_NOREPLACE is what recovery does anyway; an exchange is
+	 * not a recovery. */
+	if (!(flags & RENAME_EXCHANGE) &&
+	    resolve_parse(from, root_entries, &a) == 0 &&
 	    a.kind == N_DELKEY && resolve_parse(to, root_entries, &b) == 0 &&
 	    b.kind == N_KEY)
 		return lc_recover(state(), from, &a, &b);

@@ -19,6 +19,8 @@ struct fake {
 	enum hsm_status fail;	/* HSM_OK: answer */
 	int version;		/* latest version number */
 	EVP_PKEY *ec;
+	struct keycache *kc;
+	bool change_in_get;	/* a change lands while a get is in flight */
 };
 
 static enum hsm_status f_list(void *arg, struct hsm_call *call, struct hsm_key_list *out)
@@ -61,6 +63,10 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	char v[16];
 
 	f->gets++;
+	if (f->change_in_get) {
+		f->change_in_get = false;
+		kc_forget(f->kc, name);
+	}
 	if (f->fail)
 		return f->fail;
 	if (strcmp(name, "missing") == 0)
@@ -87,6 +93,7 @@ int main(void)
 
 	pkey_generate_ec(CRV_P256, &f.ec);
 	kc = kc_new(&be, 30000, 5000);
+	f.kc = kc;
 
 	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3 &&
 	   strcmp(names[0], "alpha") == 0 && strcmp(names[2], "zeta") == 0,
@@ -202,6 +209,17 @@ int main(void)
 		   "forget: the old list still served when unreachable");
 		kc_names_free(names, n);
 		f.fail = HSM_OK;
+		gets = f.gets;
+		f.change_in_get = true;
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 1,
+		   "a get that raced with a change answers");
+		kver_put(w);
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 2,
+		   "... but is not cached (it may predate the change)");
+		kver_put(w);
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 2,
+		   "the next one is");
+		kver_put(w);
 	}
 
 	kc_flush(kc);
