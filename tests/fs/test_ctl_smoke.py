@@ -198,3 +198,20 @@ def test_from_the_shell(life, tmp_path):
         "grep -q 'unknown command bogus' error" % (tmp_path, tmp_path),
         shell=True, cwd=m.path, capture_output=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_reader_role_ctl_eacces(emulator_factory, mount_factory, tmp_path):
+    import json
+    ident = tmp_path / "ids.json"
+    ident.write_text(json.dumps({"clients": [{"client_id": "reader-app", "secret": "s3",
+                                              "role": "reader"}]}))
+    emu = emulator_factory(identities=str(ident))
+    m = mount_factory(emu, env=emu.env(client_id="reader-app", secret="s3"),
+                      options=["allow_delete"])
+    for path, cmd in [(p(m, "keys", "ec-p256", "ctl"), "disable\n"),
+                      (p(m, "keys", "ec-p256", "ctl"), "tag a=b\n"),
+                      (p(m, "ctl"), "create r9 kty=EC\n")]:
+        assert err_of(write, path, cmd) == errno.EACCES, cmd
+    assert err_of(os.rmdir, p(m, "keys", "ec-p256")) == errno.EACCES
+    assert err_of(os.mkdir, p(m, "keys", "r9")) == errno.EACCES
+    assert info(m, "ec-p256")["enabled"] == "true"
