@@ -42,8 +42,8 @@ enum ctl_where { CTL_ROOT, CTL_KEY };
 
 struct ctl {
 	enum ctl_cmd cmd;
-	const char *name;		/* create: key; tag, untag: tag name */
-	const char *value;		/* tag: the value */
+	char *name;			/* create: key; tag, untag: tag name */
+	char *value;			/* tag: the value (both in line) */
 	struct hsm_create create;	/* create (tags point into line) */
 	struct hsm_update update;	/* set: has_* for what was given */
 	struct hsm_tag tags[CTL_MAX_TAGS];

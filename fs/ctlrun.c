@@ -13,9 +13,8 @@
 #include "opfile.h"
 
 /* The key's tags with name set to value (value NULL: removed) into u. */
-static int merge_tags(const struct hsm_key *k, const char *name,
-		      const char *value, struct hsm_update *u,
-		      struct hsm_tag **tags)
+static int merge_tags(const struct hsm_key *k, char *name, char *value,
+		      struct hsm_update *u, struct hsm_tag **tags)
 {
 	size_t i, n = 0;
 
@@ -26,8 +25,8 @@ static int merge_tags(const struct hsm_key *k, const char *name,
 		if (strcmp(k->tags[i].name, name) != 0)
 			(*tags)[n++] = k->tags[i];
 	if (value != NULL) {
-		(*tags)[n].name = (char *)(uintptr_t)name;
-		(*tags)[n++].value = (char *)(uintptr_t)value;
+		(*tags)[n].name = name;
+		(*tags)[n++].value = value;
 	}
 	u->has_tags = true;
 	u->tags = *tags;

@@ -18,7 +18,8 @@
 #define INPUT_MAX (1u << 20)	/* a restore blob or a policy, at most */
 
 static const char no_delete[] =
-	"deleting and purging keys needs the mount option allow_delete";
+	"deleting and purging keys needs the mount option allow_delete: "
+	"mount with -o allow_delete";
 
 /* ------------------------------------------------------------ inputs */
 
