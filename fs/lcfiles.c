@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "codec.h"
 #include "lifecycle.h"
 #include "opfile.h"
 #include "render.h"
@@ -46,29 +47,49 @@ int lc_input_write(struct fs_state *fs, struct handle *h, const char *buf,
 	return (int)size;
 }
 
-/* The blob without its white space (a backup file ends with a newline). */
-static void strip_space(char *s)
+/*
+ * The blob as the service takes it (malloc()ed): the base64url text that
+ * backup gives, white space dropped, or the raw bytes that az and the
+ * SDKs write to a backup file, encoded.
+ */
+static char *restore_blob(const char *buf, size_t len)
 {
-	char *d = s;
+	char *blob, *d;
+	size_t i;
 
-	for (; *s; s++)
-		if (!isspace((unsigned char)*s))
-			*d++ = *s;
-	*d = '\0';
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)buf[i];
+
+		if (!isalnum(ch) && ch != '-' && ch != '_' && ch != '=' &&
+		    !isspace(ch))
+			return b64url_encode((const uint8_t *)buf, len);
+	}
+	blob = d = malloc(len + 1);
+	for (i = 0; blob != NULL && i < len; i++)
+		if (!isspace((unsigned char)buf[i]))
+			*d++ = buf[i];
+	if (blob != NULL)
+		*d = '\0';
+	return blob;
 }
 
-static int run_restore(struct fs_state *fs, const char *path, char *blob)
+static int run_restore(struct fs_state *fs, const char *path,
+		       const char *buf, size_t len)
 {
 	struct hsm_key out = { .name = NULL };
 	struct lc_change ch = { .what = "restore" };
 	struct hsm_call call;
 	struct fs_fail f = { .err = 0 };
 	enum hsm_status st;
+	char *blob = restore_blob(buf, len);
 	int err;
 
 	call_init(&call);
-	strip_space(blob);
-	st = hsm_restore_key(fs->client, &call, blob, &out);
+	if (blob == NULL)
+		st = HSM_E_NOMEM;
+	else
+		st = hsm_restore_key(fs->client, &call, blob, &out);
+	free(blob);
 	if (st != HSM_OK)
 		fail_status(&f, st, &call);
 	ch.key = out.name;
@@ -105,7 +126,8 @@ int lc_input_flush(struct fs_state *fs, struct handle *h)
 	if (h->u.input.len == 0)
 		return 0;
 	if (h->u.input.target == N_RESTORE)
-		err = run_restore(fs, h->path, h->u.input.buf);
+		err = run_restore(fs, h->path, h->u.input.buf,
+				  h->u.input.len);
 	else if (h->u.input.target == N_KSVC)
 		err = run_policy(fs, h->path, h->u.input.key, h->u.input.buf);
 	/* Run once: the other closes of a shared descriptor find it empty. */

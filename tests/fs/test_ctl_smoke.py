@@ -215,3 +215,18 @@ def test_reader_role_ctl_eacces(emulator_factory, mount_factory, tmp_path):
     assert err_of(os.rmdir, p(m, "keys", "ec-p256")) == errno.EACCES
     assert err_of(os.mkdir, p(m, "keys", "r9")) == errno.EACCES
     assert info(m, "ec-p256")["enabled"] == "true"
+
+
+def test_restore_takes_raw_bytes_too(life):
+    """az and the SDKs write the decoded blob to a backup file."""
+    import base64
+    m = life
+    write(p(m, "ctl"), "create raw1 kty=oct size=256\n")
+    text = read(p(m, "keys", "raw1", "backup")).strip()
+    raw = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+    os.rmdir(p(m, "keys", "raw1"))
+    os.rmdir(p(m, "deleted", "raw1"))
+    assert "raw1" not in os.listdir(p(m, "keys"))
+    write(p(m, "restore"), raw)
+    assert "raw1" in os.listdir(p(m, "keys"))
+    assert err_of(write, p(m, "restore"), b"not a blob!") == errno.EINVAL
