@@ -69,6 +69,9 @@ void handle_free(struct handle *h, struct reqstore *requests)
 	case H_TEXT:
 		free(h->u.text.bytes);
 		break;
+	case H_INPUT:
+		free(h->u.input.buf);
+		break;
 	case H_META:
 		kver_put(h->u.meta.kv);
 		break;

@@ -53,6 +53,7 @@ enum handle_kind {
 	H_RUN,		/* operation file, O_RDWR: one-handle operation */
 	H_PUT,		/* operation file, O_WRONLY: fills a request */
 	H_GET,		/* operation file, O_RDONLY: reads an answered one */
+	H_INPUT,	/* ctl, restore, rotation.json opened for writing */
 };
 
 struct handle {
@@ -85,6 +86,12 @@ struct handle {
 			struct rs_ref *ref;	/* the answered request */
 			size_t pos;
 		} get;
+		struct {
+			int target;		/* enum node_kind: N_CTL, ... */
+			char key[128];		/* the key, or "" (root) */
+			char *buf;		/* restore, rotation.json: */
+			size_t len, cap;	/* written since last close */
+		} input;
 	} u;
 	const uint8_t *data;		/* H_TEXT, H_META: what read serves */
 	size_t len;

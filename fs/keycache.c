@@ -34,6 +34,10 @@ struct keycache {
 	int64_t *created, *updated;
 	size_t n_names;
 	int64_t list_at;		/* 0: never fetched */
+	bool list_stale;		/* a change made here: fetch again */
+	/* Bumped by each kc_forget() and flush: what a fetch that started
+	 * before may have read is not cached (it may predate the change). */
+	uint64_t gen;
 	struct kentry *tab[KC_BUCKETS];
 	struct kc_stats stats;
 };
@@ -180,6 +184,7 @@ static void flush_locked(struct keycache *kc)
 	kc->created = kc->updated = NULL;
 	kc->n_names = 0;
 	kc->list_at = 0;
+	kc->gen++;
 }
 
 struct keycache *kc_new(const struct kc_backend *be, int64_t list_ttl_ms,
@@ -223,6 +228,34 @@ static bool fresh(struct keycache *kc, int64_t at, int64_t ttl, int64_t now)
 	return at != 0 && now - at < ttl;
 }
 
+/* The key list is fresh (lock held). */
+static bool list_fresh(struct keycache *kc)
+{
+	return !kc->list_stale && fresh(kc, kc->list_at, kc->list_ttl,
+					now_ms(kc));
+}
+
+void kc_forget(struct keycache *kc, const char *name)
+{
+	struct kentry **pp, *e;
+
+	pthread_mutex_lock(&kc->lock);
+	/* The names stay for stale serving; the next lookup fetches. */
+	kc->list_stale = true;
+	kc->gen++;
+	if (name != NULL) {
+		for (pp = &kc->tab[hash(name)]; (e = *pp) != NULL;
+		     pp = &e->next) {
+			if (strcmp(e->name, name) == 0) {
+				*pp = e->next;
+				entry_free(e);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&kc->lock);
+}
+
 struct name_time {
 	char *name;
 	int64_t created, updated;
@@ -256,7 +289,8 @@ static enum hsm_status copy_names(char *const *src, size_t n, char ***out,
 }
 
 /* Fetch the list and install it; called without the lock. */
-static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call)
+static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call,
+				    uint64_t gen)
 {
 	struct hsm_key_list l = {0};
 	struct name_time *nt;
@@ -302,6 +336,8 @@ static enum hsm_status refresh_list(struct keycache *kc, struct hsm_call *call)
 	kc->updated = up;
 	kc->n_names = l.n;
 	kc->list_at = now_ms(kc);
+	/* served now, fetched again if a change raced with the fetch */
+	kc->list_stale = kc->gen != gen;
 	pthread_mutex_unlock(&kc->lock);
 	names = NULL;
 	cr = up = NULL;
@@ -318,19 +354,21 @@ enum hsm_status kc_list(struct keycache *kc, struct hsm_call *call,
 			char ***names, size_t *n)
 {
 	enum hsm_status st = HSM_OK;
+	uint64_t gen;
 	bool have;
 
 	*names = NULL;
 	*n = 0;
 	pthread_mutex_lock(&kc->lock);
-	have = fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc));
+	gen = kc->gen;
+	have = list_fresh(kc);
 	if (have)
 		kc->stats.hits++;
 	else
 		kc->stats.misses++;
 	pthread_mutex_unlock(&kc->lock);
 	if (!have)
-		st = refresh_list(kc, call);
+		st = refresh_list(kc, call, gen);
 	pthread_mutex_lock(&kc->lock);
 	if (st != HSM_OK && kc_status_transient(st) && kc->list_at != 0) {
 		kc->stats.stale_served++;
@@ -362,12 +400,10 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 	pthread_mutex_lock(&kc->lock);
 	/* A fresh list that names the key answers without a request, which
 	 * is what keeps `ls -l keys/` at the list requests alone. */
-	if (kc->list_at != 0 &&
-	    (fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc)) ||
-	     kc->list_at != 0))
+	if (kc->list_at != 0)
 		hit = bsearch(name, kc->names, kc->n_names, sizeof(char *),
 			      cmp_str);
-	if (hit != NULL && fresh(kc, kc->list_at, kc->list_ttl, now_ms(kc))) {
+	if (hit != NULL && list_fresh(kc)) {
 		size_t i = (size_t)(hit - kc->names);
 
 		if (created)
@@ -432,6 +468,7 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 	struct kentry *e;
 	struct kver *v;
 	enum hsm_status st;
+	uint64_t gen;
 	int64_t now;
 	bool latest = version == NULL || version[0] == '\0';
 
@@ -458,6 +495,7 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 		}
 	}
 	kc->stats.misses++;
+	gen = kc->gen;
 	pthread_mutex_unlock(&kc->lock);
 
 	st = kc->be.get(kc->be.arg, call, name, latest ? NULL : version, &k);
@@ -486,12 +524,11 @@ enum hsm_status kc_get(struct keycache *kc, struct hsm_call *call,
 	if (v == NULL)
 		return HSM_E_PROTOCOL;
 	pthread_mutex_lock(&kc->lock);
-	e = find(kc, name, true);
-	if (e == NULL) {
-		*out = v;	/* cannot cache: still answer */
-	} else {
+	e = kc->gen == gen ? find(kc, name, true) : NULL;
+	if (e == NULL)
+		*out = v;	/* cannot (or must not) cache: still answer */
+	else
 		*out = install(kc, e, v, latest, now_ms(kc));
-	}
 	pthread_mutex_unlock(&kc->lock);
 	return HSM_OK;
 }
@@ -503,6 +540,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 	struct kentry *e;
 	enum hsm_status st;
 	char **v = NULL;
+	uint64_t gen;
 	size_t i;
 
 	*versions = NULL;
@@ -514,6 +552,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 		pthread_mutex_unlock(&kc->lock);
 		return st;
 	}
+	gen = kc->gen;
 	pthread_mutex_unlock(&kc->lock);
 	st = kc->be.list_versions(kc->be.arg, call, name, &l);
 	if (st == HSM_OK) {
@@ -531,7 +570,7 @@ enum hsm_status kc_versions(struct keycache *kc, struct hsm_call *call,
 	}
 	pthread_mutex_lock(&kc->lock);
 	if (st == HSM_OK) {
-		e = find(kc, name, true);
+		e = kc->gen == gen ? find(kc, name, true) : NULL;
 		if (e != NULL) {
 			kc_names_free(e->versions, e->n_versions);
 			e->versions = v;

@@ -82,6 +82,14 @@ void kc_free(struct keycache *kc);
 void kc_flush(struct keycache *kc);
 
 /*
+ * A change was made to key NAME (NULL: to no key in particular, e.g. a
+ * failed create): drop everything cached about NAME (its versions carry
+ * attributes that an update changes) and make the next use of the key
+ * list fetch it again.  The old list is still served if that fails.
+ */
+void kc_forget(struct keycache *kc, const char *name);
+
+/*
  * A snapshot of the key names, sorted.  *names is a malloc()ed array of
  * malloc()ed strings; free with kc_names_free().  Stale data is returned
  * when the service is unreachable.

@@ -160,6 +160,19 @@ int opx_write(struct opx *x, const void *data, size_t len)
 	return err;
 }
 
+/*
+ * The version an operation runs at: the pinned one, else the one the
+ * directory showed at open (kv).  Posting to the unversioned path would
+ * use the service's latest, which after a rotation made elsewhere is not
+ * the public.pem shown: a fresh signature would not verify with it.
+ */
+static const char *at_version(const struct opx *x)
+{
+	if (x->version != NULL)
+		return x->version;
+	return x->kv != NULL ? x->kv->key.version : NULL;
+}
+
 /* A failure of the input or of local crypto: the errno of §4.3. */
 static int local_fail(struct fs_fail *f, int neg, const char *msg)
 {
@@ -211,7 +224,7 @@ static int run_sign(struct opx *x, const struct opx_env *env,
 	err = get_digest(x, d, &dlen, f);
 	if (err)
 		return err;
-	st = hsm_sign(env->client, call, x->name, x->version, x->on.alg->name,
+	st = hsm_sign(env->client, call, x->name, at_version(x), x->on.alg->name,
 		      d, dlen, &res);
 	if (st != HSM_OK)
 		return fail_status(f, st, call);
@@ -244,7 +257,7 @@ static int run_verify(struct opx *x, const struct opx_env *env,
 		bool valid = false;
 		enum hsm_status st;
 
-		st = hsm_verify(env->client, call, x->name, x->version,
+		st = hsm_verify(env->client, call, x->name, at_version(x),
 				x->on.alg->name, d, dlen, x->sig, x->sig_len,
 				&valid);
 		if (st != HSM_OK)
@@ -298,10 +311,10 @@ static int run_seal_like(struct opx *x, const struct opx_env *env,
 		in.iv_len = sizeof(iv);
 	}
 	if (x->on.op == FOP_WRAP)
-		st = hsm_wrap_key(env->client, call, x->name, x->version, &in,
+		st = hsm_wrap_key(env->client, call, x->name, at_version(x), &in,
 				  &res);
 	else
-		st = hsm_encrypt(env->client, call, x->name, x->version, &in,
+		st = hsm_encrypt(env->client, call, x->name, at_version(x), &in,
 				 &res);
 	if (st != HSM_OK)
 		return fail_status(f, st, call);
@@ -374,10 +387,10 @@ static int run_open_like(struct opx *x, const struct opx_env *env,
 	in.tag = parts.tag;
 	in.tag_len = parts.tag_len;
 	if (x->on.op == FOP_UNWRAP)
-		st = hsm_unwrap_key(env->client, call, x->name, x->version,
+		st = hsm_unwrap_key(env->client, call, x->name, at_version(x),
 				    &in, &res);
 	else
-		st = hsm_decrypt(env->client, call, x->name, x->version, &in,
+		st = hsm_decrypt(env->client, call, x->name, at_version(x), &in,
 				 &res);
 	free(bin);
 	if (st != HSM_OK)

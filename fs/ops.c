@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 
 #include "handle.h"
 #include "hsmfs.h"
+#include "lifecycle.h"
 #include "opfile.h"
 #include "resolve.h"
 
@@ -28,7 +30,10 @@
 static const struct root_entry root_entries[] = {
 	{ "README", N_TEXT, readme_text, TX_FIXED },
 	{ "keys", N_KEYS, NULL, TX_NONE },
+	{ "deleted", N_DELETED, NULL, TX_NONE },
+	{ "restore", N_RESTORE, NULL, TX_NONE },
 	{ "random", N_RANDOM, NULL, TX_NONE },
+	{ "ctl", N_CTL, NULL, TX_NONE },
 	{ "error", N_TEXT, error_text, TX_SCOPED },
 	{ "status", N_TEXT, status_text, TX_SNAPSHOT },
 	{ "metrics", N_TEXT, metrics_text, TX_SNAPSHOT },
@@ -76,6 +81,8 @@ static int resolve(struct fs_state *fs, const char *path,
 	if (err == 0) {
 		call_init(&call);
 		err = resolve_key(fs->kc, &call, nd, depth, &f);
+		if (err == 0)
+			err = lc_deleted_resolve(fs, &call, nd, &f);
 	}
 	if (err == 0 || (quiet && err == -ENOENT))
 		return err;
@@ -126,6 +133,22 @@ static int root_file_size(struct fs_state *fs, const struct node *nd,
 	return err;
 }
 
+/* The files that are neither root texts nor metadata. */
+static mode_t file_mode(const struct node *nd)
+{
+	switch (nd->kind) {
+	case N_OP:
+		return 0666;
+	case N_CTL:
+	case N_RESTORE:
+		return 0200;
+	case N_KSVC:
+		return nd->svc == S_ROTATION ? 0644 : 0444;
+	default:
+		return 0444;
+	}
+}
+
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -140,8 +163,12 @@ static int op_getattr(const char *path, struct stat *st,
 	err = resolve(fs, path, RS_ATTR, true, &nd);
 	if (err == 0 && node_is_dir(&nd)) {
 		fill_stat(fs, st, S_IFDIR | 0555, 0, nd.mtime);
-	} else if (err == 0 && nd.kind == N_OP) {
-		fill_stat(fs, st, S_IFREG | 0666, 0, nd.mtime);
+	} else if (err == 0 && nd.kind == N_DELFILE) {
+		fill_stat(fs, st, S_IFREG | 0444, nd.text_len, nd.mtime);
+	} else if (err == 0 && nd.kind != N_TEXT && nd.kind != N_META &&
+		   nd.kind != N_RANDOM) {
+		/* service files: made at open, read to EOF */
+		fill_stat(fs, st, S_IFREG | file_mode(&nd), 0, nd.mtime);
 	} else if (err == 0 && nd.kind == N_META) {
 		meta_data(nd.kv, nd.meta, &len);
 		fill_stat(fs, st, S_IFREG | 0444, len, nd.mtime);
@@ -164,7 +191,7 @@ static void fill_dots(void *buf, fuse_fill_dir_t fill)
 	fill(buf, "..", NULL, 0, 0);
 }
 
-/* keys/ and keys/NAME/versions/: names the service lists. */
+/* keys/, deleted/ and keys/NAME/versions/: names the service lists. */
 static int list_names(struct fs_state *fs, const char *path,
 		      const struct node *nd, void *buf, fuse_fill_dir_t fill)
 {
@@ -177,6 +204,8 @@ static int list_names(struct fs_state *fs, const char *path,
 	call_init(&call);
 	if (nd->kind == N_KEYS)
 		st = kc_list(fs->kc, &call, &names, &n);
+	else if (nd->kind == N_DELETED)
+		st = lc_deleted_list(fs, &call, &names, &n);
 	else
 		st = kc_versions(fs->kc, &call, nd->name, &names, &n);
 	if (st != HSM_OK) {
@@ -205,8 +234,12 @@ static void list_key_files(const struct node *nd, void *buf,
 	for (i = 0; i < M__COUNT; i++)
 		if (meta_data(nd->kv, (enum meta_file)i, &len) != NULL)
 			fill(buf, meta_name((enum meta_file)i), NULL, 0, 0);
-	if (nd->kind == N_KEY)
-		fill(buf, "versions", NULL, 0, 0);
+	if (nd->kind != N_KEY)
+		return;
+	fill(buf, "versions", NULL, 0, 0);
+	fill(buf, "ctl", NULL, 0, 0);
+	fill(buf, "rotation.json", NULL, 0, 0);
+	fill(buf, "backup", NULL, 0, 0);
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
@@ -233,7 +266,13 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 		break;
 	case N_KEYS:
 	case N_VERSIONS:
+	case N_DELETED:
 		err = list_names(fs, path, &nd, buf, fill);
+		break;
+	case N_DELKEY:
+		fill_dots(buf, fill);
+		fill(buf, "info", NULL, 0, 0);
+		fill(buf, "meta.json", NULL, 0, 0);
 		break;
 	case N_KEY:
 	case N_VERSION:
@@ -309,9 +348,53 @@ static struct handle *open_meta(const char *path, const struct node *nd,
 	return h;
 }
 
+/* rotation.json, backup (the service's answer now) and deleted/NAME's
+ * files (fetched by the lookup): texts whose size stat does not know. */
+static struct handle *open_fetched(struct fs_state *fs, const char *path,
+				   struct node *nd, struct fuse_file_info *fi,
+				   int *err)
+{
+	struct handle *h = handle_new(H_TEXT, path);
+	struct fs_fail f = { .err = 0 };
+
+	*err = -ENOMEM;
+	if (h == NULL)
+		return NULL;
+	if (nd->kind == N_DELFILE) {
+		h->u.text.bytes = nd->text;	/* moves */
+		h->len = nd->text_len;
+		nd->text = NULL;
+		*err = 0;
+	} else if ((*err = lc_svc_text(fs, nd, &h->u.text.bytes, &h->len,
+				       &f)) != 0) {
+		handle_free(h, fs->requests);
+		*err = fs_fail(fs, NULL, path, &f);
+		return NULL;
+	}
+	h->data = (const uint8_t *)h->u.text.bytes;
+	fi->direct_io = nd->kind != N_DELFILE;
+	return h;
+}
+
+/* ctl, restore, rotation.json opened for writing. */
+static int open_input(struct fs_state *fs, const char *path,
+		      const struct node *nd, struct fuse_file_info *fi)
+{
+	struct handle *h = handle_new(H_INPUT, path);
+
+	if (h == NULL)
+		return fs_fail_errno(fs, path, -ENOMEM, NULL);
+	h->u.input.target = nd->kind;
+	snprintf(h->u.input.key, sizeof(h->u.input.key), "%s", nd->name);
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	handle_set(fi, h);
+	return 0;
+}
+
 /* The read-only files: text, metadata, random. */
 static int open_read_only(struct fs_state *fs, const char *path,
-			  const struct node *nd, struct fuse_file_info *fi)
+			  struct node *nd, struct fuse_file_info *fi)
 {
 	struct handle *h = NULL;
 	int err = -ENOMEM;
@@ -328,6 +411,16 @@ static int open_read_only(struct fs_state *fs, const char *path,
 		fi->direct_io = 1;
 		fi->nonseekable = 1;
 		break;
+	case N_KSVC:
+	case N_DELFILE:
+		h = open_fetched(fs, path, nd, fi, &err);
+		if (h == NULL && nd->kind == N_KSVC)
+			return err;	/* reported */
+		break;
+	case N_CTL:
+	case N_RESTORE:
+		err = -EACCES;
+		return fs_fail_errno(fs, path, err, "the file is write-only");
 	default:
 		err = -EISDIR;
 		break;
@@ -352,6 +445,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		err = fs_fail_errno(fs, path, -EISDIR, NULL);
 	else if (nd.kind == N_OP)
 		err = opfile_open(fs, path, &nd, fi);
+	else if (node_is_input(&nd) && acc != O_RDONLY)
+		err = open_input(fs, path, &nd, fi);
 	else if (acc != O_RDONLY)
 		err = fs_fail_errno(fs, path, -EACCES, "the file is read-only");
 	else
@@ -429,7 +524,10 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	(void)path;
 	(void)off;
 	pthread_mutex_lock(&h->lock);
-	n = opfile_write(fs, h, buf, size);
+	if (h->kind == H_INPUT)
+		n = lc_input_write(fs, h, buf, size);
+	else
+		n = opfile_write(fs, h, buf, size);
 	pthread_mutex_unlock(&h->lock);
 	return n;
 }
@@ -443,10 +541,13 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	int err;
 
 	(void)path;
-	if (h->kind != H_PUT)
+	if (h->kind != H_PUT && h->kind != H_INPUT)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	err = opfile_flush(fs, h);
+	if (h->kind == H_INPUT)
+		err = lc_input_flush(fs, h);
+	else
+		err = opfile_flush(fs, h);
 	pthread_mutex_unlock(&h->lock);
 	return err;
 }
@@ -473,15 +574,17 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	int err;
 
 	if (h != NULL) {
-		if (size == 0 && (h->kind == H_RUN || h->kind == H_PUT))
+		if (size == 0 && (h->kind == H_RUN || h->kind == H_PUT ||
+				  h->kind == H_INPUT))
 			return 0;
 		return fs_fail_errno(fs, h->path, -EACCES, "the file is read-only");
 	}
 	err = resolve_parse(path, root_entries, &nd);
-	if (err == 0 && size == 0 && nd.kind == N_KFILE) {
+	if (err == 0 && size == 0 && (nd.kind == N_KFILE ||
+				      node_is_input(&nd))) {
 		err = resolve(fs, path, RS_ATTR, false, &nd);
 		node_release(&nd);
-		if (err || nd.kind == N_OP)
+		if (err || nd.kind == N_OP || node_is_input(&nd))
 			return err;
 	}
 	return fs_fail_errno(fs, path, err ? err : -EACCES,
@@ -516,9 +619,14 @@ static int deny(const char *path, struct fuse_file_info *fi)
 	return fs_fail_errno(state(), p ? p : "?", -EPERM, NULL);
 }
 
+/* mkdir keys/NAME creates a key. */
 static int op_mkdir(const char *path, mode_t mode)
 {
+	struct node nd;
+
 	(void)mode;
+	if (resolve_parse(path, root_entries, &nd) == 0 && nd.kind == N_KEY)
+		return lc_mkdir(state(), path, &nd);
 	return deny(path, NULL);
 }
 
@@ -527,10 +635,29 @@ static int op_unlink(const char *path)
 	return deny(path, NULL);
 }
 
+/* rmdir keys/NAME deletes the key, rmdir deleted/NAME purges it. */
+static int op_rmdir(const char *path)
+{
+	struct node nd;
+
+	if (resolve_parse(path, root_entries, &nd) == 0 &&
+	    (nd.kind == N_KEY || nd.kind == N_DELKEY))
+		return lc_rmdir(state(), path, &nd);
+	return deny(path, NULL);
+}
+
+/* mv deleted/NAME keys/ recovers the key. */
 static int op_rename(const char *from, const char *to, unsigned int flags)
 {
-	(void)to;
-	(void)flags;
+	struct node a, b;
+
+	/* RENAME_NOREPLACE is what recovery does anyway; an exchange is
+	 * not a recovery. */
+	if (!(flags & RENAME_EXCHANGE) &&
+	    resolve_parse(from, root_entries, &a) == 0 &&
+	    a.kind == N_DELKEY && resolve_parse(to, root_entries, &b) == 0 &&
+	    b.kind == N_KEY)
+		return lc_recover(state(), from, &a, &b);
 	return deny(from, NULL);
 }
 
@@ -600,7 +727,7 @@ const struct fuse_operations hsmfs_ops = {
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
-	.rmdir = op_unlink,
+	.rmdir = op_rmdir,
 	.rename = op_rename,
 	.chmod = op_chmod,
 	.chown = op_chown,

@@ -2,6 +2,7 @@
  * resolve.c - path -> node: the one reading of the tree's names.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "names.h"
@@ -85,6 +86,25 @@ static int parse_key(const char *path, struct node *nd)
 	return at_end(path) ? 0 : -ENOENT;
 }
 
+/* deleted/NAME[/info | /meta.json]: path points after deleted. */
+static int parse_deleted(const char *path, struct node *nd)
+{
+	int r;
+
+	r = parse_dir(&path, nd->name, sizeof(nd->name), key_name_valid,
+		      N_DELKEY, nd);
+	if (r <= 0)
+		return r;
+	if (strcmp(nd->file, "info") == 0)
+		nd->meta = M_INFO;
+	else if (strcmp(nd->file, "meta.json") == 0)
+		nd->meta = M_META;
+	else
+		return -ENOENT;
+	nd->kind = N_DELFILE;
+	return at_end(path) ? 0 : -ENOENT;
+}
+
 int resolve_parse(const char *path, const struct root_entry *root,
 		  struct node *nd)
 {
@@ -105,6 +125,8 @@ int resolve_parse(const char *path, const struct root_entry *root,
 	nd->root = root;
 	if (root->kind == N_KEYS)
 		return parse_key(path, nd);
+	if (root->kind == N_DELETED)
+		return parse_deleted(path, nd);
 	/* Other root entries are files: nothing lies below them. */
 	return at_end(path) ? 0 : -ENOENT;
 }
@@ -135,12 +157,34 @@ const void *meta_data(const struct kver *kv, enum meta_file m, size_t *len)
 	}
 }
 
-/* N_KFILE -> N_META or N_OP, by the file's name and the key's shape. */
+/* The files of the key itself (latest), not of a version. */
+static bool classify_key_file(struct node *nd)
+{
+	if (nd->version[0] != '\0')
+		return false;
+	if (strcmp(nd->file, "ctl") == 0) {
+		nd->kind = N_CTL;
+	} else if (strcmp(nd->file, "rotation.json") == 0) {
+		nd->kind = N_KSVC;
+		nd->svc = S_ROTATION;
+	} else if (strcmp(nd->file, "backup") == 0) {
+		nd->kind = N_KSVC;
+		nd->svc = S_BACKUP;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* N_KFILE -> N_META, N_OP, N_CTL or N_KSVC, by the file's name and the
+ * key's shape. */
 static int classify_file(struct node *nd)
 {
 	size_t len;
 	int m;
 
+	if (classify_key_file(nd))
+		return 0;
 	for (m = 0; m < M__COUNT; m++) {
 		if (strcmp(nd->file, meta_names[m]) != 0)
 			continue;
@@ -211,6 +255,14 @@ void node_release(struct node *nd)
 {
 	kver_put(nd->kv);
 	nd->kv = NULL;
+	free(nd->text);
+	nd->text = NULL;
+}
+
+bool node_is_input(const struct node *nd)
+{
+	return nd->kind == N_CTL || nd->kind == N_RESTORE ||
+	       (nd->kind == N_KSVC && nd->svc == S_ROTATION);
 }
 
 bool node_is_dir(const struct node *nd)
@@ -221,6 +273,8 @@ bool node_is_dir(const struct node *nd)
 	case N_KEY:
 	case N_VERSIONS:
 	case N_VERSION:
+	case N_DELETED:
+	case N_DELKEY:
 		return true;
 	default:
 		return false;

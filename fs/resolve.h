@@ -31,7 +31,16 @@ enum node_kind {
 	N_OP,			/* ... resolved: an operation file */
 	N_TEXT,			/* a root file made at each open */
 	N_RANDOM,		/* /random */
+	N_CTL,			/* /ctl, or /keys/NAME/ctl (name set) */
+	N_RESTORE,		/* /restore */
+	N_KSVC,			/* /keys/NAME/rotation.json or backup */
+	N_DELETED,		/* /deleted */
+	N_DELKEY,		/* /deleted/NAME */
+	N_DELFILE,		/* /deleted/NAME/info or meta.json */
 };
+
+/* The service files of a key (N_KSVC): not of a version, not cached. */
+enum svc_file { S_ROTATION, S_BACKUP };
 
 /* The metadata files of a key version, in the order readdir lists them. */
 enum meta_file {
@@ -52,7 +61,8 @@ enum text_size {
 /* One file or directory directly under the root. */
 struct root_entry {
 	const char *name;
-	enum node_kind kind;		/* N_KEYS, N_TEXT or N_RANDOM */
+	enum node_kind kind;		/* N_KEYS, N_TEXT, N_RANDOM, N_CTL,
+					 * N_RESTORE or N_DELETED */
 	/* N_TEXT: make the content (malloc()ed) at open; -errno. */
 	int (*text)(struct fs_state *fs, char **out, size_t *len);
 	enum text_size size;		/* N_TEXT */
@@ -69,6 +79,10 @@ struct node {
 	int64_t mtime;			/* unix seconds, or 0 */
 	enum meta_file meta;		/* N_META */
 	struct opname on;		/* N_OP */
+	enum svc_file svc;		/* N_KSVC */
+	/* N_DELKEY, N_DELFILE, filled by the caller (lcdirs.c): */
+	char *text;			/* N_DELFILE: its content (malloc()ed) */
+	size_t text_len;
 };
 
 /* How much of a key's part resolve_key() looks up. */
@@ -95,11 +109,15 @@ int resolve_parse(const char *path, const struct root_entry *root,
 int resolve_key(struct keycache *kc, struct hsm_call *call, struct node *nd,
 		enum resolve_depth depth, struct fs_fail *f);
 
-/* Drop what resolve_key() took. */
+/* Drop what resolve_key() (and the caller) took. */
 void node_release(struct node *nd);
 
 /* Is the node a directory? */
 bool node_is_dir(const struct node *nd);
+
+/* Is the node a file written to change a key (ctl, restore, or
+ * rotation.json)? */
+bool node_is_input(const struct node *nd);
 
 /* The name of a metadata file ("public.pem", ...). */
 const char *meta_name(enum meta_file m);

@@ -70,7 +70,7 @@ def test_read_only_and_no_create(mnt):
     assert errno_of(os.open, os.path.join(mnt.path, "status"), os.O_RDWR) == errno.EACCES
     assert errno_of(os.open, os.path.join(mnt.path, "newfile"), os.O_WRONLY | os.O_CREAT) == errno.EACCES
     assert errno_of(os.open, kp(mnt, "ec-p256", "newop"), os.O_WRONLY | os.O_CREAT) == errno.ENOENT
-    assert errno_of(os.mkdir, kp(mnt, "new-key")) == errno.EPERM
+    assert errno_of(os.mkdir, kp(mnt, "ec-p256", "newdir")) == errno.EPERM
     assert errno_of(os.unlink, kp(mnt, "ec-p256", "sign")) == errno.EPERM
     r = sh(f"echo hi > {mnt.path}/README", check=False)
     assert r.returncode != 0
@@ -249,7 +249,7 @@ def test_error_file_after_failed_key_lookup_at_open(emulator, mount_factory):
 
 @pytest.mark.parametrize("cmd,file,err", [
     ("rm -f {m}/keys/ec-p256/sign", "/keys/ec-p256/sign", errno.EPERM),
-    ("mkdir {m}/keys/new-key", "/keys/new-key", errno.EPERM),
+    ("mkdir {m}/keys/ec-p256/newdir", "/keys/ec-p256/newdir", errno.EPERM),
     ("mv {m}/keys/ec-p256/sign {m}/keys/ec-p256/sign2", "/keys/ec-p256/sign", errno.EPERM),
     ("chmod 600 {m}/keys/ec-p256/info", "/keys/ec-p256/info", errno.EPERM),
     ("echo hi > {m}/README", "/README", errno.EACCES),

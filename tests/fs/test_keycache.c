@@ -19,6 +19,8 @@ struct fake {
 	enum hsm_status fail;	/* HSM_OK: answer */
 	int version;		/* latest version number */
 	EVP_PKEY *ec;
+	struct keycache *kc;
+	bool change_in_get;	/* a change lands while a get is in flight */
 };
 
 static enum hsm_status f_list(void *arg, struct hsm_call *call, struct hsm_key_list *out)
@@ -61,6 +63,10 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	char v[16];
 
 	f->gets++;
+	if (f->change_in_get) {
+		f->change_in_get = false;
+		kc_forget(f->kc, name);
+	}
 	if (f->fail)
 		return f->fail;
 	if (strcmp(name, "missing") == 0)
@@ -87,6 +93,7 @@ int main(void)
 
 	pkey_generate_ec(CRV_P256, &f.ec);
 	kc = kc_new(&be, 30000, 5000);
+	f.kc = kc;
 
 	ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3 &&
 	   strcmp(names[0], "alpha") == 0 && strcmp(names[2], "zeta") == 0,
@@ -168,6 +175,52 @@ int main(void)
 	kc_names_free(names, n);
 	ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && f.vlists == 1, "versions cached");
 	kc_names_free(names, n);
+
+	/* a change made here shows at once: kc_forget() */
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK, "latest fetched");
+	kver_put(w);
+	f.version = 3;
+	ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && strcmp(w->key.version, "v2") == 0,
+	   "before forget: the cached latest");
+	kver_put(w);
+	ok(kc_list(kc, NULL, &names, &n) == HSM_OK, "list cached");
+	kc_names_free(names, n);
+	{
+		int gets = f.gets, lists = f.lists, vlists = f.vlists;
+
+		kc_forget(kc, "alpha");
+		ok(kc_get(kc, NULL, "alpha", NULL, &w) == HSM_OK && f.gets == gets + 1 &&
+		   strcmp(w->key.version, "v3") == 0, "forget: the latest is fetched again");
+		kver_put(w);
+		ok(kc_versions(kc, NULL, "alpha", &names, &n) == HSM_OK && f.vlists == vlists + 1,
+		   "forget: the versions are fetched again");
+		kc_names_free(names, n);
+		ok(kc_list(kc, NULL, &names, &n) == HSM_OK && f.lists == lists + 1,
+		   "forget: the list is fetched again");
+		kc_names_free(names, n);
+		ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK && f.gets == gets + 1,
+		   "the new list answers again");
+		kc_forget(kc, NULL);
+		ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK && f.gets == gets + 2,
+		   "forget(NULL): a stale list does not answer for a key");
+		f.fail = HSM_E_UNREACHABLE;
+		kc_forget(kc, NULL);
+		ok(kc_list(kc, NULL, &names, &n) == HSM_OK && n == 3,
+		   "forget: the old list still served when unreachable");
+		kc_names_free(names, n);
+		f.fail = HSM_OK;
+		gets = f.gets;
+		f.change_in_get = true;
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 1,
+		   "a get that raced with a change answers");
+		kver_put(w);
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 2,
+		   "... but is not cached (it may predate the change)");
+		kver_put(w);
+		ok(kc_get(kc, NULL, "zeta", NULL, &w) == HSM_OK && f.gets == gets + 2,
+		   "the next one is");
+		kver_put(w);
+	}
 
 	kc_flush(kc);
 	ok(kc_get(kc, NULL, "alpha", "v1", &w) == HSM_OK && w != v, "flush drops the cache");

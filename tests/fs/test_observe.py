@@ -299,3 +299,44 @@ def test_help_and_man_page_name_the_options():
         assert word in out
     for word in ("audit=", "metrics_per_key", ".B metrics", "textfile", "SIGHUP"):
         assert word in man, word
+
+
+def test_lifecycle_changes_are_audited_and_counted(emulator, mount_factory, tmp_path):
+    """Every change of a key's life made through the tree is one audit line
+    and counts in the metrics, done or failed (issue 9)."""
+    log = tmp_path / "audit.jsonl"
+    m = mount_factory(emulator, options=[f"audit={log}", "allow_delete"])
+    before = metrics(m)
+    with open(os.path.join(m.path, "ctl"), "w") as f:
+        f.write("create obs-life kty=EC crv=P-256\n")
+    with open(kp(m, "obs-life", "ctl"), "w") as f:
+        f.write("tag team=obs\n")
+    fd = os.open(kp(m, "obs-life", "ctl"), os.O_WRONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.write(fd, b"frobnicate\n")
+        assert e.value.errno == 22
+    finally:
+        os.close(fd)
+    os.mkdir(os.path.join(m.path, "keys", "obs-dir"))
+    os.rmdir(os.path.join(m.path, "keys", "obs-dir"))
+    os.rmdir(os.path.join(m.path, "deleted", "obs-dir"))
+    time.sleep(1.6)     # the metrics text is held 1.5 s after a stat
+    d = delta(before, metrics(m))
+    lines = audit_lines(log)
+    got = [(l["key"], l["op"], l["result"]) for l in lines]
+    assert got == [("obs-life", "create", "ok"), ("obs-life", "tag", "ok"),
+                   ("obs-life", "ctl", "EINVAL"), ("obs-dir", "create", "ok"),
+                   ("obs-dir", "delete", "ok"), ("obs-dir", "purge", "ok")], lines
+    me = os.getpid()
+    for l in lines:
+        assert l["pid"] == me and l["uid"] == os.getuid(), l
+    assert len(lines[0]["version"]) == 32 and lines[0]["request_id"], lines[0]
+    assert lines[2]["request_id"] is None, lines[2]
+    ops = {}
+    for (name, labels), v in d.items():
+        if name == "hsmfs_operations_total":
+            lab = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+            ops[(lab["op"], lab["result"])] = v
+    assert ops == {("create", "ok"): 2, ("tag", "ok"): 1, ("other", "EINVAL"): 1,
+                   ("delete", "ok"): 1, ("purge", "ok"): 1}, ops

@@ -19,7 +19,8 @@ def kp(m, name, f=""):
 
 
 def test_root(mnt):
-    assert sorted(os.listdir(mnt.path)) == ["README", "error", "keys", "metrics", "random", "status"]
+    assert sorted(os.listdir(mnt.path)) == ["README", "ctl", "deleted", "error", "keys",
+                                            "metrics", "random", "restore", "status"]
     readme = open(os.path.join(mnt.path, "README")).read()
     assert "two commands" in readme.lower() or "Shell scripts" in readme
     assert os.stat(os.path.join(mnt.path, "README")).st_size == len(readme.encode())
@@ -36,7 +37,7 @@ def test_key_directory(mnt, key):
                 "verify", "wrap"]
     else:
         want = ["decrypt", "encrypt", "unwrap", "wrap"]
-    assert names == sorted(want + META + ["versions"])
+    assert names == sorted(want + META + ["versions", "ctl", "rotation.json", "backup"])
     for f in names:
         if f == "versions":
             continue
@@ -46,6 +47,8 @@ def test_key_directory(mnt, key):
             assert st.st_size == len(data) > 0, f
             with open(kp(mnt, key, f), "rb") as fh:
                 assert os.fstat(fh.fileno()).st_size == st.st_size
+        elif f == "backup":
+            assert not st.st_mode & 0o222
         else:
             assert st.st_mode & 0o222
     info = dict(l.split(": ", 1) for l in open(kp(mnt, key, "info")).read().splitlines())
@@ -63,7 +66,8 @@ def test_key_directory(mnt, key):
     vdir = kp(mnt, key, "versions")
     assert info["version"] in os.listdir(vdir)
     pinned = sorted(os.listdir(os.path.join(vdir, info["version"])))
-    assert pinned == sorted(n for n in names if n != "versions")
+    assert pinned == sorted(n for n in names
+                            if n not in ("versions", "ctl", "rotation.json", "backup"))
     assert open(os.path.join(vdir, info["version"], "info")).read() == open(kp(mnt, key, "info")).read()
 
 
