@@ -92,12 +92,19 @@ bad_ops:
 }
 
 /* Member k of attr as a boolean (is_bool) or an integer into *v; 1 when
- * present, 0 when absent, -1 when of the wrong type. */
+ * present, 0 when absent, -1 when of the wrong type.  A date (nbf, exp)
+ * given as null is present with the value 0: it removes the date, as in
+ * a JSON merge patch (RFC 7396).  [unverified: no recording shows the
+ * service's answer to a null date; hsmfs's `set exp=none` sends it.] */
 static int attr_value(struct json_object *attr, const char *k, bool is_bool,
 		      int64_t *v)
 {
 	struct json_object *m = jmember(attr, k);
 
+	if (m == NULL && !is_bool && json_object_object_get_ex(attr, k, NULL)) {
+		*v = 0;
+		return 1;
+	}
 	if (m == NULL)
 		return 0;
 	if (!json_object_is_type(m, is_bool ? json_type_boolean : json_type_int))

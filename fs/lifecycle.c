@@ -6,6 +6,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "opname.h"
 #include "resolve.h"
 
 /*
@@ -43,6 +44,24 @@ static void kernel_forget(const char *dir, const char *key,
 	}
 }
 
+/*
+ * The operation files of keys/NAME: a change of key_ops or of the key
+ * (delete) makes them vanish, and the kernel would otherwise go on
+ * answering stat from its attribute cache.  Invalidated, the next stat
+ * asks hsmfs, which answers from the fresh bundle (ENOENT when gone).
+ */
+static void kernel_forget_ops(const char *key)
+{
+	char file[32];
+	const char *files[2] = { file, NULL };
+	int op;
+
+	for (op = 0; op < FOP__COUNT; op++) {
+		snprintf(file, sizeof(file), "/%s", fs_op_name((enum fs_op)op));
+		kernel_forget("/keys", key, files);
+	}
+}
+
 /* Drop what the kernel and hsmfs keep of key (NULL: the lists only). */
 static void caches_forget(struct fs_state *fs, const char *key)
 {
@@ -53,6 +72,7 @@ static void caches_forget(struct fs_state *fs, const char *key)
 		return;
 	kernel_forget("/keys", key, key_files);
 	kernel_forget("/deleted", key, deleted_files);
+	kernel_forget_ops(key);
 }
 
 int lifecycle_done(struct fs_state *fs, const char *path,
