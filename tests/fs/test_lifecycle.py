@@ -202,6 +202,7 @@ def test_set_dates_and_ops(m, kc):
     name = uniq("set")
     kc.create_rsa_key(name, size=2048)
     assert "encrypt" in os.listdir(kp(m, name))
+    os.stat(kp(m, name, "encrypt"))          # the kernel now holds the name
     run_ok(m, "set exp=2030-01-31 nbf=2026-01-01T12:00:00Z ops=sign,verify", kp(m, name, "ctl"))
     st = sdk_state(kc, name)
     assert st["exp"] == datetime.datetime(2030, 1, 31, tzinfo=UTC)
@@ -213,6 +214,7 @@ def test_set_dates_and_ops(m, kc):
     # the key directory lists only what the key can do, at once
     names = os.listdir(kp(m, name))
     assert "sign" in names and "encrypt" not in names and "decrypt" not in names
+    assert errno_of(os.stat, kp(m, name, "encrypt")) == ENOENT
     # one field at a time, and none clears
     run_ok(m, "set exp=2031-06-30T08:30:00Z", kp(m, name, "ctl"))
     st = sdk_state(kc, name)
@@ -240,6 +242,7 @@ def test_expired_and_not_yet_valid_are_ekeyexpired(m, kc, tmp_path):
 def test_tag_untag(m, kc):
     name = uniq("tag")
     kc.create_ec_key(name, tags={"keep": "me"})
+    size0 = os.stat(kp(m, name, "info")).st_size      # attributes now cached
     run_ok(m, "tag env=prod", kp(m, name, "ctl"))
     run_ok(m, "tag owner=alice", kp(m, name, "ctl"))
     assert kc.get_key(name).properties.tags == {"keep": "me", "env": "prod", "owner": "alice"}
@@ -249,6 +252,11 @@ def test_tag_untag(m, kc):
     assert kc.get_key(name).properties.tags == {"keep": "me", "env": "stage"}
     assert sorted(read_info(m, name)["tags"].split()) == ["env=stage", "keep=me"]
     assert json.load(open(kp(m, name, "meta.json")))["tags"] == {"keep": "me", "env": "stage"}
+    # a program that reads st_size bytes gets the whole new text
+    data = open(kp(m, name, "info"), "rb").read()
+    assert os.stat(kp(m, name, "info")).st_size == len(data) != size0
+    with open(kp(m, name, "info"), "rb") as f:
+        assert f.read(os.fstat(f.fileno()).st_size) == data
 
 
 INVALID_KEY_CTL = [
@@ -450,7 +458,7 @@ def test_reader_gets_eacces_on_ctl(emulator_factory, mount_factory, tmp_path):
     e = emulator_factory(demo_keys=False, identities=str(ident))
     officer = hsmtest.sdk_clients(e)[0]
     name = uniq("ro")
-    officer.create_ec_key(name)
+    officer.create_ec_key(name, tags={"a": "1"})
     sdk_set_policy(officer, name)
     before = sdk_state(officer, name)
     m = mount_factory(e, options=["allow_delete"], env=e.env(client_id="reader-app", secret="s3"))
@@ -459,7 +467,7 @@ def test_reader_gets_eacces_on_ctl(emulator_factory, mount_factory, tmp_path):
     rc, err = shell_cmd(m, f"create {newname} kty=EC", ctl(m))
     assert_failed(rc, err, "/ctl", EACCES)
     assert write_errno(ctl(m), f"create {newname} kty=EC\n".encode()) == EACCES
-    for cmd in ["rotate", "disable", "tag a=b", "untag x", "set exp=2030-01-01"]:
+    for cmd in ["rotate", "disable", "tag a=b", "untag a", "set exp=2030-01-01"]:
         rc, err = shell_cmd(m, cmd, kp(m, name, "ctl"))
         assert_failed(rc, err, f"/keys/{name}/ctl", EACCES)
         assert write_errno(kp(m, name, "ctl"), cmd.encode() + b"\n") == EACCES, cmd
