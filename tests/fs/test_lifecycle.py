@@ -215,14 +215,27 @@ def test_set_dates_and_ops(m, kc):
     names = os.listdir(kp(m, name))
     assert "sign" in names and "encrypt" not in names and "decrypt" not in names
     assert errno_of(os.stat, kp(m, name, "encrypt")) == ENOENT
-    # one field at a time, and none clears
+    # one field at a time: the others stay
     run_ok(m, "set exp=2031-06-30T08:30:00Z", kp(m, name, "ctl"))
     st = sdk_state(kc, name)
     assert st["exp"] == datetime.datetime(2031, 6, 30, 8, 30, tzinfo=UTC)
     assert st["nbf"] == datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    run_ok(m, "set exp=none nbf=none", kp(m, name, "ctl"))
+    assert st["ops"] == ["sign", "verify"]
+
+
+def test_set_none_clears_dates(m, kc):
+    """`none` clears a date (issue 9): the service then has no exp/nbf."""
+    name = uniq("none")
+    kc.create_ec_key(name, expires_on=datetime.datetime(2030, 1, 1, tzinfo=UTC),
+                     not_before=datetime.datetime(2025, 1, 1, tzinfo=UTC))
+    assert read_info(m, name)["exp"] == "2030-01-01T00:00:00Z"
+    run_ok(m, "set exp=none", kp(m, name, "ctl"))
     st = sdk_state(kc, name)
-    assert st["exp"] is None and st["nbf"] is None and st["ops"] == ["sign", "verify"]
+    assert st["exp"] is None, st
+    assert st["nbf"] == datetime.datetime(2025, 1, 1, tzinfo=UTC)
+    run_ok(m, "set nbf=none", kp(m, name, "ctl"))
+    st = sdk_state(kc, name)
+    assert st["exp"] is None and st["nbf"] is None, st
     info = read_info(m, name)
     assert info["exp"] == "none" and info["nbf"] == "none"
 
@@ -233,10 +246,12 @@ def test_expired_and_not_yet_valid_are_ekeyexpired(m, kc, tmp_path):
     run_ok(m, "set exp=2020-01-01", kp(m, name, "ctl"))
     assert kc.get_key(name).properties.expires_on == datetime.datetime(2020, 1, 1, tzinfo=UTC)
     assert errno_of(hsmtest.one_handle, kp(m, name, "sign"), b"m") == EKEYEXPIRED
-    run_ok(m, "set exp=none nbf=2099-01-01", kp(m, name, "ctl"))
+    run_ok(m, "set exp=2099-12-31 nbf=2099-01-01", kp(m, name, "ctl"))
+    assert kc.get_key(name).properties.not_before == datetime.datetime(2099, 1, 1, tzinfo=UTC)
     assert errno_of(hsmtest.one_handle, kp(m, name, "sign"), b"m") == EKEYEXPIRED
-    run_ok(m, "set nbf=none", kp(m, name, "ctl"))
-    assert ec_sign_verify(m, name, tmp_path).returncode == 0
+    run_ok(m, "set nbf=2020-01-01T00:00:00Z", kp(m, name, "ctl"))
+    r = ec_sign_verify(m, name, tmp_path)
+    assert r.returncode == 0, r
 
 
 def test_tag_untag(m, kc):

@@ -103,7 +103,8 @@ def test_mkdir_invalid_name_creates_nothing(m, kc):
 
 def test_rmdir_soft_deletes(m, kc):
     name = uniq("rm")
-    k = kc.create_ec_key(name)
+    os.mkdir(kp(m, name))               # made here, so listed here at once
+    k = kc.get_key(name)
     assert name in ls(m) and name not in ls(m, "deleted")   # both lists cached
     os.stat(kp(m, name, "info"))
     rc, err = shell(m, f"rmdir {kp(m, name)}")
