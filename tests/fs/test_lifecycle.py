@@ -7,6 +7,7 @@ through a real mount of a TLS emulator, and the Azure SDK for Python reads
 the service's state back as an independent judge.  The module's mount has
 a long list_ttl, so "at once" cannot be the list cache expiring by chance.
 """
+import base64
 import datetime
 import json
 import os
@@ -395,6 +396,34 @@ def test_backup_restored_after_purge_is_the_same_key(m, kc, tmp_path):
     sh(f"cat {msg} > {kp(m, name, 'sign')}; cat {kp(m, name, 'sign')} > {sig1}")
     r = sh(f"openssl dgst -sha256 -verify {pem0} -signature {sig1} {msg}", check=False)
     assert r.returncode == 0 and b"Verified OK" in r.stdout, r
+
+
+def b64u_decode(text):
+    t = "".join(text.split())
+    return base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+
+
+def test_backup_is_the_services_blob(m, kc, tmp_path):
+    """The blob crosses over both ways: what hsmfs reads the SDK restores,
+    what the SDK backed up hsmfs restores.  The file holds the service's
+    value as text (base64url, one newline); the SDK hands out those bytes
+    decoded."""
+    name = uniq("bak-x")
+    os.mkdir(kp(m, name))
+    k0 = kc.get_key(name)
+    text = open(kp(m, name, "backup")).read()
+    os.rmdir(kp(m, name))
+    os.rmdir(os.path.join(m.path, "deleted", name))
+    assert kc.restore_key_backup(b64u_decode(text)).id == k0.id
+    blob = kc.backup_key(name)
+    kc.begin_delete_key(name).result()
+    kc.purge_deleted_key(name)
+    assert sdk_absent(kc, name) and sdk_deleted(kc, name) is None
+    enc = base64.urlsafe_b64encode(blob).rstrip(b"=") + b"\n"
+    assert write_close_errno(os.path.join(m.path, "restore"), enc) == 0
+    k1 = kc.get_key(name)
+    assert k1.id == k0.id and k1.key.x == k0.key.x
+    assert read_info(m, name)["version"] == k0.properties.version
 
 
 def test_restore_refusals(m, kc, tmp_path):
