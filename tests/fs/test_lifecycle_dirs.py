@@ -89,6 +89,11 @@ def test_mkdir_existing_key_is_eexist(m, kc):
     before = sdk_state(kc, name)
     assert errno_of(os.mkdir, kp(m, name)) == EEXIST
     assert sdk_state(kc, name) == before      # no new version made
+    # nor by create (the service would make a new version: that is rotate;
+    # the issue is silent, hsmfs refuses with EEXIST)
+    rc, err = shell_cmd(m, f"create {name} kty=EC", os.path.join(m.path, "ctl"))
+    assert_failed(rc, err, "/ctl", EEXIST, ("exist",))
+    assert sdk_state(kc, name) == before
 
 
 def test_mkdir_invalid_name_creates_nothing(m, kc):
