@@ -7,6 +7,7 @@ has a long list_ttl, so every "at once" is the daemon's own doing."""
 import datetime
 import json
 import os
+import shlex
 
 import pytest
 
@@ -230,3 +231,53 @@ def test_rmdir_deleted_purges(m, kc, tmp_path):
     assert k2.properties.version != k.properties.version and k2.key.x != k.key.x
     assert ec_sign_verify(m, name, tmp_path).returncode == 0
 
+
+
+# -- several users: allow_other ------------------------------------------------------
+
+NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+
+
+def test_other_uid_cannot_change_keys(emu, kc, tmp_path_factory):
+    """With allow_other (and default_permissions) every user sees the tree,
+    but only the mounting user changes keys (ctl is the owner's, §3.4):
+    another uid's commands, mkdir, rmdir, mv and restore are EACCES and the
+    service is untouched."""
+    import shutil
+    import tempfile
+    top = tempfile.mkdtemp(prefix="hsmfs-life-uid-")
+    os.chmod(top, 0o755)
+    o = hsmtest.Mount(emu, os.path.join(top, "mnt"),
+                      options=["allow_other", "default_permissions", "allow_delete"])
+    try:
+        name, gone = uniq("shared"), uniq("shared-del")
+        kc.create_ec_key(name)
+        kc.create_ec_key(gone)
+        kc.begin_delete_key(gone).result()
+        before = sdk_state(kc, name)
+        blob = open(kp(o, name, "backup")).read()
+        ctl = os.path.join(o.path, "ctl")
+        for cmd in [f"echo disable > {kp(o, name, 'ctl')}",
+                    f"echo 'tag a=b' > {kp(o, name, 'ctl')}",
+                    f"echo 'create {name}-x kty=EC' > {ctl}",
+                    f"echo '{{}}' > {kp(o, name, 'rotation.json')}",
+                    f"echo {blob.strip()} > {o.path}/restore",
+                    f"mkdir {kp(o, name + '-y')}",
+                    f"rmdir {kp(o, name)}",
+                    f"rmdir {dp(o, gone)}",
+                    f"mv {dp(o, gone)} {o.path}/keys/"]:
+            r = sh(f"{NOBODY} bash -c {shlex.quote(cmd)}", check=False)
+            assert r.returncode != 0, cmd
+            assert b"Permission denied" in r.stderr, (cmd, r.stderr)
+        assert sdk_state(kc, name) == before
+        assert sdk_absent(kc, name + "-x") and sdk_absent(kc, name + "-y")
+        assert sdk_absent(kc, gone) and sdk_deleted(kc, gone) is not None
+        # the mounting user may
+        rc, err = shell_cmd(o, "disable", kp(o, name, "ctl"))
+        assert rc == 0, err
+        assert kc.get_key(name).properties.enabled is False
+    finally:
+        try:
+            close_mount(o)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
