@@ -264,6 +264,10 @@ def test_tag_untag(m, kc):
     assert kc.get_key(name).properties.tags == {"keep": "me", "env": "prod", "owner": "alice"}
     assert sorted(read_info(m, name)["tags"].split()) == ["env=prod", "keep=me", "owner=alice"]
     run_ok(m, "tag env=stage", kp(m, name, "ctl"))
+    # a command needs no newline at its end
+    assert write_errno(kp(m, name, "ctl"), b"tag nl=none") == 0
+    assert kc.get_key(name).properties.tags["nl"] == "none"
+    run_ok(m, "untag nl", kp(m, name, "ctl"))
     run_ok(m, "untag owner", kp(m, name, "ctl"))
     assert kc.get_key(name).properties.tags == {"keep": "me", "env": "stage"}
     assert sorted(read_info(m, name)["tags"].split()) == ["env=stage", "keep=me"]
@@ -310,6 +314,16 @@ def test_key_ctl_invalid_changes_nothing(m, kc, steady, cmd, words):
     assert write_errno(kp(m, steady, "ctl"), cmd.encode() + b"\n") == EINVAL
     assert sdk_state(kc, steady) == before
     assert read_info(m, steady) == info
+
+
+def test_two_commands_in_one_write_are_refused(m, kc, steady):
+    """One command per write: two lines in one write() are refused whole
+    (the shell's echo writes line by line, so this is Python's write)."""
+    before = sdk_state(kc, steady)
+    assert write_errno(kp(m, steady, "ctl"), b"disable\ntag two=lines\n") == EINVAL
+    err = open(os.path.join(m.path, "error")).read()
+    assert_failed(1, err, f"/keys/{steady}/ctl", EINVAL, ("one command", "per write", "line"))
+    assert sdk_state(kc, steady) == before
 
 
 # -- rotation.json ---------------------------------------------------------------
