@@ -21,9 +21,33 @@ def kp(m, name, f=""):
     return os.path.join(m.path, "keys", name, f)
 
 
-def module_mount(emu, tmp_path_factory, options, name="lifemnt"):
-    """A mount for a whole module; the caller unmounts it with close_mount."""
-    return hsmtest.Mount(emu, tmp_path_factory.mktemp(name) / "mnt", options=options)
+def module_fixtures(mount_name):
+    """The fixtures of a lifecycle test module: `emu`, a private emulator
+    without demo keys; `kc`, the SDK's KeyClient on it; `m`, one mount with
+    allow_delete and a list_ttl of 600 s, so that every "at once" is the
+    daemon's own doing and not the list cache expiring.  A module binds
+    them with `emu, kc, m = module_fixtures("NAME")`."""
+    @pytest.fixture(scope="module")
+    def emu():
+        e = hsmtest.Emulator(demo_keys=False)
+        try:
+            yield e
+        finally:
+            e.close()
+
+    @pytest.fixture(scope="module")
+    def kc(emu):
+        return hsmtest.sdk_clients(emu)[0]
+
+    @pytest.fixture(scope="module")
+    def m(emu, tmp_path_factory):
+        mt = hsmtest.Mount(emu, tmp_path_factory.mktemp(mount_name) / "mnt",
+                           options=["allow_delete", "list_ttl=600"])
+        try:
+            yield mt
+        finally:
+            close_mount(mt)
+    return emu, kc, m
 
 
 def close_mount(m):

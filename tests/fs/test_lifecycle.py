@@ -17,35 +17,15 @@ import pytest
 import hsmtest
 from fsutil import sh
 from lifeutil import (EACCES, EEXIST, EINVAL, EKEYEXPIRED, ENOENT, assert_failed,
-                      close_mount, ec_sign_verify, errno_of, error_fields, kp, ls,
-                      module_mount, read_info, run_ok, sdk_absent, sdk_deleted,
+                      ec_sign_verify, errno_of, error_fields, kp, ls,
+                      module_fixtures, read_info, run_ok, sdk_absent, sdk_deleted,
                       sdk_set_policy, sdk_state, shell_cat, shell_cmd, uniq, wait_until,
                       write_close_errno, write_errno)
 
 UTC = datetime.timezone.utc
 
 
-@pytest.fixture(scope="module")
-def emu():
-    e = hsmtest.Emulator(demo_keys=False)
-    try:
-        yield e
-    finally:
-        e.close()
-
-
-@pytest.fixture(scope="module")
-def kc(emu):
-    return hsmtest.sdk_clients(emu)[0]
-
-
-@pytest.fixture(scope="module")
-def m(emu, tmp_path_factory):
-    mt = module_mount(emu, tmp_path_factory, ["allow_delete", "list_ttl=600"])
-    try:
-        yield mt
-    finally:
-        close_mount(mt)
+emu, kc, m = module_fixtures("lifemnt")
 
 
 def ctl(m):

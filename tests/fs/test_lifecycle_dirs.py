@@ -14,33 +14,13 @@ import pytest
 import hsmtest
 from fsutil import sh
 from lifeutil import (EEXIST, ENOENT, EPERM, assert_failed, close_mount, ec_sign_verify,
-                      errno_of, kp, ls, module_mount, read_info, sdk_absent,
+                      errno_of, kp, ls, module_fixtures, read_info, sdk_absent,
                       sdk_deleted, sdk_state, shell_cmd, uniq)
 
 UTC = datetime.timezone.utc
 
 
-@pytest.fixture(scope="module")
-def emu():
-    e = hsmtest.Emulator(demo_keys=False)
-    try:
-        yield e
-    finally:
-        e.close()
-
-
-@pytest.fixture(scope="module")
-def kc(emu):
-    return hsmtest.sdk_clients(emu)[0]
-
-
-@pytest.fixture(scope="module")
-def m(emu, tmp_path_factory):
-    mt = module_mount(emu, tmp_path_factory, ["allow_delete", "list_ttl=600"], name="dirmnt")
-    try:
-        yield mt
-    finally:
-        close_mount(mt)
+emu, kc, m = module_fixtures("dirmnt")
 
 
 def dp(m, name="", f=""):
