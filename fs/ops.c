@@ -143,7 +143,9 @@ static mode_t file_mode(const struct node *nd)
 	case N_RESTORE:
 		return 0200;
 	case N_KSVC:
-		return nd->svc == S_ROTATION ? 0644 : 0444;
+		/* The backup blob is the key itself, wrapped for the HSM: the
+		 * owner's and the group's (DESIGN.md §3.4), never everyone's. */
+		return nd->svc == S_ROTATION ? 0644 : 0440;
 	default:
 		return 0444;
 	}

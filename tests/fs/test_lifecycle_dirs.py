@@ -249,6 +249,9 @@ def test_other_uid_cannot_change_keys(emu, kc, tmp_path_factory):
             r = sh(f"{NOBODY} bash -c {shlex.quote(cmd)}", check=False)
             assert r.returncode != 0, cmd
             assert b"Permission denied" in r.stderr, (cmd, r.stderr)
+        # the backup blob is the key, wrapped: not for every user
+        r = sh(f"{NOBODY} cat {kp(o, name, 'backup')}", check=False)
+        assert r.returncode != 0 and b"Permission denied" in r.stderr, r.stderr
         assert sdk_state(kc, name) == before
         assert sdk_absent(kc, name + "-x") and sdk_absent(kc, name + "-y")
         assert sdk_absent(kc, gone) and sdk_deleted(kc, gone) is not None
