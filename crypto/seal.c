@@ -343,7 +343,7 @@ int sealer_update(struct sealer *s, const uint8_t *in, size_t len,
 			rc = chunk_seal(&s->h, s->key, s->counter, false,
 					secret_bytes(s->buf), c, buf + pos);
 			if (rc < 0)
-				goto fail;
+				goto free_buf;
 			s->counter++;
 			pos += c + SEAL_TAG_LEN;
 			s->fill = 0;
@@ -358,8 +358,8 @@ int sealer_update(struct sealer *s, const uint8_t *in, size_t len,
 	*out = buf;
 	*out_len = pos;
 	return 0;
-fail:
-	s->failed = true;
+free_buf:
+	s->failed = true;	/* a chunk lost: the stream cannot go on */
 	free(buf);
 	return rc;
 }
@@ -490,7 +490,7 @@ static int unsealer_body(struct unsealer *u, const uint8_t *in, size_t len,
 	while (len > 0) {
 		if (u->cfill == u->unit &&
 		    (rc = unsealer_open(u, false, secret_bytes(pt), &pos)) < 0)
-			goto fail;
+			goto free_pt;
 		take = u->unit - u->cfill < len ? u->unit - u->cfill : len;
 		memcpy(u->cbuf + u->cfill, in, take);
 		u->cfill += take;
@@ -499,8 +499,8 @@ static int unsealer_body(struct unsealer *u, const uint8_t *in, size_t len,
 	}
 	*out = pt;
 	return 0;
-fail:
-	secret_free(pt);
+free_pt:
+	secret_free(pt);	/* wipes this call's verified chunks too */
 	return rc;
 }
 

@@ -129,6 +129,30 @@ static int unseal_all(const uint8_t *blob, size_t len, size_t slice,
 	return rc;
 }
 
+static int deny_key(void *arg, const struct seal_header *h,
+		    uint8_t key[SEAL_KEY_LEN])
+{
+	(void)arg;
+	(void)key;
+	return strcmp(h->kid, EX_KID) == 0 ? -EACCES : -EINVAL;
+}
+
+/* The unwrap's error is the unsealer's; nothing comes out. */
+static void test_key_error(void)
+{
+	uint8_t ex[256];
+	size_t n = unhex_to(EX_HEADER EX_CHUNKS, ex);
+	struct unsealer *u;
+	struct secret *o = NULL;
+
+	if (unsealer_new(deny_key, NULL, &u) < 0)
+		abort();
+	is_int(unsealer_update(u, ex, n, &o), -EACCES, "key error: the unwrap's errno, called with the parsed header");
+	ok(o == NULL, "key error: no plaintext");
+	is_int(unsealer_finish(u, &o), -EBADMSG, "key error: finish fails after it");
+	unsealer_free(u);
+}
+
 static void test_example(void)
 {
 	uint8_t want[512], *blob, *pt;
@@ -382,6 +406,7 @@ int main(void)
 	for (i = 0; i < sizeof(ex_wrapped); i++)
 		ex_wrapped[i] = (uint8_t)(0xb0 + i);
 	test_example();
+	test_key_error();
 	test_round_trips();
 	test_tamper();
 	test_random_access();
