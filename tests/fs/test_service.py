@@ -4,6 +4,7 @@ The mounts here detach (no -f), as from fstab or the systemd unit: the
 command returns once the mount is up, and fusermount3 -u ends the daemon.
 """
 import os
+import shutil
 import subprocess
 import time
 
@@ -104,3 +105,56 @@ def test_fstab_0644_refused(emulator, tmp_path):
     assert r.returncode != 0
     assert "mode 0644" in r.stderr.decode(), r.stderr.decode()
     assert not hsmtest.is_mounted(mnt)
+
+
+UNIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "systemd", "hsmfs@.service")
+
+
+def test_unit_verifies(tmp_path):
+    """systemd-analyze verify on an instance of the template: no error and
+    no warning (an unknown or misplaced directive is only a warning).  The
+    ExecStart= program is the hsmfs under test: verify checks it exists."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    text = open(UNIT).read()
+    assert "ExecStart=/usr/bin/hsmfs " in text
+    inst = tmp_path / "hsmfs@demo.service"
+    inst.write_text(text.replace("/usr/bin/hsmfs", hsmtest.bin_path("fs/hsmfs")))
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(inst)],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.decode().strip() == "", r.stderr.decode()
+
+
+def test_unit_no_mount_namespace():
+    """A FUSE mount made in a private mount namespace is never seen by the
+    host: none of the directives that create one may be in the unit."""
+    names = [line.split("=", 1)[0].strip() for line in open(UNIT)
+             if "=" in line and not line.lstrip().startswith("#")]
+    bad = {"ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+           "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths",
+           "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+           "ProtectControlGroups", "PrivateMounts", "TemporaryFileSystem",
+           "BindPaths", "BindReadOnlyPaths", "ProtectProc", "ProcSubset",
+           "MountAPIVFS", "RootDirectory", "RootImage"}
+    assert not bad & set(names)
+    assert "Type" in names and "CapabilityBoundingSet" in names
+
+
+def test_unit_execstart_mounts(emulator, tmp_path):
+    """The unit's ExecStart= line, as systemd would run it (Type=forking:
+    returns once mounted), with a config and a LoadCredential= copy."""
+    mnt = tmp_path / "hsm"
+    creddir = tmp_path / "credentials"
+    creddir.mkdir(mode=0o700)
+    write_cred(creddir / "hsmfs.cred", emulator, 0o400)
+    conf = {"HSMFS_URL": emulator.url, "HSMFS_MOUNTPOINT": str(mnt),
+            "HSMFS_OPTIONS": f"cafile={emulator.ca},default_permissions"}
+    line = [x.split("=", 1)[1] for x in open(UNIT) if x.startswith("ExecStart=")][0]
+    argv = [conf.get(w[2:-1], w) if w.startswith("${") else w for w in line.split()]
+    argv = [w.replace("%d", str(creddir)) for w in argv]
+    argv[0] = hsmtest.bin_path("fs/hsmfs")
+    mnt.mkdir()
+    r = subprocess.run(argv, env=clean_env(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr.decode()
+    check_and_unmount(str(mnt))
