@@ -2,14 +2,17 @@
  * options.c - hsmfs options: fuse_opt table, validation, usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "hsm_client.h"
+#include "secret.h"
 #include "options.h"
 
 enum { KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMS };
@@ -24,6 +27,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("mkdir_key=%s", mkdir_key),
 	OPT("shells=%s", shells),
 	OPT("audit=%s", audit),
+	OPT("credentials=%s", credentials),
 	OPT("metrics_per_key", metrics_per_key),
 	OPT("timeout=%d", timeout),
 	OPT("retries=%d", retries),
@@ -184,6 +188,130 @@ static int split_shells(struct fs_options *o)
 	return 0;
 }
 
+/* What a credentials file may set: the variables client/cred.c reads. */
+static const char *const cred_keys[] = {
+	"AZURE_ACCESS_TOKEN", "AZURE_AUTHORITY_HOST",
+	"AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_ID",
+	"AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE",
+	"AZURE_POD_IDENTITY_AUTHORITY_HOST", "AZURE_TENANT_ID", NULL
+};
+
+static bool cred_key_known(const char *k)
+{
+	size_t i;
+
+	for (i = 0; cred_keys[i] != NULL; i++)
+		if (strcmp(k, cred_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Open the credentials file and refuse one another user could have read
+ * or written: a regular file (no symlink), owned by root or by us, with
+ * no group or other bits.  Returns the descriptor or -1.
+ */
+static int cred_open(const char *path, char *errbuf, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(errbuf, errlen, "credentials=%s: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		snprintf(errbuf, errlen, "credentials=%s: not a regular file",
+			 path);
+	else if (st.st_uid != 0 && st.st_uid != getuid())
+		snprintf(errbuf, errlen, "credentials=%s: owned by uid %u, "
+			 "not by root or the mounting user", path,
+			 (unsigned)st.st_uid);
+	else if (st.st_mode & 077)
+		snprintf(errbuf, errlen, "credentials=%s: mode %04o, must not "
+			 "be readable or writable by group or others (chmod 600)",
+			 path, (unsigned)(st.st_mode & 07777));
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* One line "KEY=VALUE" (or blank, or a # comment) into the environment. */
+static int cred_line(char *line, int lineno, const char *path,
+		     char *errbuf, size_t errlen)
+{
+	char *eq, *k = line;
+
+	while (*k == ' ' || *k == '\t')
+		k++;
+	if (*k == '\0' || *k == '#')
+		return 0;
+	eq = strchr(k, '=');
+	if (eq == NULL) {
+		snprintf(errbuf, errlen, "credentials=%s:%d: not KEY=VALUE",
+			 path, lineno);
+		return -1;
+	}
+	*eq = '\0';
+	if (!cred_key_known(k)) {
+		/* The name only: a misplaced value might be a secret. */
+		snprintf(errbuf, errlen, "credentials=%s:%d: unknown key %.64s",
+			 path, lineno, k);
+		return -1;
+	}
+	if (setenv(k, eq + 1, 1) != 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * credentials=FILE: AZURE_* lines put into our environment, where the
+ * client reads them (client/cred.c) when it is made; the file's text is
+ * wiped.  Done here, before the client exists, so every auth kind works
+ * from the file exactly as from the environment.
+ */
+static int load_credentials(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	char buf[16384], *line, *save = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd, lineno = 0, rc = 0;
+
+	if (o->credentials == NULL)
+		return 0;
+	if (abs_path(&o->credentials, "credentials", errbuf, errlen))
+		return -1;
+	fd = cred_open(o->credentials, errbuf, errlen);
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (n < 0 || len == sizeof(buf) - 1) {
+		snprintf(errbuf, errlen, "credentials=%s: %s", o->credentials,
+			 n < 0 ? strerror(errno) : "larger than 16 KiB");
+		rc = -1;
+		goto out_wipe;
+	}
+	buf[len] = '\0';
+	/* strtok_r() skips empty lines: count them by hand. */
+	for (line = buf; rc == 0 && line != NULL; line = save) {
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		lineno++;
+		rc = cred_line(line, lineno, o->credentials, errbuf, errlen);
+	}
+out_wipe:
+	secret_wipe(buf, sizeof(buf));
+	return rc;
+}
+
 int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 {
 	char *save = NULL, *tok, *copy;
@@ -250,7 +378,8 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 	}
 	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
 	    abs_path(&o->token_file, "token_file", errbuf, errlen) ||
-	    check_audit(o, errbuf, errlen))
+	    check_audit(o, errbuf, errlen) ||
+	    load_credentials(o, errbuf, errlen))
 		return -1;
 	if (split_shells(o)) {
 		snprintf(errbuf, errlen, "out of memory");
@@ -270,6 +399,7 @@ void options_free(struct fs_options *o)
 	free(o->mkdir_key);
 	free(o->shells);
 	free(o->audit);
+	free(o->credentials);
 	free(o->url_arg);
 	for (i = 0; i < o->n_urls; i++)
 		free(o->urls[i]);
@@ -307,6 +437,8 @@ void options_usage(const char *prog)
 	       "    -o audit=syslog|PATH|off  audit log of every operation on a key: syslog\n"
 	       "                            (authpriv, the default), JSON lines appended to\n"
 	       "                            PATH (mode 0600, reopened on SIGHUP), or none\n"
+	       "    -o credentials=FILE     AZURE_* settings, KEY=VALUE lines (mode 0600,\n"
+	       "                            owned by root or you), instead of the environment\n"
 	       "    -o metrics_per_key      the metrics file counts operations by key too\n"
 	       "    -h, --help              this text, then libfuse's options\n"
 	       "    -V, --version           print versions\n"

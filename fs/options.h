@@ -26,6 +26,7 @@ struct fs_options {
 	char *mkdir_key;
 	char *shells;		/* colon-separated shell basenames */
 	char *audit;		/* syslog (NULL), off, or a PATH */
+	char *credentials;	/* FILE of AZURE_* lines, read by options_check() */
 	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;
@@ -64,7 +65,8 @@ int options_parse(struct fuse_args *args, struct fs_options *opts,
  * Validate parsed options: numbers in range, auth and mkdir_key names,
  * URL list, allow_other only with default_permissions, and make relative
  * paths (cafile, token_file) absolute because daemonising changes the
- * directory to /.  Returns 0, or -1 with a one-line message in errbuf.
+ * directory to /.  credentials=FILE is read here: its AZURE_* values are
+ * put into the environment, for the client to read when it is made.  Returns 0, or -1 with a one-line message in errbuf.
  */
 int options_check(struct fs_options *opts, char *errbuf, size_t errlen);
 

@@ -1,7 +1,9 @@
 /* Unit tests: option parsing and validation. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "options.h"
 #include "tap.h"
@@ -26,6 +28,86 @@ static bool has_arg(const struct fuse_args *a, const char *s)
 		if (strstr(a->argv[i], s))
 			return true;
 	return false;
+}
+
+/* Write text to a fresh file of mode `mode`; returns its path (static). */
+static const char *cred_file(const char *text, mode_t mode)
+{
+	static char path[] = "/tmp/hsmfs-test-cred-XXXXXX";
+	int fd;
+
+	strcpy(path, "/tmp/hsmfs-test-cred-XXXXXX");
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		abort();
+	fchmod(fd, mode);
+	close(fd);
+	return path;
+}
+
+/* Mount with -o credentials=FILE; returns options_check()'s result. */
+static int parse_cred(const char *path, char *err, size_t len)
+{
+	char opt[256];
+	const char *argv[] = { "hsmfs", "u", "/m", "-o", opt, NULL };
+	struct fs_options o;
+	struct fuse_args args;
+	int rc;
+
+	snprintf(opt, sizeof(opt), "credentials=%s", path);
+	rc = parse(5, argv, &o, &args, err, len);
+	fuse_opt_free_args(&args);
+	options_free(&o);
+	return rc;
+}
+
+static void test_credentials(void)
+{
+	char err[512];
+	const char *p;
+	int rc;
+
+	unsetenv("AZURE_CLIENT_ID");
+	unsetenv("AZURE_CLIENT_SECRET");
+	p = cred_file("# a comment\n\nAZURE_CLIENT_ID=app-1\n"
+		      "  AZURE_CLIENT_SECRET=s=e=c\n", 0600);
+	rc = parse_cred(p, err, sizeof(err));
+	ok(rc == 0, "credentials file 0600: %s", rc ? err : "");
+	ok(getenv("AZURE_CLIENT_ID") && strcmp(getenv("AZURE_CLIENT_ID"), "app-1") == 0 &&
+	   getenv("AZURE_CLIENT_SECRET") &&
+	   strcmp(getenv("AZURE_CLIENT_SECRET"), "s=e=c") == 0,
+	   "its values are in the environment (value split at the first =)");
+	chmod(p, 0640);
+	ok(parse_cred(p, err, sizeof(err)) == -1 && strstr(err, "mode 0640") &&
+	   strstr(err, "group or others") && !strchr(err, '\n'),
+	   "group-readable file refused: %s", err);
+	chmod(p, 0602);
+	ok(parse_cred(p, err, sizeof(err)) == -1 && strstr(err, "mode 0602"),
+	   "other-writable file refused");
+	unlink(p);
+	p = cred_file("AZURE_TENANT_ID=t\nAZURE_CLIENT_ID=x\nHOME=/root\n", 0600);
+	ok(parse_cred(p, err, sizeof(err)) == -1 && strstr(err, ":3: unknown key HOME"),
+	   "unknown key refused with its line number: %s", err);
+	unlink(p);
+	p = cred_file("AZURE_CLIENT_SECRET=abc\nthe-secret-value\n", 0600);
+	ok(parse_cred(p, err, sizeof(err)) == -1 && strstr(err, ":2: not KEY=VALUE") &&
+	   !strstr(err, "the-secret"), "a line without = refused, its text not echoed");
+	unlink(p);
+	ok(parse_cred("/tmp", err, sizeof(err)) == -1 && strstr(err, "not a regular file"),
+	   "a directory refused");
+	p = cred_file("", 0600);
+	unlink(p);
+	if (symlink("/etc/hostname", p) == 0) {
+		ok(parse_cred(p, err, sizeof(err)) == -1, "a symlink refused: %s", err);
+		unlink(p);
+	}
+	p = cred_file("AZURE_CLIENT_ID=x\n", 0600);
+	if (getuid() == 0 && chown(p, 4242, 4242) == 0)
+		ok(parse_cred(p, err, sizeof(err)) == -1 && strstr(err, "owned by uid 4242"),
+		   "a file of another user refused");
+	unlink(p);
+	ok(parse_cred("no-such-cred", err, sizeof(err)) == -1 && strstr(err, "/no-such-cred"),
+	   "missing file: one line with the absolute path");
 }
 
 int main(void)
@@ -116,5 +198,6 @@ int main(void)
 		fuse_opt_free_args(&args);
 		options_free(&o);
 	}
+	test_credentials();
 	return done_testing();
 }
