@@ -51,6 +51,24 @@ static int op_end(struct fs_state *fs, const struct scope *sc,
 	return f->err ? fs_fail(fs, sc, path, f) : 0;
 }
 
+/* Did the run end because the caller was interrupted? */
+static bool interrupted(int err, const struct fs_fail *f)
+{
+	return err == -EINTR || (err && f->err == -EINTR);
+}
+
+/*
+ * After an interrupted run: the interrupted read itself is EINTR, but a
+ * later read must not be (callers retry EINTR at once, forever), nor may
+ * it run the operation again on input the run consumed.  ECANCELED, and
+ * the `error` file says what to do.
+ */
+static void cancelled(struct fs_fail *f)
+{
+	fail_local(f, -ECANCELED, "the operation was interrupted before the "
+		   "service answered and its input is gone: write it again");
+}
+
 /* Run x, counting it as a call in flight. */
 static int op_run(struct fs_state *fs, struct opx *x, struct hsm_call *call,
 		  struct secret **out, struct fs_fail *f)
@@ -60,6 +78,8 @@ static int op_run(struct fs_state *fs, struct opx *x, struct hsm_call *call,
 	metrics_calls_add(fs->metrics, 1);
 	err = opx_run(x, &fs->env, call, out, f);
 	metrics_calls_add(fs->metrics, -1);
+	if (err && f->err == 0)		/* every failure carries its detail */
+		fail_local(f, err, strerrordesc_np(-err));
 	return err;
 }
 
@@ -99,9 +119,14 @@ static int answer_request(struct fs_state *fs, struct handle *h,
 		call_init(&call);
 		t0 = mono_us();
 		err = op_run(fs, &r->x, &call, &r->out, &r->fail);
-		if (err == -EINTR || (err && r->fail.err == -EINTR)) {
-			/* Interrupted: the caller asked to stop, and the
-			 * request is left for the next reader. */
+		if (interrupted(err, &r->fail)) {
+			/* The caller asked to stop.  The run consumed the
+			 * input, so a later reader must not run it again
+			 * (it would sign the empty message): the request
+			 * ends here, and re-reads say so. */
+			r->ran = true;
+			op_end(fs, sc, h->path, &r->x, NULL, t0, &r->fail);
+			cancelled(&r->fail);
 			pthread_mutex_unlock(&r->lock);
 			return -EINTR;
 		}
@@ -185,13 +210,14 @@ static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 			     &h->u.run.fail);
 		op_end(fs, NULL, h->path, &h->u.run.x, call.err.request_id,
 		       t0, &h->u.run.fail);
-		if (err) {
-			/* an interrupted run is not kept: the next read
-			 * tries again */
-			if (err == -EINTR)
-				h->u.run.fail.err = 0;
-			return err;
+		if (interrupted(err, &h->u.run.fail)) {
+			/* The input is consumed: later reads fail until a
+			 * write starts a new operation. */
+			cancelled(&h->u.run.fail);
+			return -EINTR;
 		}
+		if (err)
+			return err;
 		h->u.run.pos = 0;
 	}
 	return handle_read_stream(h->u.run.out, &h->u.run.pos, buf, size);

@@ -4,9 +4,7 @@
  *
  * Conventions: every callback returns 0, a count or a negative errno;
  * every failure a caller can see goes through fs_fail() (fail.c), with
- * two exceptions: lookups answer "no such name" quietly, and a reader
- * interrupted while a two-command request runs (the caller asked to stop;
- * the request waits for the next reader).  With nullpath_ok, libfuse
+ * one exception: lookups answer "no such name" quietly.  With nullpath_ok, libfuse
  * passes path NULL to every callback called through an open handle, so
  * those take the path from the handle (path_of()).
  */

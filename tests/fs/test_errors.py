@@ -266,3 +266,60 @@ def test_every_failure_is_in_the_error_file(mnt, cmd, file, err):
              check=False).stdout.decode()
     assert "rc=0" not in out, out
     assert f"file: {file}\n" in out and "errno: %d " % err in out, out
+
+
+
+# A program interrupted (SIGALRM, whose handler raises) while the service
+# works on its operation, which then reads again: prints what each got.
+INTERRUPTED = r"""
+import errno, os, signal, sys, time
+class Alarm(Exception): pass
+def on_alarm(*_): raise Alarm()
+signal.signal(signal.SIGALRM, on_alarm)
+path, mode = sys.argv[1], sys.argv[2]
+def attempt(first):
+    if first:
+        signal.alarm(1)
+    try:
+        if mode == "two":
+            fd = os.open(path, os.O_RDONLY)     # the request runs at open
+        else:
+            fd = handle
+        data = os.read(fd, 4096)
+        print("data", data.hex(), flush=True)
+    except Alarm:
+        print("interrupted", flush=True)
+    except OSError as e:
+        print("errno", errno.errorcode[e.errno], flush=True)
+    signal.alarm(0)
+if mode == "two":
+    with open(path, "wb") as f:
+        f.write(b"msg")
+else:
+    handle = os.open(path, os.O_RDWR)
+    os.write(handle, b"msg")
+attempt(True)
+time.sleep(2.5)                                  # the stall is lifted by now
+attempt(False)
+"""
+
+
+@pytest.mark.parametrize("mode", ["two", "one"])
+def test_interrupted_operation_is_not_run_again(emulator, mount_factory, mode):
+    """An operation whose reader is interrupted while the service works is
+    over: its input is consumed, so the next read is ECANCELED (not EINTR,
+    which callers retry forever) — never a signature of the empty message."""
+    m = mount_factory(emulator, options=["timeout=20"])
+    sign = kp(m, "ec-p256", "sign")
+    run(sign, b"warm")
+    emulator.faults(ops=["sign"], stall_ms=4000)
+    try:
+        p = subprocess.Popen(["/usr/bin/python3", "-c", INTERRUPTED, sign, mode],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        time.sleep(1.5)
+        emulator.clear_faults()
+        out, err = p.communicate(timeout=20)
+    finally:
+        emulator.clear_faults()
+    assert out.decode().split("\n")[:2] == ["interrupted", "errno ECANCELED"], (out, err)
