@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 import hsmtest
+import lifeutil
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,7 @@ def life(emulator_module, tmp_path_factory):
     try:
         yield m
     finally:
-        if m.proc.poll() is None:
-            m.umount()
-        m.cleanup()
+        lifeutil.close_mount(m)       # a daemon that died fails the module
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +106,14 @@ def test_invalid_commands(life):
     m = life
     write(p(m, "ctl"), "create s2 kty=RSA size=2048\n")
     before = read(p(m, "keys", "s2", "info"))
-    for cmd in ["frobnicate\n", "set exp=2027-02-30\n", "rotate\nrotate\n", "tag x\n",
-                "create s3 kty=EC\n"]:
+    # each failure's own words in the error file (an older error of this
+    # scope would also say "message:")
+    for cmd, why in [("frobnicate\n", "frobnicate"), ("set exp=2027-02-30\n", "2027-02-30"),
+                     ("rotate\nrotate\n", "one command"), ("tag x\n", "tag"),
+                     ("create s3 kty=EC\n", "create")]:
         assert err_of(write, p(m, "keys", "s2", "ctl"), cmd) == errno.EINVAL, cmd
-        assert "message:" in read(p(m, "error")).decode()
+        text = read(p(m, "error")).decode()
+        assert "file: /keys/s2/ctl" in text and why in text.split("message:", 1)[1], (cmd, text)
     assert err_of(write, p(m, "ctl"), "rotate\n") == errno.EINVAL
     assert "root ctl takes" in read(p(m, "error")).decode()
     assert read(p(m, "keys", "s2", "info")) == before

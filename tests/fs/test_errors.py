@@ -228,12 +228,12 @@ def test_error_file_after_failed_key_lookup_at_open(emulator, mount_factory):
     m = mount_factory(emulator, options=["list_ttl=0"])
     for f in ("sign", "public.pem"):
         path = kp(m, "ec-p256", f)
-        p = subprocess.Popen(["bash", "-c", f"stat {path} >/dev/null && echo ready; read go; "
+        p = subprocess.Popen(["bash", "-c", f"stat {path} >/dev/null; echo ready $?; read go; "
                               f"cat {path} >/dev/null 2>&1 </dev/null; echo rc=$?; "
                               f"cat {m.path}/error"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
-            assert p.stdout.readline() == b"ready\n"
+            assert p.stdout.readline() == b"ready 0\n"
             emulator.faults(ops=["get"], status=403)
             out, _ = p.communicate(b"go\n", timeout=30)
         finally:
