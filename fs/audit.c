@@ -69,8 +69,13 @@ void audit_close(struct audit *a)
 {
 	if (a == NULL)
 		return;
-	if (hup_audit == a)
+	if (hup_audit == a) {
+		/* No more reopens: a SIGHUP from now on must not reach a
+		 * that is about to be freed (libfuse restores only the
+		 * handlers it set itself). */
+		signal(SIGHUP, SIG_IGN);
 		hup_audit = NULL;
+	}
 	if (a->fd >= 0)
 		close(a->fd);
 	free(a->path);

@@ -11,6 +11,7 @@
 
 #include "hsmfs.h"
 #include "log.h"
+#include "render.h"
 
 int64_t mono_ms(void)
 {
@@ -33,16 +34,6 @@ void caller_scope(struct fs_state *fs, struct scope *sc)
 	struct fuse_context *ctx = fuse_get_context();
 
 	proc_scope("/proc", ctx->pid, ctx->uid, fs->shells, sc);
-}
-
-void fmt_utc(char *buf, size_t len, time_t t)
-{
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&t, &tm) == NULL)
-		snprintf(buf, len, "none");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* The error text kept per scope. */

@@ -88,9 +88,6 @@ int64_t mono_us(void);
  */
 void fs_record(struct fs_state *fs, const struct audit_ev *ev);
 
-/* RFC 3339 UTC, or "none" for 0. */
-void fmt_utc(char *buf, size_t len, time_t t);
-
 /* The root files' texts, made at each open (malloc()ed); -errno. */
 int readme_text(struct fs_state *fs, char **out, size_t *len);
 int status_text(struct fs_state *fs, char **out, size_t *len);

@@ -49,7 +49,6 @@ static void drop_input(struct opx *x)
 	x->sig_len = 0;
 	x->sig_done = false;
 	x->in_err = 0;
-	x->started = false;
 }
 
 void opx_reset(struct opx *x)
@@ -126,7 +125,6 @@ int opx_write(struct opx *x, const void *data, size_t len)
 {
 	int err = 0;
 
-	x->started = true;
 	if (x->in_err)
 		return x->in_err;
 	switch (x->on.op) {

@@ -43,7 +43,6 @@ struct opx {
 	uint8_t *sig;		/* verify: signature in the service's format */
 	size_t sig_len;
 	int in_err;		/* sticky input error, -errno */
-	bool started;		/* any input since init/reset */
 };
 
 /*

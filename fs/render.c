@@ -28,7 +28,7 @@ void render_keyshape(const struct hsm_key *k, struct keyshape *out)
 	}
 }
 
-static void fmt_time(char *buf, size_t len, int64_t t)
+void fmt_utc(char *buf, size_t len, int64_t t)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
@@ -59,10 +59,10 @@ int render_info(const struct hsm_key *k, char **out, size_t *len)
 	f = open_memstream(&buf, &size);
 	if (f == NULL)
 		return -ENOMEM;
-	fmt_time(created, sizeof(created), k->attrs.created);
-	fmt_time(updated, sizeof(updated), k->attrs.updated);
-	fmt_time(nbf, sizeof(nbf), k->attrs.nbf);
-	fmt_time(exp, sizeof(exp), k->attrs.exp);
+	fmt_utc(created, sizeof(created), k->attrs.created);
+	fmt_utc(updated, sizeof(updated), k->attrs.updated);
+	fmt_utc(nbf, sizeof(nbf), k->attrs.nbf);
+	fmt_utc(exp, sizeof(exp), k->attrs.exp);
 	fprintf(f, "name: %s\nversion: %s\nkty: %s\n",
 		k->name ? k->name : "", k->version ? k->version : "",
 		k->kty_name);

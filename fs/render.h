@@ -38,4 +38,7 @@ int render_info(const struct hsm_key *k, char **out, size_t *len);
 int render_public(const struct hsm_key *k, EVP_PKEY **pk, char **pem,
 		  size_t *pem_len, uint8_t **der, size_t *der_len);
 
+/* RFC 3339 UTC ("2027-01-31T00:00:00Z"), or "none" for 0. */
+void fmt_utc(char *buf, size_t len, int64_t t);
+
 #endif

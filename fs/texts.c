@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hsmfs.h"
+#include "render.h"
 
 int readme_text(struct fs_state *fs, char **out, size_t *len)
 {
