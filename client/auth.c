@@ -80,9 +80,8 @@ bool auth_ready(struct auth *a)
 {
 	bool r;
 
-	/* A static token needs nothing from the challenge. */
-	if (cred_kind(a->cred) == HSM_AUTH_TOKEN)
-		return true;
+	/* Even a static token waits for a challenge: only the challenge's
+	 * resource says which hosts may see it. */
 	pthread_mutex_lock(&a->lock);
 	r = a->ready;
 	pthread_mutex_unlock(&a->lock);
@@ -195,49 +194,32 @@ int auth_parse_challenge(const char *hdr, char *tenant, size_t tlen,
 	return 0;
 }
 
-/* Scheme + host[:port] of a URL, lower-cased, into out. */
-static bool origin_of(const char *url, char *out, size_t len, char *host,
-		      size_t hlen)
-{
-	const char *p = strstr(url, "://"), *h, *end;
-	size_t n;
-
-	if (!p)
-		return false;
-	h = p + 3;
-	end = h + strcspn(h, "/?#");
-	n = (size_t)(end - url);
-	if (n >= len || (size_t)(end - h) >= hlen)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)(url[i] >= 'A' && url[i] <= 'Z' ? url[i] + 32 : url[i]);
-	out[n] = 0;
-	memcpy(host, out + (h - url), (size_t)(end - h) + 1);
-	host[strcspn(host, ":")] = 0;
-	return true;
-}
-
 bool auth_resource_allowed(const char *resource, const char *service_url)
 {
-	static const char *const domains[] = {
-		"managedhsm.azure.net", "managedhsm.usgovcloudapi.net",
-		"managedhsm.azure.cn",
-	};
-	char ro[300], rh[256], so[300], sh[256];
+	char rh[256], sh[256];
+	size_t rl, sl;
 
-	if (!origin_of(resource, ro, sizeof(ro), rh, sizeof(rh)) ||
-	    strncmp(ro, "https://", 8))
+	if (strncasecmp(resource, "https://", 8) ||
+	    !url_host(resource, rh, sizeof(rh)) ||
+	    !url_host(service_url, sh, sizeof(sh)))
 		return false;
-	for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
-		size_t dl = strlen(domains[i]), hl = strlen(rh);
+	/* The emulator: the admin wrote a loopback address in the URL, so
+	 * no name lookup can send this anywhere else. */
+	if (url_is_loopback(service_url))
+		return true;
+	rl = strlen(rh);
+	sl = strlen(sh);
+	return sl > rl + 1 && sh[sl - rl - 1] == '.' && !strcmp(sh + sl - rl, rh);
+}
 
-		if (!strcmp(rh, domains[i]) ||
-		    (hl > dl && rh[hl - dl - 1] == '.' &&
-		     !strcmp(rh + hl - dl, domains[i])))
-			return true;
-	}
-	return service_url && origin_of(service_url, so, sizeof(so), sh, sizeof(sh)) &&
-	       !strcmp(ro, so);
+/* The refusal of a token for resource to service_url, in err. */
+static enum hsm_status refuse(const char *resource, const char *service_url,
+			      struct hsm_error *err)
+{
+	err_set(err, HSM_E_AUTH, 401,
+		"%.200s asks for a token for %.200s, but its host is not a subdomain of that resource's host: refused, no token fetched or sent (check the URL: a Managed HSM is https://NAME.managedhsm.azure.net)",
+		service_url ? service_url : "?", resource);
+	return HSM_E_AUTH;
 }
 
 enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
@@ -253,14 +235,8 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 			 "the service's 401 challenge is not a usable Bearer challenge");
 		return HSM_E_AUTH;
 	}
-	if (!auth_resource_allowed(resource, service_url)) {
-		err->status = HSM_E_AUTH;
-		err->http_status = 401;
-		snprintf(err->message, sizeof(err->message),
-			 "the service at %.200s asks for a token for '%.200s', which is not a Managed HSM audience: refused",
-			 service_url ? service_url : "?", resource);
-		return HSM_E_AUTH;
-	}
+	if (!auth_resource_allowed(resource, service_url))
+		return refuse(resource, service_url, err);
 	pthread_mutex_lock(&a->lock);
 	if (strcmp(a->tenant, tenant) || strcmp(a->scope, scope)) {
 		/* A different authority or audience: the old token is not
@@ -402,11 +378,22 @@ static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
 	return HSM_OK;
 }
 
-enum hsm_status auth_header(struct auth *a, int64_t deadline_ms, char **hdr,
-			    uint64_t *gen, struct hsm_error *err)
+enum hsm_status auth_header(struct auth *a, const char *url,
+			    int64_t deadline_ms, char **hdr, uint64_t *gen,
+			    struct hsm_error *err)
 {
+	char resource[sizeof(a->resource)];
+
 	*hdr = NULL;
 	pthread_mutex_lock(&a->lock);
+	/* Checked per request, not only per challenge: another of the
+	 * configured URLs must not get the token a first one's challenge
+	 * let us fetch. */
+	if (!auth_resource_allowed(a->resource, url)) {
+		memcpy(resource, a->resource, sizeof(resource));
+		pthread_mutex_unlock(&a->lock);
+		return refuse(resource, url, err);
+	}
 	for (;;) {
 		int64_t now = now_unix(), wake;
 		bool valid = a->token && now < a->expires;

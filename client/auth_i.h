@@ -43,10 +43,11 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 			       const char *service_url, struct hsm_error *err);
 
 /*
- * Whether a challenge from service_url may ask for tokens for resource:
- * a Managed HSM audience (managedhsm.azure.net, .usgovcloudapi.net,
- * .azure.cn) or the service's own origin.  Anything else (management,
- * Graph, storage...) would let a rogue URL collect a token for it.
+ * Whether service_url may receive a token for resource (the Azure SDK's
+ * rule): resource is https:// and service_url's host ends with "." +
+ * resource's host, so a URL that is not the service never gets a token.
+ * The one exception is a service_url whose host is written as a loopback
+ * address (127.x.x.x, [::1], localhost): the emulator.
  */
 bool auth_resource_allowed(const char *resource, const char *service_url);
 
@@ -55,10 +56,13 @@ bool auth_resource_allowed(const char *resource, const char *service_url);
  * fetching or refreshing the token as needed (one thread fetches; others
  * keep using a still-valid token, or wait for the new one until
  * deadline_ms).  *hdr is malloc()ed: secret_wipe_free(*hdr, strlen) it.
- * *gen identifies the token for auth_drop().
+ * *gen identifies the token for auth_drop().  HSM_E_AUTH, with nothing
+ * fetched, when url may not receive a token for the resource
+ * (auth_resource_allowed()).
  */
-enum hsm_status auth_header(struct auth *a, int64_t deadline_ms, char **hdr,
-			    uint64_t *gen, struct hsm_error *err);
+enum hsm_status auth_header(struct auth *a, const char *url,
+			    int64_t deadline_ms, char **hdr, uint64_t *gen,
+			    struct hsm_error *err);
 
 /* The service refused token gen (401): forget it (wiped) unless a newer
  * one replaced it already. */

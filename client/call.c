@@ -147,7 +147,8 @@ static enum hsm_status exchange(struct attempt *a, uint64_t *gen,
 	bool ok;
 
 	if (!a->probe && !a->no_token) {
-		st = auth_header(c->auth, a->deadline, &hdr, gen, err);
+		st = auth_header(c->auth, c->urls[a->idx], a->deadline, &hdr,
+				 gen, err);
 		if (st != HSM_OK)
 			return st;
 	}

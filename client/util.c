@@ -3,6 +3,7 @@
  * sink, URL checks and the retry arithmetic.  Nothing here calls back
  * into the rest of client/.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,18 +159,31 @@ out:
 	return rc;
 }
 
-bool url_is_loopback(const char *url)
+bool url_host(const char *url, char *out, size_t len)
 {
 	CURLU *u = curl_url();
 	char *host = NULL;
 	bool r = false;
 
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-		r = host_is_loopback(host);
+	/* curl's parser, the one the transport uses: "https://a@b" is b. */
+	if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    *host && strlen(host) < len) {
+		for (size_t i = 0; host[i]; i++)
+			out[i] = (char)tolower((unsigned char)host[i]);
+		out[strlen(host)] = 0;
+		r = true;
+	}
 	curl_free(host);
 	curl_url_cleanup(u);
 	return r;
+}
+
+bool url_is_loopback(const char *url)
+{
+	char host[256];
+
+	return url_host(url, host, sizeof(host)) && host_is_loopback(host);
 }
 
 /* ------------------------------------------------------------- backoff */

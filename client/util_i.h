@@ -50,7 +50,12 @@ enum hsm_status err_set(struct hsm_error *err, enum hsm_status st, int http,
  */
 int url_check(const char *url, bool allow_http, char *err, size_t errlen);
 
-/* True when the URL's host is a loopback address. */
+/* The host of url, lower-cased (an IPv6 address in brackets), into out;
+ * false when url does not parse or the host does not fit. */
+bool url_host(const char *url, char *out, size_t len);
+
+/* True when the URL's host is written as a loopback address (127.x.x.x,
+ * [::1], localhost): what the URL says, not what a name resolves to. */
 bool url_is_loopback(const char *url);
 
 /* Drop the trailing '/'s of s in place (NULL: nothing). */

@@ -87,28 +87,49 @@ static void test_challenges(void)
 	challenge("", -1, NULL, NULL, NULL);
 }
 
+/* The Azure SDK's rule: the request's host ends with "." + the
+ * resource's host; loopback URLs (the emulator) are the one exception. */
 static void test_resource_allowed(void)
 {
 	const char *svc = "https://myhsm.managedhsm.azure.net";
 
 	ok(auth_resource_allowed("https://managedhsm.azure.net", svc) &&
-	   auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1:8443") &&
-	   auth_resource_allowed("https://managedhsm.usgovcloudapi.net", svc) &&
-	   auth_resource_allowed("https://managedhsm.azure.cn", svc) &&
-	   auth_resource_allowed("https://x.managedhsm.azure.net", svc),
-	   "Managed HSM audiences allowed");
-	ok(!auth_resource_allowed("https://management.azure.com", svc) &&
-	   !auth_resource_allowed("https://graph.microsoft.com", svc) &&
+	   auth_resource_allowed("https://managedhsm.azure.net/", svc) &&
+	   auth_resource_allowed("https://MANAGEDHSM.azure.net", "https://MyHSM.ManagedHSM.Azure.NET:443/") &&
+	   auth_resource_allowed("https://managedhsm.usgovcloudapi.net", "https://h.managedhsm.usgovcloudapi.net") &&
+	   auth_resource_allowed("https://managedhsm.azure.cn", "https://h.managedhsm.azure.cn") &&
+	   auth_resource_allowed("https://vault.azure.net", "https://myvault.vault.azure.net") &&
+	   auth_resource_allowed("https://azure.net", svc),
+	   "the request host is a subdomain of the resource's host: allowed");
+	ok(!auth_resource_allowed("https://managedhsm.azure.net", "https://evil.example.com") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://managedhsm.azure.net") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://evilmanagedhsm.azure.net") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://myhsm.managedhsm.azure.net.evil.com") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://myhsm.managedhsm.azure.net@evil.com") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1.managedhsm.example") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://localhost.evil.com") &&
 	   !auth_resource_allowed("https://vault.azure.net", svc) &&
+	   !auth_resource_allowed("https://management.azure.com", svc) &&
+	   !auth_resource_allowed("https://graph.microsoft.com", svc) &&
 	   !auth_resource_allowed("https://evilmanagedhsm.azure.net", svc) &&
 	   !auth_resource_allowed("https://managedhsm.azure.net.evil.com", svc) &&
+	   !auth_resource_allowed("https://hsm.local", "https://hsm.local/") &&
 	   !auth_resource_allowed("http://managedhsm.azure.net", svc) &&
-	   !auth_resource_allowed("storage", svc),
-	   "other audiences refused");
-	ok(auth_resource_allowed("https://127.0.0.1:8443", "https://127.0.0.1:8443") &&
-	   auth_resource_allowed("https://HSM.local", "https://hsm.local/") &&
-	   !auth_resource_allowed("https://127.0.0.1:9999", "https://127.0.0.1:8443"),
-	   "the service's own origin allowed, nothing else");
+	   !auth_resource_allowed("storage", svc) &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "not a url") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", NULL),
+	   "any other host refused");
+	ok(auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1:8443") &&
+	   auth_resource_allowed("https://managedhsm.azure.net", "http://127.4.5.6:80/") &&
+	   auth_resource_allowed("https://managedhsm.azure.net", "https://[::1]:8443") &&
+	   auth_resource_allowed("https://managedhsm.azure.net", "https://LOCALHOST:8443") &&
+	   auth_resource_allowed("https://127.0.0.1:9999", "https://127.0.0.1:8443"),
+	   "a URL written as a loopback address: allowed");
+	ok(!auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1.nip.io") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://128.0.0.1") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://[::2]") &&
+	   !auth_resource_allowed("https://managedhsm.azure.net", "https://localhost@evil.com"),
+	   "... only as the URL writes it");
 }
 
 static void test_backoff(void)
@@ -263,13 +284,15 @@ static void test_failed_refresh_keeps_err(void)
 		free(jwt);
 		return;
 	}
-	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	st = auth_header(a, "https://x.managedhsm.azure.net", now_ms() + 1000,
+			 &hdr, &gen, &err);
 	ok(st == HSM_OK && hdr && strstr(hdr, jwt), "token read");
 	if (hdr)
 		secret_wipe_free(hdr, strlen(hdr));
 	unlink(path);
 	err_set(&err, HSM_E_SERVER, 503, "HTTP 503 from https://a.example");
-	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	st = auth_header(a, "https://x.managedhsm.azure.net", now_ms() + 1000,
+			 &hdr, &gen, &err);
 	ok(st == HSM_OK && hdr && strstr(hdr, jwt) && time(NULL) < exp,
 	   "failed refresh keeps the valid token");
 	ok(err.status == HSM_E_SERVER && err.http_status == 503 &&
@@ -280,7 +303,8 @@ static void test_failed_refresh_keeps_err(void)
 	/* Once it expired the failed refresh is the answer. */
 	while (time(NULL) < exp)
 		sleep_into_next_second(20);
-	st = auth_header(a, now_ms() + 1000, &hdr, &gen, &err);
+	st = auth_header(a, "https://x.managedhsm.azure.net", now_ms() + 1000,
+			 &hdr, &gen, &err);
 	ok(st == HSM_E_AUTH && !hdr && err.status == HSM_E_AUTH &&
 	   strstr(err.message, path), "expired: the refresh failure: %s",
 	   err.message);
