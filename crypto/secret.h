@@ -2,7 +2,9 @@
  * secret.h - a length-prefixed byte buffer that is wiped when freed.
  *
  * Anything that is key material, a token or plaintext returned by decrypt
- * or unwrap lives in a struct secret.  The type is opaque so that passing
+ * or unwrap lives in a struct secret.  Its memory is left out of core
+ * dumps (MADV_DONTDUMP) and locked against swapping while RLIMIT_MEMLOCK
+ * allows; never in the malloc() heap unless no mapping could be had.  The type is opaque so that passing
  * one to printf("%s") by mistake does not compile cleanly.
  */
 #ifndef HSMFS_CRYPTO_SECRET_H
@@ -27,6 +29,9 @@ size_t secret_len(const struct secret *s);
 /* Shorten s to len bytes (len <= secret_len(s); larger is ignored), wiping
  * the bytes cut off.  For filling a worst-case-sized secret in place. */
 void secret_truncate(struct secret *s, size_t len);
+
+/* Bytes mapped for secrets now, and how many of them are locked. */
+void secret_stats(size_t *mapped, size_t *locked);
 
 /* Wipe len bytes at p in a way the optimiser cannot remove. */
 void secret_wipe(void *p, size_t len);
