@@ -29,6 +29,7 @@
 #include "alg.h"
 #include "codec.h"
 #include "cred_i.h"
+#include "hsm_client.h"
 #include "digest.h"
 #include "json_map_i.h"
 #include "pkop.h"
@@ -50,15 +51,40 @@ struct cred {
 	char identity[128];		/* kind and client id, for logs and stats */
 
 	char *token_file;		/* HSM_AUTH_TOKEN */
-	char *env_token;		/* AZURE_ACCESS_TOKEN copy; secret */
-	char *client_id, *tenant_env, *client_secret, *authority;
+	struct secret *env_token;	/* AZURE_ACCESS_TOKEN's copy */
+	struct secret *client_secret;
+	char *client_id, *tenant_env, *authority;
 	EVP_PKEY *cert_key;		/* HSM_AUTH_CERT */
 	char *x5t;			/* base64url SHA-1 of the cert DER */
 	char *fed_file;			/* HSM_AUTH_WORKLOAD */
-	char *id_endpoint, *id_header;	/* HSM_AUTH_APPSERVICE; header secret */
+	char *id_endpoint;		/* HSM_AUTH_APPSERVICE */
+	struct secret *id_header;
 	char *imds_host;
 	char *az;			/* path of the az program */
+	char **az_env;			/* its environment: az_env_keep[] */
 };
+
+/* What az may see of our environment: where it is, whose it is, how to
+ * reach the network.  No AZURE_* credential: az signs in on its own. */
+static const char *const az_env_keep[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE",
+	"TZ", "TMPDIR", "AZURE_CONFIG_DIR", "HTTPS_PROXY", "https_proxy",
+	"HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+	"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR",
+};
+
+/* Every variable this file reads to find or prove an identity: what
+ * hsm_scrub_environment() removes once the client has its copies. */
+static const char *const cred_env[] = {
+	"AZURE_ACCESS_TOKEN", "AZURE_CLIENT_SECRET",
+	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "IDENTITY_HEADER", "MSI_SECRET",
+	"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
+	"AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST",
+	"AZURE_POD_IDENTITY_AUTHORITY_HOST", "IDENTITY_ENDPOINT",
+	"MSI_ENDPOINT",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static char *env_dup(const char *name)
 {
@@ -67,10 +93,71 @@ static char *env_dup(const char *name)
 	return v && *v ? strdup(v) : NULL;
 }
 
-static void free_secret_str(char *s)
+/* A credential from the environment: in secret memory (secret.h). */
+static struct secret *env_secret(const char *name)
 {
-	if (s)
-		secret_wipe_free(s, strlen(s));
+	const char *v = getenv(name);
+
+	return v && *v ? secret_new(v, strlen(v)) : NULL;
+}
+
+static const char *str_of(const struct secret *s)
+{
+	return (const char *)secret_bytes(s);
+}
+
+static void free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* az's environment: az_env_keep[] as set now, PATH at least. */
+static char **make_az_env(void)
+{
+	char **env = calloc(NELEM(az_env_keep) + 2, sizeof(*env));
+	size_t n = 0;
+
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < NELEM(az_env_keep); i++) {
+		const char *v = getenv(az_env_keep[i]);
+
+		if (!v)
+			continue;
+		if (asprintf(&env[n], "%s=%s", az_env_keep[i], v) < 0)
+			goto fail;
+		n++;
+	}
+	if (!getenv("PATH") && !(env[n++] = strdup("PATH=/usr/bin:/bin")))
+		goto fail;
+	return env;
+fail:
+	free_env(env);
+	return NULL;
+}
+
+void hsm_scrub_environment(void)
+{
+	for (size_t i = 0; i < NELEM(cred_env); i++) {
+		size_t nl = strlen(cred_env[i]);
+		char *victim;
+
+		do {
+			victim = NULL;
+			for (char **e = environ; e && *e && !victim; e++)
+				if (!strncmp(*e, cred_env[i], nl) && (*e)[nl] == '=')
+					victim = *e;
+			if (!victim)
+				break;
+			unsetenv(cred_env[i]);
+			/* The string itself stays where it was (the original
+			 * block, which /proc/PID/environ shows, or setenv()'s
+			 * copy): wipe it, name and all. */
+			secret_wipe(victim, strlen(victim));
+		} while (victim);
+	}
 }
 
 /* Find prog on PATH; malloc()ed path or NULL. */
@@ -250,7 +337,7 @@ static int configure_token(struct cred *c, const struct hsm_config *cfg,
 		c->token_file = strdup(cfg->token_file);
 		return c->token_file ? 0 : -1;
 	}
-	if ((c->env_token = env_dup("AZURE_ACCESS_TOKEN")))
+	if ((c->env_token = env_secret("AZURE_ACCESS_TOKEN")))
 		return 0;
 	snprintf(err, errlen, "auth=token needs token_file=PATH or AZURE_ACCESS_TOKEN");
 	return -1;
@@ -282,7 +369,7 @@ static int configure(struct cred *c, enum hsm_auth kind,
 		return configure_token(c, cfg, err, errlen);
 	case HSM_AUTH_SECRET:
 		c->client_id = env_dup("AZURE_CLIENT_ID");
-		c->client_secret = env_dup("AZURE_CLIENT_SECRET");
+		c->client_secret = env_secret("AZURE_CLIENT_SECRET");
 		if (!c->client_id || !c->client_secret) {
 			snprintf(err, errlen, "auth=secret needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (and AZURE_TENANT_ID, else the tenant of the service's challenge)");
 			return -1;
@@ -305,7 +392,7 @@ static int configure(struct cred *c, enum hsm_auth kind,
 		return 0;
 	case HSM_AUTH_APPSERVICE:
 		c->id_endpoint = env_dup("IDENTITY_ENDPOINT");
-		c->id_header = env_dup("IDENTITY_HEADER");
+		c->id_header = env_secret("IDENTITY_HEADER");
 		if (!c->id_endpoint || !c->id_header) {
 			snprintf(err, errlen, "auth=appservice needs IDENTITY_ENDPOINT and IDENTITY_HEADER");
 			return -1;
@@ -325,7 +412,7 @@ static int configure(struct cred *c, enum hsm_auth kind,
 			snprintf(err, errlen, "auth=azcli: the az program is not on PATH");
 			return -1;
 		}
-		return 0;
+		return (c->az_env = make_az_env()) ? 0 : -1;
 	default:
 		snprintf(err, errlen, "unknown auth kind");
 		return -1;
@@ -367,7 +454,8 @@ enum hsm_status cred_new(const struct hsm_config *cfg, struct xport *xp,
 		/* Nothing configured: like DefaultAzureCredential, try the
 		 * VM identity and then the Azure CLI when it is installed. */
 		if (kind == HSM_AUTH_IMDS && !getenv("AZURE_POD_IDENTITY_AUTHORITY_HOST"))
-			c->azcli_fallback = (c->az = which("az")) != NULL;
+			c->azcli_fallback = (c->az = which("az")) != NULL &&
+					    (c->az_env = make_az_env()) != NULL;
 	}
 	c->kind = kind;
 	if (configure(c, kind, cfg, err, errlen) != 0)
@@ -403,18 +491,19 @@ void cred_free(struct cred *c)
 	if (!c)
 		return;
 	free(c->token_file);
-	free_secret_str(c->env_token);
+	secret_free(c->env_token);
 	free(c->client_id);
 	free(c->tenant_env);
-	free_secret_str(c->client_secret);
+	secret_free(c->client_secret);
 	free(c->authority);
 	EVP_PKEY_free(c->cert_key);
 	free(c->x5t);
 	free(c->fed_file);
 	free(c->id_endpoint);
-	free_secret_str(c->id_header);
+	secret_free(c->id_header);
 	free(c->imds_host);
 	free(c->az);
+	free_env(c->az_env);
 	free(c);
 }
 
@@ -611,7 +700,7 @@ static enum hsm_status fetch_entra(struct cred *c, const struct cred_want *w,
 		 tenant);
 	snprintf(what, sizeof(what), "token endpoint %s", url);
 	if (c->kind == HSM_AUTH_SECRET) {
-		cred = strdup(c->client_secret);
+		cred = strdup(str_of(c->client_secret));
 		cred_len = cred ? strlen(cred) : 0;
 	} else if (c->kind == HSM_AUTH_CERT) {
 		cred = make_assertion(c, url);
@@ -690,7 +779,7 @@ static enum hsm_status fetch_mi(struct cred *c, bool imds, const struct cred_wan
 			 c->id_endpoint, strchr(c->id_endpoint, '?') ? '&' : '?',
 			 e_res, e_id ? "&client_id=" : "", e_id ? e_id : "");
 		snprintf(hline, sizeof(hline), "X-IDENTITY-HEADER: %s",
-			 c->id_header);
+			 str_of(c->id_header));
 	}
 	free_escaped(e_res);
 	free_escaped(e_id);
@@ -763,13 +852,16 @@ static enum hsm_status spawn_az(struct cred *c, char *const argv[],
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	rc = posix_spawn(pid, c->az, &fa, NULL, argv, environ);
+	/* Whatever we have open (the service's sockets, /dev/fuse, the
+	 * audit file) is none of az's business, close-on-exec or not. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	rc = posix_spawn(pid, c->az, &fa, NULL, argv, c->az_env);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (rc != 0) {
 		close(fds[0]);
 		return err_set(err, HSM_E_AUTH, 0, "cannot run %s: %s", c->az,
-			       strerror(errno));
+			       strerror(rc));
 	}
 	*out = fds[0];
 	return HSM_OK;
@@ -825,11 +917,11 @@ static enum hsm_status fetch_static(struct cred *c, char **tok, size_t *len,
 				      sizeof(why)) != 0)
 			return err_set(err, HSM_E_AUTH, 0, "%s", why);
 	} else {
-		*len = strlen(c->env_token);
+		*len = secret_len(c->env_token);
 		*tok = malloc(*len + 1);
 		if (!*tok)
 			return err_set(err, HSM_E_NOMEM, 0, "out of memory");
-		memcpy(*tok, c->env_token, *len + 1);
+		memcpy(*tok, str_of(c->env_token), *len + 1);
 	}
 	*exp = jm_jwt_exp(*tok, *len);
 	return HSM_OK;

@@ -49,6 +49,14 @@ enum hsm_status hsm_client_new(const struct hsm_config *cfg,
 			       char *errbuf, size_t errlen);
 void hsm_client_free(struct hsm_client *c);
 
+/*
+ * Remove from the environment every variable the credentials are read
+ * from (AZURE_CLIENT_SECRET, AZURE_ACCESS_TOKEN, IDENTITY_HEADER, ...) and
+ * wipe their strings, /proc/PID/environ's included.  For a program that
+ * has made its last client; not thread-safe (as setenv() is not).
+ */
+void hsm_scrub_environment(void);
+
 void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out);
 
 /* ------------------------------------------------------------------ keys */

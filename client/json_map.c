@@ -20,11 +20,20 @@ static struct json_object *parse(const char *text, size_t len)
 	struct json_tokener *tok;
 	struct json_object *o;
 
-	if (!text || len == 0 || len > (size_t)INT32_MAX)
+	if (!text || len == 0 || len >= (size_t)INT32_MAX)
 		return NULL;
 	tok = json_tokener_new();
 	if (!tok)
 		return NULL;
+	/* The tokener copies each string and number into its printbuf,
+	 * growing it by realloc(): sized for the whole text now, it never
+	 * leaves a stale copy behind, and is wiped below.  (No value is
+	 * longer than the text it came from.) */
+	if (printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+		json_tokener_free(tok);
+		return NULL;
+	}
+	printbuf_reset(tok->pb);
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	if (json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(o);
@@ -38,6 +47,7 @@ static struct json_object *parse(const char *text, size_t len)
 				break;
 			}
 	}
+	secret_wipe(tok->pb->buf, (size_t)tok->pb->size);
 	json_tokener_free(tok);
 	return o;
 }

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "secret.h"
 #include "transport_i.h"
@@ -229,6 +231,26 @@ bool xport_fatal(CURLcode cc)
 	}
 }
 
+/* curl's own socket() leaves the descriptor open across exec: a child
+ * (the Azure CLI) would inherit our connections to the service. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+				 struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* OpenSSL wipes a record's plaintext from its buffers once we read it:
+ * replies carry tokens and key material. */
+static CURLcode on_ssl_ctx(CURL *h, void *ctx, void *arg)
+{
+	(void)h;
+	(void)arg;
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
+
 /* The options every exchange sets: TLS, timeouts, callbacks. */
 static void set_common(struct xport *xp, CURL *h, const struct xport_req *rq,
 		       struct xfer *x)
@@ -249,6 +271,8 @@ static void set_common(struct xport *xp, CURL *h, const struct xport_req *rq,
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (xp->cafile)
 		curl_easy_setopt(h, CURLOPT_CAINFO, xp->cafile);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +239,10 @@ static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
 	log_open(copts->foreground, lvl);
 	if (start_service(fs, opts) != 0)
 		goto out_unmount;
+	/* The client has its copies; children and /proc/PID/environ need
+	 * not see them.  Before any thread that could read the
+	 * environment starts. */
+	hsm_scrub_environment();
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
 	/* SIGHUP reopens the audit file (log rotation) instead of
@@ -264,6 +269,13 @@ int main(int argc, char *argv[])
 	bool global = false;
 	int rc;
 
+	/* No core dumps, no ptrace or /proc/PID/mem by our uid: secrets in
+	 * memory stay ours.  First, before anything is read; inherited by
+	 * fuse_daemonize()'s fork (only exec or a change of uid resets it). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		perror("hsmfs: prctl(PR_SET_DUMPABLE)");
+		return 1;
+	}
 	rc = parse_command_line(&args, &opts, &copts, argv[0]);
 	if (rc != 0) {
 		rc = rc < 0 ? 0 : rc;	/* help and version exit 0 */
