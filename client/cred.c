@@ -29,7 +29,6 @@
 #include "alg.h"
 #include "codec.h"
 #include "cred_i.h"
-#include "hsm_client.h"
 #include "digest.h"
 #include "json_map_i.h"
 #include "pkop.h"
@@ -74,7 +73,7 @@ static const char *const az_env_keep[] = {
 };
 
 /* Every variable this file reads to find or prove an identity: what
- * hsm_scrub_environment() removes once the client has its copies. */
+ * cred_scrub_environment() removes once the client has its copies. */
 static const char *const cred_env[] = {
 	"AZURE_ACCESS_TOKEN", "AZURE_CLIENT_SECRET",
 	"AZURE_CLIENT_CERTIFICATE_PASSWORD", "IDENTITY_HEADER", "MSI_SECRET",
@@ -138,7 +137,7 @@ fail:
 	return NULL;
 }
 
-void hsm_scrub_environment(void)
+void cred_scrub_environment(void)
 {
 	for (size_t i = 0; i < NELEM(cred_env); i++) {
 		size_t nl = strlen(cred_env[i]);

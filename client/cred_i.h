@@ -52,4 +52,7 @@ enum hsm_status cred_fetch(struct cred *c, const struct cred_want *w,
 			   int64_t deadline, char **tok, size_t *len,
 			   int64_t *exp, struct hsm_error *err);
 
+/* hsm_scrub_environment(): the variables credentials come from. */
+void cred_scrub_environment(void);
+
 #endif

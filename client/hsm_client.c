@@ -14,6 +14,7 @@
 #include "auth_i.h"
 #include "call_i.h"
 #include "client_i.h"
+#include "cred_i.h"
 #include "hsm_client.h"
 #include "json_map_i.h"
 #include "names.h"
@@ -216,6 +217,11 @@ void hsm_client_free(struct hsm_client *c)
 	free(c->urls);
 	free(c->api_version);
 	free(c);
+}
+
+void hsm_scrub_environment(void)
+{
+	cred_scrub_environment();
 }
 
 void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out)
