@@ -3,6 +3,7 @@ driver (built in $HSMFS_BUILD/tests/client) against an emulator.
 
 They live here, not in conftest.py, because every suite's conftest is a
 module named "conftest" and importing from it picks whichever came first."""
+import http.server
 import json
 import os
 import subprocess
@@ -90,3 +91,20 @@ def checked(run):
     # failing calls too.
     assert "Sanitizer" not in run.stderr and "runtime error:" not in run.stderr, run
     return run
+
+
+class FakeService(http.server.BaseHTTPRequestHandler):
+    """Base of the small in-process services the client tests talk to:
+    HTTP/1.1, quiet, reply() with a Content-Length."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, code, body, headers=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

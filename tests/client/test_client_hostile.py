@@ -13,27 +13,15 @@ import time
 
 import pytest
 
-from clientutil import clean_env, hsm_call
+from clientutil import FakeService, clean_env, hsm_call
 
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/tenant", '
              'resource="https://managedhsm.azure.net"')
 DIGEST = "00" * 32
 
 
-class Hostile(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Hostile(FakeService):
     mode = None
-
-    def log_message(self, *a):
-        pass
-
-    def reply(self, code, body, headers=None):
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def any(self):
         n = int(self.headers.get("Content-Length") or 0)

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from clientutil import Run, call_argv, checked, clean_env
+from clientutil import FakeService, Run, call_argv, checked, clean_env
 
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/tenant", '
              'resource="https://managedhsm.azure.net"')
@@ -29,19 +29,7 @@ EVIL = "fake.example.test"
 GOOD = "myhsm.managedhsm.azure.net"
 
 
-class Fake(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def reply(self, code, body, headers=None):
-        self.send_response(code)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+class Fake(FakeService):
 
     def any(self):
         n = int(self.headers.get("Content-Length") or 0)
