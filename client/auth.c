@@ -30,8 +30,7 @@ struct auth {
 	char tenant[128];
 	char resource[256];
 	char scope[300];
-	char *token;			/* secret */
-	size_t token_len;
+	struct secret *token;
 	int64_t expires, refresh_at;	/* unix seconds */
 	uint64_t gen;
 	bool fetching;
@@ -69,8 +68,7 @@ void auth_free(struct auth *a)
 	if (!a)
 		return;
 	cred_free(a->cred);
-	if (a->token)
-		secret_wipe_free(a->token, a->token_len);
+	secret_free(a->token);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
 	free(a);
@@ -242,9 +240,8 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 		/* A different authority or audience: the old token is not
 		 * for it. */
 		if (a->token && a->ready) {
-			secret_wipe_free(a->token, a->token_len);
+			secret_free(a->token);
 			a->token = NULL;
-			a->token_len = 0;
 			a->expires = a->refresh_at = 0;
 		}
 	}
@@ -270,11 +267,13 @@ int64_t token_refresh_at(int64_t now, int64_t exp)
 static char *make_header(const struct auth *a)
 {
 	static const char pre[] = "Authorization: Bearer ";
-	char *h = malloc(sizeof(pre) + a->token_len);
+	size_t n = secret_len(a->token);
+	char *h = malloc(sizeof(pre) + n);
 
 	if (h) {
 		memcpy(h, pre, sizeof(pre) - 1);
-		memcpy(h + sizeof(pre) - 1, a->token, a->token_len + 1);
+		/* with the secret's terminating 0 */
+		memcpy(h + sizeof(pre) - 1, secret_bytes(a->token), n + 1);
 	}
 	return h;
 }
@@ -291,14 +290,12 @@ static bool hand_out(struct auth *a, char **hdr, uint64_t *gen)
 
 /* Take tok (fetched, expiring at exp; 0: unknown) as the token, under
  * a->lock.  Returns the time it was taken at. */
-static int64_t store_token(struct auth *a, char *tok, size_t len, int64_t exp)
+static int64_t store_token(struct auth *a, struct secret *tok, int64_t exp)
 {
 	int64_t now = now_unix();
 
-	if (a->token)
-		secret_wipe_free(a->token, a->token_len);
+	secret_free(a->token);
 	a->token = tok;
-	a->token_len = len;
 	a->expires = exp > 0 ? exp : INT64_MAX / 2;
 	if (exp > now) {
 		a->refresh_at = token_refresh_at(now, exp);
@@ -349,6 +346,7 @@ static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
 	struct hsm_error why = *err;	/* err again unless the old token is kept */
 	struct cred_want w;
 	char *tok = NULL;
+	struct secret *kept = NULL;
 	size_t len = 0;
 	int64_t exp = 0, now;
 	enum hsm_status st;
@@ -361,13 +359,20 @@ static enum hsm_status refresh(struct auth *a, int64_t deadline_ms,
 
 	__atomic_fetch_add(&a->n_fetches, 1, __ATOMIC_RELAXED);
 	st = cred_fetch(a->cred, &w, deadline_ms, &tok, &len, &exp, &why);
+	if (st == HSM_OK) {
+		/* Kept in secret memory (no core dump, no swap). */
+		kept = secret_new(tok, len);
+		secret_wipe_free(tok, len);
+		if (!kept)
+			st = err_set(&why, HSM_E_NOMEM, 0, "out of memory");
+	}
 
 	pthread_mutex_lock(&a->lock);
 	a->fetching = false;
 	pthread_cond_broadcast(&a->cond);
 	if (st != HSM_OK)
 		return keep_old(a, st, hdr, gen, &why, err);
-	now = store_token(a, tok, len, exp);
+	now = store_token(a, kept, exp);
 	/* Use what we just fetched even if it is already due for refresh
 	 * (a short or expired static token): looping back would fetch
 	 * forever. */
@@ -424,9 +429,8 @@ void auth_drop(struct auth *a, uint64_t gen)
 {
 	pthread_mutex_lock(&a->lock);
 	if (a->token && a->gen == gen) {
-		secret_wipe_free(a->token, a->token_len);
+		secret_free(a->token);
 		a->token = NULL;
-		a->token_len = 0;
 		a->expires = a->refresh_at = 0;
 	}
 	pthread_mutex_unlock(&a->lock);

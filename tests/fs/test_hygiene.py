@@ -102,6 +102,21 @@ def scan_memory(pid, needle):
     return counts
 
 
+def test_cached_token_in_dontdump_memory(emulator, mount_factory, tmp_path):
+    """The token the client keeps between calls is in secret memory.
+    (Copies curl made of the Authorization line stay in its freed
+    buffers: hsmfs(1) says so.)"""
+    tok = emulator.token()
+    tf = tmp_path / "token"
+    tf.write_text(tok + "\n")
+    tf.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))}
+    m = mount_factory(emulator, options=QUIET + ["auth=token", f"token_file={tf}"], env=env)
+    sign(m)
+    found = scan_memory(m.proc.pid, tok.encode())
+    assert found["dontdump"] >= 1, found
+
+
 def test_secrets_are_in_dontdump_memory(emulator, mount_factory):
     """A decrypted plaintext held as a pending result sits in a DontDump
     (and, within RLIMIT_MEMLOCK, locked) mapping."""
