@@ -168,6 +168,8 @@ FAKE_AZ = textwrap.dedent("""\
     #!/usr/bin/python3
     # A stand-in for the Azure CLI: gets a token from the emulator.
     import json, os, ssl, sys, time, urllib.parse, urllib.request
+    # Written in by the test: az gets none of the client's environment.
+    os.environ.update(CONF)
     with open(os.environ["FAKE_AZ_ARGS"], "w") as f:
         json.dump(sys.argv[1:], f)
     form = urllib.parse.urlencode({"grant_type": "client_credentials",
@@ -187,11 +189,11 @@ def test_azure_cli(emulator, tmp_path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
     az = bindir / "az"
-    az.write_text(FAKE_AZ)
-    az.chmod(0o755)
     args = tmp_path / "args.json"
-    env = clean_env(PATH=f"{bindir}:/usr/bin:/bin", FAKE_AZ_URL=emulator.url,
-                    FAKE_AZ_CA=emulator.ca, FAKE_AZ_ARGS=str(args))
+    az.write_text(FAKE_AZ.replace("CONF", repr(dict(
+        FAKE_AZ_URL=emulator.url, FAKE_AZ_CA=emulator.ca, FAKE_AZ_ARGS=str(args)))))
+    az.chmod(0o755)
+    env = clean_env(PATH=f"{bindir}:/usr/bin:/bin")
     run = sign_and_list(emulator, env, "azcli")
     assert json.loads(args.read_text()) == ["account", "get-access-token", "--resource",
                                             "https://managedhsm.azure.net", "-o", "json"]
