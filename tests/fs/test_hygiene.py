@@ -2,6 +2,7 @@
 environment once read, secrets in DontDump memory, the Azure CLI run with
 a minimal environment and no inherited descriptors, the service's sockets
 close-on-exec."""
+import base64
 import json
 import os
 import re
@@ -115,6 +116,25 @@ def test_cached_token_in_dontdump_memory(emulator, mount_factory, tmp_path):
     sign(m)
     found = scan_memory(m.proc.pid, tok.encode())
     assert found["dontdump"] >= 1, found
+
+
+def test_decrypted_plaintext_leaves_no_copy(emulator, mount_factory):
+    """After a remote decrypt, the daemon's memory outside DontDump mappings
+    holds no copy of the base64url plaintext the service sent as a value
+    parsed out of the reply: json-c's parse buffer and the parsed tree are
+    wiped.  (curl's receive buffer may keep the reply, '"value":"B64"',
+    which ends in a quote where the parsed copies end in a NUL; and
+    libfuse's path-based API copies each read's data into a buffer it frees
+    unwiped: both listed in hsmfs(1).)"""
+    m = mount_factory(emulator, options=QUIET)
+    secret = os.urandom(48)
+    ct = hsmtest.one_handle(kp(m, "rsa-2048", "encrypt"), secret)
+    assert hsmtest.one_handle(kp(m, "rsa-2048", "decrypt"), ct) == secret
+    b64 = base64.urlsafe_b64encode(secret).rstrip(b"=")
+    # The first 16 bytes of a freed malloc chunk hold free-list pointers:
+    # look for the tail, as a C string.
+    found = scan_memory(m.proc.pid, b64[24:] + b"\0")
+    assert found["other"] == 0, found
 
 
 def test_secrets_are_in_dontdump_memory(emulator, mount_factory):
