@@ -127,7 +127,11 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 
 	fs->opts = opts;
 	fs->uid = getuid();
-	fs->gid = getgid();
+	fs->gid = opts->has_gid ? opts->gid : getgid();
+	pthread_mutex_init(&fs->policy_lock, NULL);
+	fs->policy = opts->policy;	/* read by options_check() */
+	opts->policy = NULL;
+	fs->policy_hup = audit_hup_count();
 	fs->mounted_at = time(NULL);
 	fs->shells = opts->shell_list ? (const char *const *)opts->shell_list
 				      : proc_default_shells;
@@ -161,6 +165,7 @@ static void state_free(struct fs_state *fs)
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
+	policy_free(fs->policy);
 	audit_close(fs->audit);
 	metrics_free(fs->metrics);
 	for (i = 0; i < ROOT_MAX; i++)
