@@ -119,6 +119,9 @@ static int check_client(struct fs_options *opts)
 	return 0;
 }
 
+/* error records kept per uid: tiny, one per scope that failed */
+#define RS_ERRORS_PER_UID 1024
+
 /* The state every callback shares, before the mount. */
 static int state_init(struct fs_state *fs, struct fs_options *opts)
 {
@@ -138,9 +141,9 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 	fs->env.remote_verify = opts->remote_verify != 0;
 	fs->env.remote_encrypt = opts->remote_encrypt != 0;
 	fs->requests = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
-				    65536);
+				    (unsigned)opts->max_pending);
 	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
-				  65536);
+				  RS_ERRORS_PER_UID);
 	fs->metrics = metrics_new(opts->metrics_per_key != 0);
 	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL) {
 		fprintf(stderr, "hsmfs: out of memory\n");
