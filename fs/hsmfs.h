@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "errmap.h"
+#include "fairuse.h"
 #include "hsm_client.h"
 #include "keycache.h"
 #include "metrics.h"
@@ -36,6 +37,7 @@ struct fs_state {
 	struct keycache *kc;
 	struct reqstore *requests;	/* two-command requests */
 	struct reqstore *errors;	/* last error per scope */
+	struct fairuse *fair;		/* per-uid bytes and calls */
 	struct opx_env env;
 	const char *const *shells;
 	uid_t uid;			/* owner of the tree */

@@ -14,6 +14,7 @@
 
 struct kentry {
 	struct kentry *next;		/* hash chain */
+	struct kentry *newer, *older;	/* the LRU list */
 	char *name;
 	char *latest;			/* version id, or NULL */
 	int64_t latest_at;
@@ -39,6 +40,10 @@ struct keycache {
 	 * before may have read is not cached (it may predate the change). */
 	uint64_t gen;
 	struct kentry *tab[KC_BUCKETS];
+	/* Least recently used entries go first past KC_MAX_ENTRIES, so
+	 * names looked up (and missed) by anyone never grow it further. */
+	struct kentry *newest, *oldest;
+	size_t n_entries;
 	struct kc_stats stats;
 };
 
@@ -110,6 +115,47 @@ static unsigned hash(const char *s)
 	return h % KC_BUCKETS;
 }
 
+static void lru_del(struct keycache *kc, struct kentry *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		kc->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		kc->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void lru_push(struct keycache *kc, struct kentry *e)
+{
+	e->older = kc->newest;
+	e->newer = NULL;
+	if (kc->newest != NULL)
+		kc->newest->newer = e;
+	else
+		kc->oldest = e;
+	kc->newest = e;
+}
+
+static void entry_free(struct kentry *e);
+
+/* Take e out of the table and free it (lock held). */
+static void entry_drop(struct keycache *kc, struct kentry *e)
+{
+	struct kentry **pp = &kc->tab[hash(e->name)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	lru_del(kc, e);
+	kc->n_entries--;
+	entry_free(e);
+}
+
+/* NAME's entry, now the most recently used; create: made when missing
+ * (the least recently used going past KC_MAX_ENTRIES). */
 static struct kentry *find(struct keycache *kc, const char *name, bool create)
 {
 	unsigned h = hash(name);
@@ -117,9 +163,14 @@ static struct kentry *find(struct keycache *kc, const char *name, bool create)
 
 	for (e = kc->tab[h]; e != NULL; e = e->next)
 		if (strcmp(e->name, name) == 0)
-			return e;
-	if (!create)
-		return NULL;
+			break;
+	if (e != NULL || !create) {
+		if (e != NULL && e != kc->newest) {
+			lru_del(kc, e);
+			lru_push(kc, e);
+		}
+		return e;
+	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
@@ -128,8 +179,12 @@ static struct kentry *find(struct keycache *kc, const char *name, bool create)
 		free(e);
 		return NULL;
 	}
+	while (kc->n_entries >= KC_MAX_ENTRIES && kc->oldest != NULL)
+		entry_drop(kc, kc->oldest);
 	e->next = kc->tab[h];
 	kc->tab[h] = e;
+	lru_push(kc, e);
+	kc->n_entries++;
 	return e;
 }
 
@@ -169,14 +224,9 @@ static void flush_locked(struct keycache *kc)
 {
 	size_t i;
 
-	for (i = 0; i < KC_BUCKETS; i++) {
-		while (kc->tab[i] != NULL) {
-			struct kentry *e = kc->tab[i];
-
-			kc->tab[i] = e->next;
-			entry_free(e);
-		}
-	}
+	for (i = 0; i < KC_BUCKETS; i++)
+		while (kc->tab[i] != NULL)
+			entry_drop(kc, kc->tab[i]);
 	kc_names_free(kc->names, kc->n_names);
 	free(kc->created);
 	free(kc->updated);
@@ -237,22 +287,14 @@ static bool list_fresh(struct keycache *kc)
 
 void kc_forget(struct keycache *kc, const char *name)
 {
-	struct kentry **pp, *e;
+	struct kentry *e;
 
 	pthread_mutex_lock(&kc->lock);
 	/* The names stay for stale serving; the next lookup fetches. */
 	kc->list_stale = true;
 	kc->gen++;
-	if (name != NULL) {
-		for (pp = &kc->tab[hash(name)]; (e = *pp) != NULL;
-		     pp = &e->next) {
-			if (strcmp(e->name, name) == 0) {
-				*pp = e->next;
-				entry_free(e);
-				break;
-			}
-		}
-	}
+	if (name != NULL && (e = find(kc, name, false)) != NULL)
+		entry_drop(kc, e);
 	pthread_mutex_unlock(&kc->lock);
 }
 
@@ -392,6 +434,7 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 	struct kver *v = NULL;
 	enum hsm_status st;
 	char **hit = NULL;
+	uint64_t gen;
 
 	if (created)
 		*created = 0;
@@ -414,8 +457,21 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 		pthread_mutex_unlock(&kc->lock);
 		return HSM_OK;
 	}
+	if (hit == NULL && list_fresh(kc)) {
+		/* A key made elsewhere shows within list_ttl (§3.2). */
+		kc->stats.hits++;
+		pthread_mutex_unlock(&kc->lock);
+		return HSM_E_NOT_FOUND;
+	}
+	gen = kc->gen;
 	pthread_mutex_unlock(&kc->lock);
 	st = kc_get(kc, call, name, NULL, &v);
+	/* A name that is not a key: fetch the list now, so that the next
+	 * ones are answered from it for list_ttl without a request each
+	 * (DESIGN.md §3.4: stats of made-up names must not cost the
+	 * service a request per name).  list_ttl=0 asks for each. */
+	if (st == HSM_E_NOT_FOUND && kc->list_ttl > 0)
+		refresh_list(kc, call, gen);	/* failed: as before */
 	if (st == HSM_OK) {
 		if (created)
 			*created = v->key.attrs.created;
@@ -599,5 +655,6 @@ void kc_get_stats(struct keycache *kc, struct kc_stats *out)
 {
 	pthread_mutex_lock(&kc->lock);
 	*out = kc->stats;
+	out->entries = kc->n_entries;
 	pthread_mutex_unlock(&kc->lock);
 }

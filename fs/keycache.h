@@ -5,7 +5,8 @@
  * - per key version, the public bundle and everything rendered from it
  *   (immutable: kept until flushed);
  * - per key, the latest-version pointer, refreshed after list_ttl;
- * - misses (key not found), remembered neg_ttl (5 s).
+ * - misses (key not found), remembered neg_ttl (5 s);
+ * at most KC_MAX_ENTRIES keys' entries, least recently used first out.
  * When a refresh fails because the service cannot be reached (transport,
  * timeout, throttling, 5xx), stale entries keep being served.
  *
@@ -65,9 +66,14 @@ struct kver *kver_build(struct hsm_key *k);
 
 struct keycache;
 
+/* Keys whose entries are kept (the least recently used go first): room
+ * for 5,000 keys and their misses, a few MB at most. */
+#define KC_MAX_ENTRIES 8192
+
 /* Counters for status. */
 struct kc_stats {
 	uint64_t hits, misses, stale_served;
+	size_t entries;			/* keys' entries kept */
 };
 
 /*

@@ -145,7 +145,9 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
 				  RS_ERRORS_PER_UID);
 	fs->metrics = metrics_new(opts->metrics_per_key != 0);
-	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL) {
+	fs->fair = fu_new(opts->max_pending_bytes, (unsigned)opts->max_calls);
+	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL ||
+	    fs->fair == NULL) {
 		fprintf(stderr, "hsmfs: out of memory\n");
 		return -1;
 	}
@@ -168,6 +170,7 @@ static void state_free(struct fs_state *fs)
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
+	fu_free(fs->fair);
 	policy_free(fs->policy);
 	audit_close(fs->audit);
 	metrics_free(fs->metrics);

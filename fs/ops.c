@@ -23,6 +23,11 @@
 #include "resolve.h"
 
 #define RANDOM_MAX_PER_OPEN (1u << 20)
+/* At most 32 HSM calls (of 128 bytes) per read: a read holds a worker
+ * thread for its whole length, and one user's many readers must not
+ * hold them all (DESIGN.md §3.4).  A short read of a stream is legal;
+ * every reader loops. */
+#define RANDOM_MAX_PER_READ 4096u
 
 /* The entries of /, in readdir's order: a new root file is a line here. */
 static const struct root_entry root_entries[] = {
@@ -448,7 +453,8 @@ out:
 
 /* ------------------------------------------------------------ I/O */
 
-/* random: as many bytes as asked, up to RANDOM_MAX_PER_OPEN per open. */
+/* random: as many bytes as asked up to RANDOM_MAX_PER_READ, and
+ * RANDOM_MAX_PER_OPEN per open; a call slot of the caller's uid. */
 static int read_random(struct fs_state *fs, struct handle *h, char *buf,
 		       size_t size)
 {
@@ -459,13 +465,18 @@ static int read_random(struct fs_state *fs, struct handle *h, char *buf,
 
 	if (size > RANDOM_MAX_PER_OPEN - h->u.random.served)
 		size = RANDOM_MAX_PER_OPEN - h->u.random.served;
+	if (size > RANDOM_MAX_PER_READ)
+		size = RANDOM_MAX_PER_READ;
 	if (size == 0)
 		return 0;
+	if (call_slot(fs, &f) != 0)
+		return fs_fail(fs, NULL, h->path, &f);
 	call_init(&call);
 	t0 = mono_us();
 	metrics_calls_add(fs->metrics, 1);
 	st = hsm_random(fs->client, &call, (uint8_t *)buf, size);
 	metrics_calls_add(fs->metrics, -1);
+	call_slot_end(fs);
 	/* Not an operation on a key: counted, not audited. */
 	metrics_op_done(fs->metrics, NULL, "random", hsm_status_err(st),
 			(uint64_t)(mono_us() - t0));

@@ -69,7 +69,7 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	}
 	if (f->fail)
 		return f->fail;
-	if (strcmp(name, "missing") == 0)
+	if (strcmp(name, "missing") == 0 || strncmp(name, "nokey-", 6) == 0)
 		return HSM_E_NOT_FOUND;
 	snprintf(v, sizeof(v), "v%d", version ? atoi(version + 1) : f->version);
 	fake_ec_key(out, f->ec, name, v);
@@ -79,6 +79,49 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 static int64_t f_now(void *arg)
 {
 	return ((struct fake *)arg)->now;
+}
+
+/*
+ * Made-up names (issue 11: 20,000 stats cost 20,002 requests and grew
+ * the cache for good): the first miss fetches the list, which answers
+ * the next ones without a request; with list_ttl=0 each is asked for,
+ * but the entries stay within KC_MAX_ENTRIES.
+ */
+static void test_made_up_names(struct fake *f, struct kc_backend *be)
+{
+	struct keycache *kc = kc_new(be, 30000, 5000);
+	struct kc_stats st;
+	char name[32];
+	int i, gets = f->gets, lists = f->lists;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "nokey-%d", i);
+		if (kc_key_exists(kc, NULL, name, NULL, NULL) != HSM_E_NOT_FOUND)
+			break;
+	}
+	is_int(i, 20000, "every made-up name is no key");
+	ok(f->gets - gets == 1 && f->lists - lists == 1,
+	   "one get and one list for 20,000 names (%d, %d)",
+	   f->gets - gets, f->lists - lists);
+	ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK,
+	   "a listed key still exists");
+	kc_free(kc);
+	kc = kc_new(be, 0, 5000);
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "nokey-%d", i);
+		kc_key_exists(kc, NULL, name, NULL, NULL);
+	}
+	kc_get_stats(kc, &st);
+	ok(st.entries <= KC_MAX_ENTRIES, "at most %d entries (%zu)",
+	   KC_MAX_ENTRIES, st.entries);
+	{
+		struct kver *v = NULL;
+
+		ok(kc_get(kc, NULL, "alpha", NULL, &v) == HSM_OK && v != NULL,
+		   "a key still found past the bound");
+		kver_put(v);
+	}
+	kc_free(kc);
 }
 
 int main(void)
@@ -227,6 +270,7 @@ int main(void)
 	kver_put(w);
 	kver_put(v);
 	kc_free(kc);
+	test_made_up_names(&f, &be);
 	EVP_PKEY_free(f.ec);
 	return done_testing();
 }
