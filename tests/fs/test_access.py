@@ -34,7 +34,8 @@ def shared(emulator):
 
     def mount(*options, name="mnt"):
         m = hsmtest.Mount(emulator, os.path.join(top, name),
-                          options=["allow_other", "default_permissions", *options])
+                          options=["allow_other", "default_permissions", "audit=off",
+                                   *options])
         mounts.append(m)
         return m
     try:
