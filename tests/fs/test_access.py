@@ -173,20 +173,30 @@ def test_policy_reread_on_sighup(shared):
     assert os.stat(k).st_gid == 0 and m.proc.poll() is None
 
 
+def refused(emulator, mnt, opts):
+    """Run hsmfs -f that must refuse to mount; never leave a mount."""
+    try:
+        return subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-f", "-o",
+                               f"cafile={emulator.ca},{opts}", emulator.url, mnt],
+                              capture_output=True, timeout=20, env=emulator.env())
+    except subprocess.TimeoutExpired:
+        return None             # it mounted and served: a failure
+    finally:
+        if hsmtest.is_mounted(mnt):
+            subprocess.run(["fusermount3", "-u", "-z", mnt])
+
+
 def test_malformed_policy_fails_the_mount(shared, emulator):
     _, top = shared
     pol = write_policy(top, "ok-* 0:0 0750\n# fine\nbad-* root 0750\n")
     mnt = os.path.join(top, "never")
     os.makedirs(mnt)
-    r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-f", "-o",
-                        f"cafile={emulator.ca},policy={pol}", emulator.url, mnt],
-                       capture_output=True, timeout=30, env=emulator.env())
+    r = refused(emulator, mnt, f"policy={pol}")
+    assert r is not None, "mounted with a malformed policy"
     err = r.stderr.decode()
     assert r.returncode != 0 and f"policy={pol}: line 3: expected OWNER:GROUP" in err, r
     assert len(err.strip().splitlines()) == 1, err
     for opt, want in (("gid=no-such-group-x", "gid=no-such-group-x: no such group"),
                       ("allow_other", "allow_other needs default_permissions")):
-        r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-f", "-o",
-                            f"cafile={emulator.ca},{opt}", emulator.url, mnt],
-                           capture_output=True, timeout=30, env=emulator.env())
-        assert r.returncode != 0 and want in r.stderr.decode(), r
+        r = refused(emulator, mnt, opt)
+        assert r is not None and r.returncode != 0 and want in r.stderr.decode(), (opt, r)

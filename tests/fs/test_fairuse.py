@@ -62,28 +62,28 @@ def sh(script, timeout=120):
     return subprocess.run(["bash", "-c", script], capture_output=True, timeout=timeout)
 
 
-# Run as uid 65534: n requests of `size` bytes, each from a child in a
-# fresh session (a scope of its own: python is no shell); then `handles`
-# read-write handles fed 1 MiB each and kept open while the parent
-# reports.  Prints "requests OK FAILED" and "handles OK EAGAIN".
+# Run as uid 65534: `small` one-byte requests, then `big` of 1 MiB, each
+# from a shell of its own (a scope of its own, DESIGN.md §4.2); then
+# `handles` read-write handles fed 1 MiB each and kept open while the
+# parent looks.  Prints "requests OK FAILED" per batch, then "handles OK
+# EAGAIN" and whether the error file named the cap.
 FLOOD = r'''
 import errno, os, sys
-path, n, size, handles = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ok = failed = 0
-for i in range(n):
-    pid = os.fork()
-    if pid == 0:
-        os.setsid()
-        try:
-            fd = os.open(path, os.O_WRONLY)
-            os.write(fd, b"x" * size)
-            os.close(fd)
-            os._exit(0)
-        except OSError:
-            os._exit(1)
-    _, st = os.waitpid(pid, 0)
-    ok, failed = (ok + 1, failed) if st == 0 else (ok, failed + 1)
-print("requests", ok, failed, flush=True)
+path, small, big, handles = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def flood(n, size):
+    ok = failed = 0
+    for i in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os.execv("/bin/sh", ["sh", "-c", 'exec 3>"$0" && head -c "$1" /dev/zero >&3',
+                                 path, str(size)])
+        _, st = os.waitpid(pid, 0)
+        ok, failed = (ok + 1, failed) if st == 0 else (ok, failed + 1)
+    print("requests", ok, failed, flush=True)
+flood(small, 1)
+flood(big, 1 << 20)
+'''
+FLOOD += r'''
 fds, again, said = [], 0, ""
 for i in range(handles):
     fd = os.open(path, os.O_RDWR)
@@ -115,13 +115,15 @@ def test_flood_of_requests_and_handles(emulator_factory, shared):
         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.5)
     flood = subprocess.Popen(
-        USER.split() + [sys.executable, "-c", FLOOD, enc, "300", str(MIB), "100"],
+        USER.split() + [sys.executable, "-c", FLOOD, enc, "300", "100", "100"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        reqs = flood.stdout.readline().split()
+        small = flood.stdout.readline().split()
+        big = flood.stdout.readline().split()
         handles = flood.stdout.readline().split()
         said = flood.stdout.readline().split()
         peak = rss_kib(m.proc.pid)
+        status = open(os.path.join(m.path, "status")).read()
     finally:
         flood.stdin.close()
         flood.wait(60)
@@ -132,9 +134,13 @@ def test_flood_of_requests_and_handles(emulator_factory, shared):
     r = sh(f"echo -n hello | openssl dgst -sha256 -verify "
            f"{m.path}/keys/ec-p256/public.pem -signature {sig}")
     assert b"Verified OK" in r.stdout, r       # root's request survived
-    # Every request was taken (the user's own oldest made room); the
-    # handles stopped at max_pending_bytes (64M) with EAGAIN.
-    assert reqs[0] == "requests" and int(reqs[1]) == 300, reqs
+    # Every small request was taken, the user's own oldest making room:
+    # it holds max_pending (64) of them, plus root's one.
+    assert small == ["requests", "300", "0"], small
+    pending = int(status.split("pending_requests: ")[1].split()[0])
+    assert pending <= 65, status
+    # The big ones and the handles stopped at max_pending_bytes (64M).
+    assert big[0] == "requests" and int(big[2]) > 0, big
     assert handles[0] == "handles" and int(handles[2]) > 0, handles
     assert int(handles[1]) < 64, handles
     # Held by the daemon at once: at most 64 MiB of the user's input (and
