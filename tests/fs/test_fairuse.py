@@ -214,3 +214,49 @@ print(n)
     # unpatched: 20,002 requests and +7 MB
     assert total <= 10, emu.stats()
     assert after - before < 2048, (before, after)
+
+
+# Run as uid 65534: n one-handle signs at once; prints how many got a
+# signature, EAGAIN with max_calls in the error file, EAGAIN without.
+CALLS = r'''
+import errno, os, sys, threading
+path, n = sys.argv[1], int(sys.argv[2])
+res = []
+def one():
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.write(fd, b"message")
+        res.append("ok" if len(os.read(fd, 4096)) > 0 else "empty")
+    except OSError as e:
+        assert e.errno == errno.EAGAIN, e
+        with open(path.rsplit("/", 3)[0] + "/error") as f:
+            res.append("named" if "max_calls" in f.read() else "unnamed")
+    finally:
+        os.close(fd)
+ts = [threading.Thread(target=one) for _ in range(n)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(res.count("ok"), res.count("named"), len(res))
+'''
+
+
+def test_max_calls_per_uid(emulator_factory, shared):
+    emu = emulator_factory(demo_keys=True)
+    m = shared(emu, "max_calls=4")
+    sign = os.path.join(m.path, "keys", "ec-p256", "sign")
+    open(os.path.join(m.path, "keys", "ec-p256", "info")).read()
+    emu.faults(ops=["sign"], latency_ms=1500)
+    try:
+        user = subprocess.Popen(USER.split() + [sys.executable, "-c", CALLS, sign, "10"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.7)         # the user's 4 calls are in flight
+        r = sh(f"exec 3<>{sign}; echo -n root >&3; head -c 8 <&3 | wc -c")
+        out, err = user.communicate(timeout=60)
+    finally:
+        emu.clear_faults()
+    assert r.stdout.strip() == b"8", r          # root has slots of its own
+    # every thread ended with a signature or with EAGAIN naming max_calls,
+    # and at most 4 of the user's were in flight at once
+    ok, named, total = map(int, out.split())
+    assert total == 10 and ok + named == 10 and named >= 1, (out, err)
+    assert emu.op_count("sign") <= ok + 1, emu.stats()
