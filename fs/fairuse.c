@@ -7,13 +7,11 @@
 #include <stdlib.h>
 
 #include "fairuse.h"
-
-#define FU_BUCKETS 256
+#include "uidmap.h"
 
 /* A uid that holds something; freed when it holds nothing. */
 struct fu_uid {
-	struct fu_uid *next;
-	uid_t uid;
+	struct uid_node node;		/* first: a uidmap record */
 	size_t bytes;
 	unsigned calls;
 };
@@ -22,7 +20,7 @@ struct fairuse {
 	pthread_mutex_t lock;
 	size_t max_bytes;
 	unsigned max_calls;
-	struct fu_uid *tab[FU_BUCKETS];
+	struct uidmap uids;
 };
 
 struct fairuse *fu_new(size_t max_bytes, unsigned max_calls)
@@ -39,16 +37,9 @@ struct fairuse *fu_new(size_t max_bytes, unsigned max_calls)
 
 void fu_free(struct fairuse *fu)
 {
-	struct fu_uid *u, *next;
-	size_t i;
-
 	if (fu == NULL)
 		return;
-	for (i = 0; i < FU_BUCKETS; i++)
-		for (u = fu->tab[i]; u != NULL; u = next) {
-			next = u->next;
-			free(u);
-		}
+	uidmap_clear(&fu->uids);
 	pthread_mutex_destroy(&fu->lock);
 	free(fu);
 }
@@ -56,30 +47,15 @@ void fu_free(struct fairuse *fu)
 /* uid's record (lock held); create: made when missing; NULL if none. */
 static struct fu_uid *rec(struct fairuse *fu, uid_t uid, bool create)
 {
-	struct fu_uid **pp = &fu->tab[uid % FU_BUCKETS], *u;
-
-	for (u = *pp; u != NULL; u = u->next)
-		if (u->uid == uid)
-			return u;
-	if (!create || (u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	u->uid = uid;
-	u->next = *pp;
-	*pp = u;
-	return u;
+	return (struct fu_uid *)uidmap_get(&fu->uids, uid,
+					   create ? sizeof(struct fu_uid) : 0);
 }
 
 /* Free u if it holds nothing any more (lock held). */
 static void tidy(struct fairuse *fu, struct fu_uid *u)
 {
-	struct fu_uid **pp = &fu->tab[u->uid % FU_BUCKETS];
-
-	if (u->bytes != 0 || u->calls != 0)
-		return;
-	while (*pp != u)
-		pp = &(*pp)->next;
-	*pp = u->next;
-	free(u);
+	if (u->bytes == 0 && u->calls == 0)
+		uidmap_del(&fu->uids, &u->node);
 }
 
 int fu_call_begin(struct fairuse *fu, uid_t uid)

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "reqstore.h"
+#include "uidmap.h"
 
 #define RS_BUCKETS 4096		/* (uid, path) */
-#define RS_UID_BUCKETS 256
 
 /* A doubly linked list through one pair of an entry's links. */
 struct rs_links {
@@ -43,8 +43,7 @@ struct rs_ref {
 
 /* A uid that has entries: how many, oldest first. */
 struct rs_uid {
-	struct rs_uid *next;	/* hash chain */
-	uid_t uid;
+	struct uid_node node;	/* first: a uidmap record */
 	unsigned count;
 	struct rs_ref *head, *tail;
 };
@@ -52,7 +51,7 @@ struct rs_uid {
 struct reqstore {
 	pthread_mutex_t lock;
 	struct rs_ref *bucket[RS_BUCKETS];
-	struct rs_uid *uids[RS_UID_BUCKETS];
+	struct uidmap uids;
 	struct rs_ref *thead, *ttail;	/* by last touch */
 	unsigned count, per_uid;
 	int64_t ttl_ms;
@@ -119,27 +118,8 @@ static void ref_release(struct rs_ref *r)
 /* The record of uid (create: made when missing), or NULL. */
 static struct rs_uid *uid_rec(struct reqstore *rs, uid_t uid, bool create)
 {
-	struct rs_uid **pp = &rs->uids[uid % RS_UID_BUCKETS], *u;
-
-	for (u = *pp; u != NULL; u = u->next)
-		if (u->uid == uid)
-			return u;
-	if (!create || (u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	u->uid = uid;
-	u->next = *pp;
-	*pp = u;
-	return u;
-}
-
-static void uid_drop(struct reqstore *rs, struct rs_uid *u)
-{
-	struct rs_uid **pp = &rs->uids[u->uid % RS_UID_BUCKETS];
-
-	while (*pp != u)
-		pp = &(*pp)->next;
-	*pp = u->next;
-	free(u);
+	return (struct rs_uid *)uidmap_get(&rs->uids, uid,
+					   create ? sizeof(struct rs_uid) : 0);
 }
 
 /* Take r out of the store (lock held); the store's reference goes. */
@@ -152,7 +132,7 @@ static void unlink_ref(struct reqstore *rs, struct rs_ref *r)
 	LIST_DEL(u->head, u->tail, r, u);
 	LIST_DEL(rs->thead, rs->ttail, r, t);
 	if (--u->count == 0)
-		uid_drop(rs, u);
+		uidmap_del(&rs->uids, &u->node);
 	r->linked = false;
 	rs->count--;
 	ref_release(r);

@@ -8,15 +8,14 @@ another owner, group and mode, reread on SIGHUP.  Other users are real
 uids (setpriv); root passes every check, so it is the owner here.
 """
 import os
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 
 import pytest
 
+import fsutil
 import hsmtest
 
 NOGROUP = 65534
@@ -28,25 +27,10 @@ OUTSIDER = "setpriv --reuid=65533 --regid=65533 --clear-groups"
 @pytest.fixture
 def shared(emulator):
     """mount(options...) in a directory other users can reach."""
-    top = tempfile.mkdtemp(prefix="hsmfs-acc-")
-    os.chmod(top, 0o755)
-    mounts = []
-
-    def mount(*options, name="mnt"):
-        m = hsmtest.Mount(emulator, os.path.join(top, name),
-                          options=["allow_other", "default_permissions", "audit=off",
-                                   *options])
-        mounts.append(m)
-        return m
-    try:
-        yield mount, top
-    finally:
-        for m in mounts:
-            if m.proc.poll() is None:
-                m.umount()
-            else:
-                m.cleanup()
-        shutil.rmtree(top, ignore_errors=True)
+    # audit=off: nothing here is about the audit, and a stuck syslog
+    # must not hang these tests.
+    with fsutil.shared_mounts("hsmfs-acc-", "audit=off") as mount:
+        yield (lambda *options, name="mnt": mount(emulator, *options, name=name)), mount.top
 
 
 def sh(script, timeout=60):

@@ -8,46 +8,26 @@ mount, and the daemon's memory (VmRSS from /proc) must stay bounded.
 """
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-import hsmtest
+import fsutil
 
 USER = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 MIB = 1 << 20
 
 
 @pytest.fixture
-def shared(emulator_factory):
+def shared():
     """mount(emu, options...) in a directory uid 65534 can reach."""
-    top = tempfile.mkdtemp(prefix="hsmfs-fair-")
-    os.chmod(top, 0o755)
-    mounts = []
-
-    def mount(emu, *options):
-        # audit=off: nothing here is about the audit, and a stuck syslog
-        # must not hold the workers this test counts.
-        m = hsmtest.Mount(emu, os.path.join(top, "mnt%d" % len(mounts)),
-                          options=["allow_other", "default_permissions",
-                                   "gid=65534", "audit=off", *options],
-                          debug=False)
-        mounts.append(m)
-        return m
-    try:
+    # audit=off: nothing here is about the audit, and a stuck syslog
+    # must not hold the workers this test counts.
+    with fsutil.shared_mounts("hsmfs-fair-", "gid=65534", "audit=off") as mount:
         yield mount
-    finally:
-        for m in mounts:
-            if m.proc.poll() is None:
-                m.umount()
-            else:
-                m.cleanup()
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def rss_kib(pid):
