@@ -44,6 +44,9 @@ struct keycache {
 	 * names looked up (and missed) by anyone never grow it further. */
 	struct kentry *newest, *oldest;
 	size_t n_entries;
+	/* names no list holds, asked for by name this second */
+	int64_t miss_window;
+	unsigned miss_gets;
 	struct kc_stats stats;
 };
 
@@ -427,6 +430,54 @@ static int cmp_str(const void *key, const void *elem)
 	return strcmp(key, *(char *const *)elem);
 }
 
+/*
+ * May a name no list holds be asked for by name (lock held)?  A key
+ * made elsewhere is then seen at once; but past KC_MISS_GETS such names
+ * a second (someone stats made-up names by the thousand: issue 11) the
+ * list answers instead, fetched at most every neg_ttl, so a key made
+ * elsewhere shows within neg_ttl, like any miss (DESIGN.md §3.4).
+ */
+static bool miss_allowed(struct keycache *kc)
+{
+	int64_t now = now_ms(kc);
+
+	if (kc->miss_window == 0 || now - kc->miss_window >= 1000) {
+		kc->miss_window = now ? now : 1;
+		kc->miss_gets = 0;
+	}
+	return kc->miss_gets++ < KC_MISS_GETS;
+}
+
+/* Answer for NAME from a list at most neg_ttl old (lock held, and
+ * released here). */
+static enum hsm_status miss_from_list(struct keycache *kc,
+				      struct hsm_call *call, const char *name,
+				      int64_t *created, int64_t *updated)
+{
+	enum hsm_status st = HSM_OK;
+	uint64_t gen = kc->gen;
+	char **hit = NULL;
+
+	if (kc->list_stale || !fresh(kc, kc->list_at, kc->neg_ttl,
+				     now_ms(kc))) {
+		pthread_mutex_unlock(&kc->lock);
+		st = refresh_list(kc, call, gen);
+		pthread_mutex_lock(&kc->lock);
+	}
+	if (st == HSM_OK && kc->list_at != 0)
+		hit = bsearch(name, kc->names, kc->n_names, sizeof(char *),
+			      cmp_str);
+	if (st == HSM_OK && hit == NULL)
+		st = HSM_E_NOT_FOUND;
+	if (hit != NULL && created)
+		*created = kc->created[hit - kc->names];
+	if (hit != NULL && updated)
+		*updated = kc->updated[hit - kc->names];
+	kc->stats.hits++;
+	pthread_mutex_unlock(&kc->lock);
+	return st;
+}
+
 enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 			      const char *name, int64_t *created,
 			      int64_t *updated)
@@ -434,7 +485,6 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 	struct kver *v = NULL;
 	enum hsm_status st;
 	char **hit = NULL;
-	uint64_t gen;
 
 	if (created)
 		*created = 0;
@@ -457,21 +507,10 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 		pthread_mutex_unlock(&kc->lock);
 		return HSM_OK;
 	}
-	if (hit == NULL && list_fresh(kc)) {
-		/* A key made elsewhere shows within list_ttl (§3.2). */
-		kc->stats.hits++;
-		pthread_mutex_unlock(&kc->lock);
-		return HSM_E_NOT_FOUND;
-	}
-	gen = kc->gen;
+	if (hit == NULL && !miss_allowed(kc))
+		return miss_from_list(kc, call, name, created, updated);
 	pthread_mutex_unlock(&kc->lock);
 	st = kc_get(kc, call, name, NULL, &v);
-	/* A name that is not a key: fetch the list now, so that the next
-	 * ones are answered from it for list_ttl without a request each
-	 * (DESIGN.md §3.4: stats of made-up names must not cost the
-	 * service a request per name).  list_ttl=0 asks for each. */
-	if (st == HSM_E_NOT_FOUND && kc->list_ttl > 0)
-		refresh_list(kc, call, gen);	/* failed: as before */
 	if (st == HSM_OK) {
 		if (created)
 			*created = v->key.attrs.created;

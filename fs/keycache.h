@@ -6,7 +6,8 @@
  *   (immutable: kept until flushed);
  * - per key, the latest-version pointer, refreshed after list_ttl;
  * - misses (key not found), remembered neg_ttl (5 s);
- * at most KC_MAX_ENTRIES keys' entries, least recently used first out.
+ * at most KC_MAX_ENTRIES keys' entries, least recently used first out;
+ * a flood of names that are not keys is answered from the key list.
  * When a refresh fails because the service cannot be reached (transport,
  * timeout, throttling, 5xx), stale entries keep being served.
  *
@@ -69,6 +70,10 @@ struct keycache;
 /* Keys whose entries are kept (the least recently used go first): room
  * for 5,000 keys and their misses, a few MB at most. */
 #define KC_MAX_ENTRIES 8192
+
+/* Names that no list holds asked for by name, at most, each second;
+ * past it the key list (at most neg_ttl old) answers for them. */
+#define KC_MISS_GETS 16
 
 /* Counters for status. */
 struct kc_stats {

@@ -83,9 +83,9 @@ static int64_t f_now(void *arg)
 
 /*
  * Made-up names (issue 11: 20,000 stats cost 20,002 requests and grew
- * the cache for good): the first miss fetches the list, which answers
- * the next ones without a request; with list_ttl=0 each is asked for,
- * but the entries stay within KC_MAX_ENTRIES.
+ * the cache for good): KC_MISS_GETS a second are asked for by name, the
+ * rest answered by one list; with list_ttl=0 too; and the entries stay
+ * within KC_MAX_ENTRIES.
  */
 static void test_made_up_names(struct fake *f, struct kc_backend *be)
 {
@@ -100,19 +100,37 @@ static void test_made_up_names(struct fake *f, struct kc_backend *be)
 			break;
 	}
 	is_int(i, 20000, "every made-up name is no key");
-	ok(f->gets - gets == 1 && f->lists - lists == 1,
-	   "one get and one list for 20,000 names (%d, %d)",
+	ok(f->gets - gets == KC_MISS_GETS && f->lists - lists == 1,
+	   "%d gets and one list for 20,000 names (%d, %d)", KC_MISS_GETS,
 	   f->gets - gets, f->lists - lists);
 	ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK,
 	   "a listed key still exists");
+	f->now += 1000;
+	gets = f->gets;
+	ok(kc_key_exists(kc, NULL, "nokey-x", NULL, NULL) == HSM_E_NOT_FOUND &&
+	   f->gets == gets + 1, "a second later, names are asked for again");
 	kc_free(kc);
 	kc = kc_new(be, 0, 5000);
+	gets = f->gets;
 	for (i = 0; i < 20000; i++) {
 		snprintf(name, sizeof(name), "nokey-%d", i);
+		if (i % 1000 == 0)
+			f->now += 1000;		/* 20 s of it */
 		kc_key_exists(kc, NULL, name, NULL, NULL);
 	}
+	ok(f->gets - gets == 20 * KC_MISS_GETS, "list_ttl=0: bounded too (%d)",
+	   f->gets - gets);
+	/* 9,000 keys looked at: the least recently used go. */
+	for (i = 0; i < KC_MAX_ENTRIES + 808; i++) {
+		struct kver *v = NULL;
+
+		snprintf(name, sizeof(name), "key-%d", i);
+		if (kc_get(kc, NULL, name, NULL, &v) != HSM_OK)
+			break;
+		kver_put(v);
+	}
 	kc_get_stats(kc, &st);
-	ok(st.entries <= KC_MAX_ENTRIES, "at most %d entries (%zu)",
+	ok(st.entries == KC_MAX_ENTRIES, "at most %d entries (%zu)",
 	   KC_MAX_ENTRIES, st.entries);
 	{
 		struct kver *v = NULL;
