@@ -30,6 +30,9 @@ struct audit {
 
 /* The one audit of the process, for the SIGHUP handler. */
 static struct audit *hup_audit;
+/* SIGHUPs seen: whatever else rereads its file on SIGHUP (the policy)
+ * compares this with the count it last acted on. */
+static unsigned hup_count;
 
 int audit_open(struct audit **out, const char *spec, char *errbuf,
 	       size_t errlen)
@@ -107,7 +110,13 @@ void audit_reopen(struct audit *a)
 static void on_sighup(int sig)
 {
 	(void)sig;
+	__atomic_add_fetch(&hup_count, 1, __ATOMIC_RELEASE);
 	audit_reopen(hup_audit);
+}
+
+unsigned audit_hup_count(void)
+{
+	return __atomic_load_n(&hup_count, __ATOMIC_ACQUIRE);
 }
 
 int audit_catch_sighup(struct audit *a)

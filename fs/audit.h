@@ -55,6 +55,11 @@ void audit_reopen(struct audit *a);
  * process).  Returns 0 or -errno. */
 int audit_catch_sighup(struct audit *a);
 
+/* How many SIGHUPs the handler has seen: the one signal path, so that
+ * other files reread on SIGHUP (the policy) notice it in their own
+ * time, outside the handler. */
+unsigned audit_hup_count(void);
+
 /* The line of ev, without a newline: JSON for the file, key=value for
  * syslog.  Returns the length (truncated lines end cut, never with
  * broken escapes) or -1.  Pure; exposed for the unit test. */

@@ -24,7 +24,14 @@ struct request *request_new(const struct opname *on, const char *name,
 
 struct request *request_again(const struct request *r)
 {
-	return request_new(&r->x.on, r->x.name, r->x.version, r->x.kv);
+	struct request *n = request_new(&r->x.on, r->x.name, r->x.version,
+					r->x.kv);
+
+	if (n != NULL) {
+		n->hold.fu = r->hold.fu;
+		n->hold.uid = r->hold.uid;
+	}
+	return n;
 }
 
 struct request *request_get(struct request *r)
@@ -41,6 +48,7 @@ void request_put(void *p)
 		return;
 	opx_cleanup(&r->x);
 	secret_free(r->out);
+	fu_hold_release(&r->hold);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -78,6 +86,7 @@ void handle_free(struct handle *h, struct reqstore *requests)
 	case H_RUN:
 		opx_cleanup(&h->u.run.x);
 		secret_free(h->u.run.out);
+		fu_hold_release(&h->u.run.hold);
 		break;
 	case H_PUT:
 		request_put(h->u.put.req);

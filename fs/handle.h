@@ -20,6 +20,7 @@
 #include <fuse.h>
 
 #include "errmap.h"
+#include "fairuse.h"
 #include "keycache.h"
 #include "opexec.h"
 #include "proc.h"
@@ -34,12 +35,14 @@ struct request {
 	bool ran;
 	struct fs_fail fail;		/* the run's failure; fail.err 0: none */
 	struct secret *out;
+	struct fu_hold hold;		/* its input, charged to its uid */
 };
 
 /* A new request for the operation on (takes a reference to kv), or NULL. */
 struct request *request_new(const struct opname *on, const char *name,
 			    const char *version, struct kver *kv);
-/* A new request for the same operation as r, or NULL. */
+/* A new request for the same operation as r (charged to the same uid),
+ * or NULL. */
 struct request *request_again(const struct request *r);
 struct request *request_get(struct request *r);
 /* Drop a reference (an rs_free_fn); the last one wipes input and output. */
@@ -75,6 +78,7 @@ struct handle {
 			struct secret *out;	/* the output being read */
 			size_t pos;
 			struct fs_fail fail;	/* the failed run's; err 0: none */
+			struct fu_hold hold;	/* its input, charged to its uid */
 		} run;
 		struct {
 			struct request *req;

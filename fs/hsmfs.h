@@ -10,15 +10,19 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <fuse.h>
 
 #include "audit.h"
 #include "errmap.h"
+#include "fairuse.h"
 #include "hsm_client.h"
 #include "keycache.h"
 #include "metrics.h"
 #include "opexec.h"
 #include "options.h"
+#include "policy.h"
 #include "proc.h"
 #include "reqstore.h"
 #include "snap.h"
@@ -33,10 +37,14 @@ struct fs_state {
 	struct keycache *kc;
 	struct reqstore *requests;	/* two-command requests */
 	struct reqstore *errors;	/* last error per scope */
+	struct fairuse *fair;		/* per-uid bytes and calls */
 	struct opx_env env;
 	const char *const *shells;
-	uid_t uid;			/* owner of every file */
-	gid_t gid;
+	uid_t uid;			/* owner of the tree */
+	gid_t gid;			/* its group (-o gid=) */
+	pthread_mutex_t policy_lock;
+	struct policy *policy;		/* policy=FILE in force, or NULL */
+	unsigned policy_hup;		/* audit_hup_count() it was read at */
 	int64_t mounted_at;		/* unix seconds */
 	uint64_t ops_ok, ops_failed;	/* atomic counters for status */
 	struct metrics *metrics;
@@ -61,6 +69,15 @@ int fs_fail(struct fs_state *fs, const struct scope *sc, const char *path,
 	    const struct fs_fail *f);
 int fs_fail_errno(struct fs_state *fs, const char *path, int err,
 		  const char *msg);
+
+/*
+ * fs/access.c.  The owner, group and permission bits of nd (DESIGN.md
+ * §3.4): a key's subtree by the policy (or the defaults), the root's
+ * entries by their root_entry.
+ */
+struct node;
+void fs_node_access(struct fs_state *fs, const struct node *nd, mode_t *mode,
+		    uid_t *uid, gid_t *gid);
 
 /* The scope (DESIGN.md §4.2) of the process calling the callback. */
 void caller_scope(struct fs_state *fs, struct scope *sc);

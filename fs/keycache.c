@@ -14,6 +14,7 @@
 
 struct kentry {
 	struct kentry *next;		/* hash chain */
+	struct kentry *newer, *older;	/* the LRU list */
 	char *name;
 	char *latest;			/* version id, or NULL */
 	int64_t latest_at;
@@ -39,6 +40,13 @@ struct keycache {
 	 * before may have read is not cached (it may predate the change). */
 	uint64_t gen;
 	struct kentry *tab[KC_BUCKETS];
+	/* Least recently used entries go first past KC_MAX_ENTRIES, so
+	 * names looked up (and missed) by anyone never grow it further. */
+	struct kentry *newest, *oldest;
+	size_t n_entries;
+	/* names no list holds, asked for by name this second */
+	int64_t miss_window;
+	unsigned miss_gets;
 	struct kc_stats stats;
 };
 
@@ -110,6 +118,47 @@ static unsigned hash(const char *s)
 	return h % KC_BUCKETS;
 }
 
+static void lru_del(struct keycache *kc, struct kentry *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		kc->newest = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		kc->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void lru_push(struct keycache *kc, struct kentry *e)
+{
+	e->older = kc->newest;
+	e->newer = NULL;
+	if (kc->newest != NULL)
+		kc->newest->newer = e;
+	else
+		kc->oldest = e;
+	kc->newest = e;
+}
+
+static void entry_free(struct kentry *e);
+
+/* Take e out of the table and free it (lock held). */
+static void entry_drop(struct keycache *kc, struct kentry *e)
+{
+	struct kentry **pp = &kc->tab[hash(e->name)];
+
+	while (*pp != e)
+		pp = &(*pp)->next;
+	*pp = e->next;
+	lru_del(kc, e);
+	kc->n_entries--;
+	entry_free(e);
+}
+
+/* NAME's entry, now the most recently used; create: made when missing
+ * (the least recently used going past KC_MAX_ENTRIES). */
 static struct kentry *find(struct keycache *kc, const char *name, bool create)
 {
 	unsigned h = hash(name);
@@ -117,9 +166,14 @@ static struct kentry *find(struct keycache *kc, const char *name, bool create)
 
 	for (e = kc->tab[h]; e != NULL; e = e->next)
 		if (strcmp(e->name, name) == 0)
-			return e;
-	if (!create)
-		return NULL;
+			break;
+	if (e != NULL || !create) {
+		if (e != NULL && e != kc->newest) {
+			lru_del(kc, e);
+			lru_push(kc, e);
+		}
+		return e;
+	}
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return NULL;
@@ -128,8 +182,12 @@ static struct kentry *find(struct keycache *kc, const char *name, bool create)
 		free(e);
 		return NULL;
 	}
+	while (kc->n_entries >= KC_MAX_ENTRIES && kc->oldest != NULL)
+		entry_drop(kc, kc->oldest);
 	e->next = kc->tab[h];
 	kc->tab[h] = e;
+	lru_push(kc, e);
+	kc->n_entries++;
 	return e;
 }
 
@@ -169,14 +227,9 @@ static void flush_locked(struct keycache *kc)
 {
 	size_t i;
 
-	for (i = 0; i < KC_BUCKETS; i++) {
-		while (kc->tab[i] != NULL) {
-			struct kentry *e = kc->tab[i];
-
-			kc->tab[i] = e->next;
-			entry_free(e);
-		}
-	}
+	for (i = 0; i < KC_BUCKETS; i++)
+		while (kc->tab[i] != NULL)
+			entry_drop(kc, kc->tab[i]);
 	kc_names_free(kc->names, kc->n_names);
 	free(kc->created);
 	free(kc->updated);
@@ -237,22 +290,14 @@ static bool list_fresh(struct keycache *kc)
 
 void kc_forget(struct keycache *kc, const char *name)
 {
-	struct kentry **pp, *e;
+	struct kentry *e;
 
 	pthread_mutex_lock(&kc->lock);
 	/* The names stay for stale serving; the next lookup fetches. */
 	kc->list_stale = true;
 	kc->gen++;
-	if (name != NULL) {
-		for (pp = &kc->tab[hash(name)]; (e = *pp) != NULL;
-		     pp = &e->next) {
-			if (strcmp(e->name, name) == 0) {
-				*pp = e->next;
-				entry_free(e);
-				break;
-			}
-		}
-	}
+	if (name != NULL && (e = find(kc, name, false)) != NULL)
+		entry_drop(kc, e);
 	pthread_mutex_unlock(&kc->lock);
 }
 
@@ -385,6 +430,54 @@ static int cmp_str(const void *key, const void *elem)
 	return strcmp(key, *(char *const *)elem);
 }
 
+/*
+ * May a name no list holds be asked for by name (lock held)?  A key
+ * made elsewhere is then seen at once; but past KC_MISS_GETS such names
+ * a second (someone stats made-up names by the thousand: issue 11) the
+ * list answers instead, fetched at most every neg_ttl, so a key made
+ * elsewhere shows within neg_ttl, like any miss (DESIGN.md §3.4).
+ */
+static bool miss_allowed(struct keycache *kc)
+{
+	int64_t now = now_ms(kc);
+
+	if (kc->miss_window == 0 || now - kc->miss_window >= 1000) {
+		kc->miss_window = now ? now : 1;
+		kc->miss_gets = 0;
+	}
+	return kc->miss_gets++ < KC_MISS_GETS;
+}
+
+/* Answer for NAME from a list at most neg_ttl old (lock held, and
+ * released here). */
+static enum hsm_status miss_from_list(struct keycache *kc,
+				      struct hsm_call *call, const char *name,
+				      int64_t *created, int64_t *updated)
+{
+	enum hsm_status st = HSM_OK;
+	uint64_t gen = kc->gen;
+	char **hit = NULL;
+
+	if (kc->list_stale || !fresh(kc, kc->list_at, kc->neg_ttl,
+				     now_ms(kc))) {
+		pthread_mutex_unlock(&kc->lock);
+		st = refresh_list(kc, call, gen);
+		pthread_mutex_lock(&kc->lock);
+	}
+	if (st == HSM_OK && kc->list_at != 0)
+		hit = bsearch(name, kc->names, kc->n_names, sizeof(char *),
+			      cmp_str);
+	if (st == HSM_OK && hit == NULL)
+		st = HSM_E_NOT_FOUND;
+	if (hit != NULL && created)
+		*created = kc->created[hit - kc->names];
+	if (hit != NULL && updated)
+		*updated = kc->updated[hit - kc->names];
+	kc->stats.hits++;
+	pthread_mutex_unlock(&kc->lock);
+	return st;
+}
+
 enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 			      const char *name, int64_t *created,
 			      int64_t *updated)
@@ -414,6 +507,8 @@ enum hsm_status kc_key_exists(struct keycache *kc, struct hsm_call *call,
 		pthread_mutex_unlock(&kc->lock);
 		return HSM_OK;
 	}
+	if (hit == NULL && !miss_allowed(kc))
+		return miss_from_list(kc, call, name, created, updated);
 	pthread_mutex_unlock(&kc->lock);
 	st = kc_get(kc, call, name, NULL, &v);
 	if (st == HSM_OK) {
@@ -599,5 +694,6 @@ void kc_get_stats(struct keycache *kc, struct kc_stats *out)
 {
 	pthread_mutex_lock(&kc->lock);
 	*out = kc->stats;
+	out->entries = kc->n_entries;
 	pthread_mutex_unlock(&kc->lock);
 }

@@ -5,7 +5,9 @@
  * - per key version, the public bundle and everything rendered from it
  *   (immutable: kept until flushed);
  * - per key, the latest-version pointer, refreshed after list_ttl;
- * - misses (key not found), remembered neg_ttl (5 s).
+ * - misses (key not found), remembered neg_ttl (5 s);
+ * at most KC_MAX_ENTRIES keys' entries, least recently used first out;
+ * a flood of names that are not keys is answered from the key list.
  * When a refresh fails because the service cannot be reached (transport,
  * timeout, throttling, 5xx), stale entries keep being served.
  *
@@ -65,9 +67,18 @@ struct kver *kver_build(struct hsm_key *k);
 
 struct keycache;
 
+/* Keys whose entries are kept (the least recently used go first): room
+ * for 5,000 keys and their misses, a few MB at most. */
+#define KC_MAX_ENTRIES 8192
+
+/* Names that no list holds asked for by name, at most, each second;
+ * past it the key list (at most neg_ttl old) answers for them. */
+#define KC_MISS_GETS 16
+
 /* Counters for status. */
 struct kc_stats {
 	uint64_t hits, misses, stale_served;
+	size_t entries;			/* keys' entries kept */
 };
 
 /*

@@ -120,6 +120,9 @@ static int check_client(struct fs_options *opts)
 	return 0;
 }
 
+/* error records kept per uid: tiny, one per scope that failed */
+#define RS_ERRORS_PER_UID 1024
+
 /* The state every callback shares, before the mount. */
 static int state_init(struct fs_state *fs, struct fs_options *opts)
 {
@@ -128,18 +131,24 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 
 	fs->opts = opts;
 	fs->uid = getuid();
-	fs->gid = getgid();
+	fs->gid = opts->has_gid ? opts->gid : getgid();
+	pthread_mutex_init(&fs->policy_lock, NULL);
+	fs->policy = opts->policy;	/* read by options_check() */
+	opts->policy = NULL;
+	fs->policy_hup = audit_hup_count();
 	fs->mounted_at = time(NULL);
 	fs->shells = opts->shell_list ? (const char *const *)opts->shell_list
 				      : proc_default_shells;
 	fs->env.remote_verify = opts->remote_verify != 0;
 	fs->env.remote_encrypt = opts->remote_encrypt != 0;
 	fs->requests = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
-				    65536);
+				    (unsigned)opts->max_pending);
 	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
-				  65536);
+				  RS_ERRORS_PER_UID);
 	fs->metrics = metrics_new(opts->metrics_per_key != 0);
-	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL) {
+	fs->fair = fu_new(opts->max_pending_bytes, (unsigned)opts->max_calls);
+	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL ||
+	    fs->fair == NULL) {
 		fprintf(stderr, "hsmfs: out of memory\n");
 		return -1;
 	}
@@ -162,6 +171,8 @@ static void state_free(struct fs_state *fs)
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
+	fu_free(fs->fair);
+	policy_free(fs->policy);
 	audit_close(fs->audit);
 	metrics_free(fs->metrics);
 	for (i = 0; i < ROOT_MAX; i++)

@@ -51,6 +51,13 @@ static void drop_input(struct opx *x)
 	x->in_err = 0;
 }
 
+bool opx_buffers(const struct opx *x)
+{
+	if (x->on.prehashed)
+		return true;
+	return !(x->on.op == FOP_SIGN || (x->on.op == FOP_VERIFY && x->sig_done));
+}
+
 void opx_reset(struct opx *x)
 {
 	drop_input(x);

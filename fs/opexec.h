@@ -52,6 +52,11 @@ struct opx {
 int opx_init(struct opx *x, const struct opname *on, const char *name,
 	     const char *version, struct kver *kv);
 
+/* Does input written now stay in memory until the run (true), or is it
+ * hashed as it comes (sign and verify of a message)?  What stays is
+ * charged to the writer's uid (fs/fairuse.h). */
+bool opx_buffers(const struct opx *x);
+
 /* Forget the input, keep the operation (a new operation on a handle). */
 void opx_reset(struct opx *x);
 

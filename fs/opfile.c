@@ -23,6 +23,28 @@ void call_init(struct hsm_call *call)
 	call->cancelled = call_cancelled;
 }
 
+int call_slot(struct fs_state *fs, struct fs_fail *f)
+{
+	int err = fu_call_begin(fs->fair, fuse_get_context()->uid);
+
+	if (err == -EAGAIN)
+		fail_local(f, err, "max_calls: this user has that many HSM calls "
+			   "in flight already; try again when one has ended");
+	else if (err)
+		fail_local(f, err, "out of memory");
+	return err;
+}
+
+void call_slot_end(struct fs_state *fs)
+{
+	fu_call_end(fs->fair, fuse_get_context()->uid);
+}
+
+/* What a write past max_pending_bytes is told. */
+static const char too_much_input[] =
+	"max_pending_bytes: this user's requests and read-write handles hold "
+	"that much input already; read or close them first";
+
 /*
  * The one completion point of an operation, in both modes (§4.1, §4.2):
  * count it for status, record it (metrics, audit), and report a failure
@@ -107,6 +129,7 @@ static int answer_request(struct fs_state *fs, struct handle *h,
 {
 	struct request *r;
 	struct hsm_call call;
+	struct fs_fail busy;
 	int64_t t0;
 	int err;
 
@@ -115,10 +138,16 @@ static int answer_request(struct fs_state *fs, struct handle *h,
 		return no_request(fs, sc, h->path, nd);
 	r = rs_ref_val(h->u.get.ref);
 	pthread_mutex_lock(&r->lock);
+	if (!r->ran && call_slot(fs, &busy) != 0) {
+		/* not run: the request stays for a later try */
+		pthread_mutex_unlock(&r->lock);
+		return fs_fail(fs, sc, h->path, &busy);
+	}
 	if (!r->ran) {
 		call_init(&call);
 		t0 = mono_us();
 		err = op_run(fs, &r->x, &call, &r->out, &r->fail);
+		call_slot_end(fs);
 		if (interrupted(err, &r->fail)) {
 			/* The caller asked to stop.  The run consumed the
 			 * input, so a later reader must not run it again
@@ -157,8 +186,14 @@ static int open_mode(struct fs_state *fs, struct handle *h,
 	case H_PUT:
 		caller_scope(fs, &h->u.put.sc);
 		h->u.put.req = request_new(&nd->on, nd->name, version, nd->kv);
-		return h->u.put.req ? 0 : -ENOMEM;
+		if (h->u.put.req == NULL)
+			return -ENOMEM;
+		h->u.put.req->hold.fu = fs->fair;
+		h->u.put.req->hold.uid = h->u.put.sc.uid;
+		return 0;
 	default:
+		h->u.run.hold.fu = fs->fair;
+		h->u.run.hold.uid = fuse_get_context()->uid;
 		/* The one-handle mode needs the scope only for the error
 		 * file, so the /proc walk is left to the (rare) failure. */
 		return opx_init(&h->u.run.x, &nd->on, nd->name, version,
@@ -197,6 +232,7 @@ int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
 static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 		    size_t size)
 {
+	struct fs_fail busy;
 	struct hsm_call call;
 	int64_t t0;
 	int err;
@@ -204,10 +240,13 @@ static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 	if (h->u.run.fail.err)		/* until a write starts anew */
 		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
 	if (h->u.run.out == NULL) {
+		if (call_slot(fs, &busy) != 0)	/* not run: input kept */
+			return fs_fail(fs, NULL, h->path, &busy);
 		call_init(&call);
 		t0 = mono_us();
 		err = op_run(fs, &h->u.run.x, &call, &h->u.run.out,
 			     &h->u.run.fail);
+		call_slot_end(fs);
 		op_end(fs, NULL, h->path, &h->u.run.x, call.err.request_id,
 		       t0, &h->u.run.fail);
 		if (interrupted(err, &h->u.run.fail)) {
@@ -257,7 +296,9 @@ static int write_put(struct handle *h, const char *buf, size_t size)
 		h->u.put.left = false;
 		pthread_mutex_lock(&r->lock);
 	}
-	err = opx_write(&r->x, buf, size);
+	err = opx_buffers(&r->x) ? fu_hold_add(&r->hold, size) : 0;
+	if (err == 0)
+		err = opx_write(&r->x, buf, size);
 	pthread_mutex_unlock(&r->lock);
 	h->u.put.dirty = true;
 	return err;
@@ -272,7 +313,11 @@ static int write_run(struct handle *h, const char *buf, size_t size)
 		h->u.run.fail.err = 0;
 		h->u.run.pos = 0;
 		opx_reset(&h->u.run.x);
+		fu_hold_release(&h->u.run.hold);
 	}
+	if (opx_buffers(&h->u.run.x) &&
+	    fu_hold_add(&h->u.run.hold, size) != 0)
+		return -EAGAIN;
 	return opx_write(&h->u.run.x, buf, size);
 }
 
@@ -293,7 +338,8 @@ int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
 		break;
 	}
 	if (err)
-		return fs_fail_errno(fs, h->path, err, NULL);
+		return fs_fail_errno(fs, h->path, err,
+				     err == -EAGAIN ? too_much_input : NULL);
 	return (int)size;
 }
 

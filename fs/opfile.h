@@ -33,4 +33,12 @@ int opfile_flush(struct fs_state *fs, struct handle *h);
 /* A cancellable call for the calling FUSE request. */
 void call_init(struct hsm_call *call);
 
+/*
+ * One of the calling uid's max_calls slots for an HSM call (DESIGN.md
+ * §3.4): 0, or -EAGAIN (-ENOMEM) with the reason in *f, the call not
+ * made.  Give it back with call_slot_end() once the call is over.
+ */
+int call_slot(struct fs_state *fs, struct fs_fail *f);
+void call_slot_end(struct fs_state *fs);
+
 #endif

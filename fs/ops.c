@@ -23,19 +23,28 @@
 #include "resolve.h"
 
 #define RANDOM_MAX_PER_OPEN (1u << 20)
+/* At most 32 HSM calls (of 128 bytes) per read: a read holds a worker
+ * thread for its whole length, and one user's many readers must not
+ * hold them all (DESIGN.md §3.4).  A short read of a stream is legal;
+ * every reader loops. */
+#define RANDOM_MAX_PER_READ 4096u
 
 /* The entries of /, in readdir's order: a new root file is a line here. */
 static const struct root_entry root_entries[] = {
-	{ "README", N_TEXT, readme_text, TX_FIXED },
-	{ "keys", N_KEYS, NULL, TX_NONE },
-	{ "deleted", N_DELETED, NULL, TX_NONE },
-	{ "restore", N_RESTORE, NULL, TX_NONE },
-	{ "random", N_RANDOM, NULL, TX_NONE },
-	{ "ctl", N_CTL, NULL, TX_NONE },
-	{ "error", N_TEXT, error_text, TX_SCOPED },
-	{ "status", N_TEXT, status_text, TX_SNAPSHOT },
-	{ "metrics", N_TEXT, metrics_text, TX_SNAPSHOT },
-	{ NULL, N_ROOT, NULL, TX_NONE },
+	{ "README", N_TEXT, readme_text, TX_FIXED, 0444 },
+	{ "keys", N_KEYS, NULL, TX_NONE, 0555 },
+	{ "deleted", N_DELETED, NULL, TX_NONE, 0555 },
+	{ "restore", N_RESTORE, NULL, TX_NONE, 0660 },
+	/* A remote call per 128 bytes: a use of the HSM, so the owner's
+	 * and the group's like the operation files (read-only). */
+	{ "random", N_RANDOM, NULL, TX_NONE, 0440 },
+	{ "ctl", N_CTL, NULL, TX_NONE, 0660 },
+	/* Private per uid and scope whatever the mode (§4.3). */
+	{ "error", N_TEXT, error_text, TX_SCOPED, 0444 },
+	/* Client id, endpoint, counters: not everyone's business. */
+	{ "status", N_TEXT, status_text, TX_SNAPSHOT, 0440 },
+	{ "metrics", N_TEXT, metrics_text, TX_SNAPSHOT, 0440 },
+	{ NULL, N_ROOT, NULL, TX_NONE, 0 },
 };
 
 _Static_assert(sizeof(root_entries) / sizeof(root_entries[0]) <= ROOT_MAX,
@@ -91,13 +100,17 @@ static int resolve(struct fs_state *fs, const char *path,
 
 /* ------------------------------------------------------------ getattr */
 
-static void fill_stat(struct fs_state *fs, struct stat *st, mode_t mode,
-		      size_t size, int64_t mtime)
+/* type: S_IFDIR or S_IFREG; owner, group and mode by fs_node_access(). */
+static void fill_stat(struct fs_state *fs, struct stat *st,
+		      const struct node *nd, mode_t type, size_t size,
+		      int64_t mtime)
 {
+	mode_t mode;
+
+	fs_node_access(fs, nd, &mode, &st->st_uid, &st->st_gid);
+	mode |= type;
 	st->st_mode = mode;
 	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
 	st->st_size = S_ISDIR(mode) ? 0 : (off_t)size;
 	st->st_blocks = S_ISDIR(mode) ? 0 : (blkcnt_t)((size + 511) / 512);
 	st->st_mtime = st->st_ctime = st->st_atime =
@@ -131,24 +144,6 @@ static int root_file_size(struct fs_state *fs, const struct node *nd,
 	return err;
 }
 
-/* The files that are neither root texts nor metadata. */
-static mode_t file_mode(const struct node *nd)
-{
-	switch (nd->kind) {
-	case N_OP:
-		return 0666;
-	case N_CTL:
-	case N_RESTORE:
-		return 0200;
-	case N_KSVC:
-		/* The backup blob is the key itself, wrapped for the HSM: the
-		 * owner's and the group's (DESIGN.md §3.4), never everyone's. */
-		return nd->svc == S_ROTATION ? 0644 : 0440;
-	default:
-		return 0444;
-	}
-}
-
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -162,22 +157,22 @@ static int op_getattr(const char *path, struct stat *st,
 		return -EBADF;
 	err = resolve(fs, path, RS_ATTR, true, &nd);
 	if (err == 0 && node_is_dir(&nd)) {
-		fill_stat(fs, st, S_IFDIR | 0555, 0, nd.mtime);
+		fill_stat(fs, st, &nd, S_IFDIR, 0, nd.mtime);
 	} else if (err == 0 && nd.kind == N_DELFILE) {
-		fill_stat(fs, st, S_IFREG | 0444, nd.text_len, nd.mtime);
+		fill_stat(fs, st, &nd, S_IFREG, nd.text_len, nd.mtime);
 	} else if (err == 0 && nd.kind != N_TEXT && nd.kind != N_META &&
 		   nd.kind != N_RANDOM) {
 		/* service files: made at open, read to EOF */
-		fill_stat(fs, st, S_IFREG | file_mode(&nd), 0, nd.mtime);
+		fill_stat(fs, st, &nd, S_IFREG, 0, nd.mtime);
 	} else if (err == 0 && nd.kind == N_META) {
 		meta_data(nd.kv, nd.meta, &len);
-		fill_stat(fs, st, S_IFREG | 0444, len, nd.mtime);
+		fill_stat(fs, st, &nd, S_IFREG, len, nd.mtime);
 	} else if (err == 0) {
 		err = root_file_size(fs, &nd, handle_of(fi), &len);
 		if (err)
 			err = fs_fail_errno(fs, path, err, NULL);
 		else
-			fill_stat(fs, st, S_IFREG | 0444, len, 0);
+			fill_stat(fs, st, &nd, S_IFREG, len, 0);
 	}
 	node_release(&nd);
 	return err;
@@ -458,7 +453,8 @@ out:
 
 /* ------------------------------------------------------------ I/O */
 
-/* random: as many bytes as asked, up to RANDOM_MAX_PER_OPEN per open. */
+/* random: as many bytes as asked up to RANDOM_MAX_PER_READ, and
+ * RANDOM_MAX_PER_OPEN per open; a call slot of the caller's uid. */
 static int read_random(struct fs_state *fs, struct handle *h, char *buf,
 		       size_t size)
 {
@@ -469,13 +465,18 @@ static int read_random(struct fs_state *fs, struct handle *h, char *buf,
 
 	if (size > RANDOM_MAX_PER_OPEN - h->u.random.served)
 		size = RANDOM_MAX_PER_OPEN - h->u.random.served;
+	if (size > RANDOM_MAX_PER_READ)
+		size = RANDOM_MAX_PER_READ;
 	if (size == 0)
 		return 0;
+	if (call_slot(fs, &f) != 0)
+		return fs_fail(fs, NULL, h->path, &f);
 	call_init(&call);
 	t0 = mono_us();
 	metrics_calls_add(fs->metrics, 1);
 	st = hsm_random(fs->client, &call, (uint8_t *)buf, size);
 	metrics_calls_add(fs->metrics, -1);
+	call_slot_end(fs);
 	/* Not an operation on a key: counted, not audited. */
 	metrics_op_done(fs->metrics, NULL, "random", hsm_status_err(st),
 			(uint64_t)(mono_us() - t0));

@@ -28,6 +28,11 @@ static const struct fuse_opt opt_table[] = {
 	OPT("shells=%s", shells),
 	OPT("audit=%s", audit),
 	OPT("credentials=%s", credentials),
+	OPT("gid=%s", gid_arg),
+	OPT("policy=%s", policy_path),
+	OPT("max_pending=%d", max_pending),
+	OPT("max_pending_bytes=%s", pending_bytes_arg),
+	OPT("max_calls=%d", max_calls),
 	OPT("metrics_per_key", metrics_per_key),
 	OPT("timeout=%d", timeout),
 	OPT("retries=%d", retries),
@@ -83,6 +88,8 @@ int options_parse(struct fuse_args *args, struct fs_options *opts,
 	opts->retries = 5;
 	opts->list_ttl = 30;
 	opts->result_ttl = 300;
+	opts->max_pending = 64;
+	opts->max_calls = 16;
 	if (fuse_opt_parse(args, opts, opt_table, opt_proc) != 0) {
 		snprintf(errbuf, errlen, "invalid options (see --help)");
 		return -1;
@@ -312,6 +319,58 @@ out_wipe:
 	return rc;
 }
 
+/* N, NK, NM or NG bytes, 1 MiB to 64 GiB. */
+static int parse_bytes(const char *s, size_t *out, char *errbuf, size_t errlen)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end != s && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'K': case 'k': v <<= 10; end++; break;
+		case 'M': case 'm': v <<= 20; end++; break;
+		case 'G': case 'g': v <<= 30; end++; break;
+		}
+	}
+	if (end == s || *end != '\0' || errno || s[0] == '-' ||
+	    v < (1ull << 20) || v > (64ull << 30)) {
+		snprintf(errbuf, errlen, "max_pending_bytes=%s is not a size "
+			 "from 1M to 64G (N, NK, NM or NG)", s);
+		return -1;
+	}
+	*out = (size_t)v;
+	return 0;
+}
+
+/* gid=, policy=, the fair-use caps (DESIGN.md §3.4). */
+static int check_access(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	o->max_pending_bytes = 64u << 20;
+	if (check_range(o->max_pending, 1, 65536, "max_pending", errbuf,
+			errlen) ||
+	    check_range(o->max_calls, 1, 1024, "max_calls", errbuf, errlen))
+		return -1;
+	if (o->pending_bytes_arg != NULL &&
+	    parse_bytes(o->pending_bytes_arg, &o->max_pending_bytes, errbuf,
+			errlen))
+		return -1;
+	if (o->gid_arg != NULL) {
+		if (policy_group_id(o->gid_arg, &o->gid) != 0) {
+			snprintf(errbuf, errlen, "gid=%s: no such group "
+				 "(a number or a group name)", o->gid_arg);
+			return -1;
+		}
+		o->has_gid = 1;
+	}
+	if (o->policy_path == NULL)
+		return 0;
+	if (abs_path(&o->policy_path, "policy", errbuf, errlen))
+		return -1;
+	return policy_load(o->policy_path, &o->policy, errbuf, errlen);
+}
+
 int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 {
 	char *save = NULL, *tok, *copy;
@@ -368,12 +427,17 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 			 "workload, appservice, imds, azcli", o->auth);
 		return -1;
 	}
-	if (parse_mkdir_key(o, errbuf, errlen))
+	if (parse_mkdir_key(o, errbuf, errlen) ||
+	    check_access(o, errbuf, errlen))
 		return -1;
+	/* Refused rather than added: the modes are the access control, and
+	 * a mount line that says allow_other alone was written by someone
+	 * who expects another model (DESIGN.md §3.4). */
 	if (o->allow_other && !o->default_permissions) {
 		snprintf(errbuf, errlen,
-			 "allow_other needs default_permissions (results of one "
-			 "user must never be readable by another)");
+			 "allow_other needs default_permissions: the kernel "
+			 "enforces the modes that decide who may use a key "
+			 "(add -o default_permissions)");
 		return -1;
 	}
 	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
@@ -400,6 +464,10 @@ void options_free(struct fs_options *o)
 	free(o->shells);
 	free(o->audit);
 	free(o->credentials);
+	free(o->gid_arg);
+	free(o->policy_path);
+	free(o->pending_bytes_arg);
+	policy_free(o->policy);
 	free(o->url_arg);
 	for (i = 0; i < o->n_urls; i++)
 		free(o->urls[i]);
@@ -440,6 +508,16 @@ void options_usage(const char *prog)
 	       "    -o credentials=FILE     AZURE_* settings, KEY=VALUE lines (mode 0600,\n"
 	       "                            owned by root or you), instead of the environment\n"
 	       "    -o metrics_per_key      the metrics file counts operations by key too\n"
+	       "    -o gid=GID|NAME         the group of the tree: it may use keys\n"
+	       "                            (default: your group)\n"
+	       "    -o policy=FILE          per-key owner, group and mode, lines of\n"
+	       "                            KEYGLOB OWNER:GROUP MODE (reread on SIGHUP)\n"
+	       "    -o max_pending=N        two-command requests kept per user (default: 64;\n"
+	       "                            past it the user's own oldest is dropped)\n"
+	       "    -o max_pending_bytes=N[KMG]  input held per user by requests and\n"
+	       "                            read-write handles (default: 64M; then EAGAIN)\n"
+	       "    -o max_calls=N          concurrent HSM calls per user (default: 16;\n"
+	       "                            then EAGAIN)\n"
 	       "    -h, --help              this text, then libfuse's options\n"
 	       "    -V, --version           print versions\n"
 	       "\n", prog);

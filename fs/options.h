@@ -14,6 +14,7 @@
 #include <fuse.h>
 
 #include "alg.h"
+#include "policy.h"
 
 #define OPT_MAX_URLS 8
 
@@ -27,6 +28,11 @@ struct fs_options {
 	char *shells;		/* colon-separated shell basenames */
 	char *audit;		/* syslog (NULL), off, or a PATH */
 	char *credentials;	/* FILE of AZURE_* lines, read by options_check() */
+	char *gid_arg;		/* -o gid=GID|NAME: the group of the tree */
+	char *policy_path;	/* -o policy=FILE (absolute after check) */
+	char *pending_bytes_arg;	/* -o max_pending_bytes=N[KMG] */
+	int max_pending;	/* two-command requests per uid */
+	int max_calls;		/* concurrent remote calls per uid */
 	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;
@@ -51,6 +57,10 @@ struct fs_options {
 	enum curve mkdir_crv;
 	unsigned mkdir_bits;
 	const char **shell_list;	/* NULL-terminated */
+	int has_gid;
+	gid_t gid;
+	struct policy *policy;	/* policy=FILE as read at mount, or NULL */
+	size_t max_pending_bytes;	/* input held per uid */
 };
 
 /*
@@ -63,7 +73,8 @@ int options_parse(struct fuse_args *args, struct fs_options *opts,
 
 /*
  * Validate parsed options: numbers in range, auth and mkdir_key names,
- * URL list, allow_other only with default_permissions, and make relative
+ * URL list, allow_other only with default_permissions, gid= and
+ * policy=FILE (read and parsed now), the fair-use caps, and make relative
  * paths (cafile, token_file) absolute because daemonising changes the
  * directory to /.  credentials=FILE is read here: its AZURE_* values are
  * put into the environment, for the client to read when it is made.  Returns 0, or -1 with a one-line message in errbuf.

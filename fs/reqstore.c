@@ -1,5 +1,12 @@
 /*
  * reqstore.c - per-scope request and error store.
+ *
+ * Indexed, never scanned whole: entries hang in a hash table by (uid,
+ * path), so a lookup or a put meets only the entries of its own uid and
+ * file (and the rare collision); each uid has its entries in a list,
+ * oldest first, so its cap drops its own oldest in O(1); and every
+ * entry is in one list by last touch, oldest first, which the reaper
+ * pops while its head has expired.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -7,28 +14,78 @@
 #include <string.h>
 
 #include "reqstore.h"
+#include "uidmap.h"
+
+#define RS_BUCKETS 4096		/* (uid, path) */
+
+/* A doubly linked list through one pair of an entry's links. */
+struct rs_links {
+	struct rs_ref *next, *prev;
+};
+
+struct rs_uid;
 
 struct rs_ref {
-	struct rs_ref *next;
+	struct rs_links b;	/* bucket: newest first */
+	struct rs_links u;	/* its uid's: oldest first */
+	struct rs_links t;	/* by last touch: oldest first */
+	struct rs_uid *owner;
 	unsigned refs;		/* the store's (while linked) + lookups' */
 	bool linked;
 	uid_t uid;
 	struct proc_id anchor, writer;
 	char *path;
-	uint64_t seq;		/* insertion order: newest wins */
+	unsigned bucket;
 	int64_t touched_ms;	/* protected by the store's lock */
 	void *val;
 	rs_free_fn val_free;
 };
 
+/* A uid that has entries: how many, oldest first. */
+struct rs_uid {
+	struct uid_node node;	/* first: a uidmap record */
+	unsigned count;
+	struct rs_ref *head, *tail;
+};
+
 struct reqstore {
 	pthread_mutex_t lock;
-	struct rs_ref *head;
-	unsigned count, max;
-	uint64_t seq;
+	struct rs_ref *bucket[RS_BUCKETS];
+	struct uidmap uids;
+	struct rs_ref *thead, *ttail;	/* by last touch */
+	unsigned count, per_uid;
 	int64_t ttl_ms;
 	char *proc_root;
 };
+
+/* The links of one list: offsetof-free accessors for the three. */
+#define LINKS(r, f) (&(r)->f)
+
+/* Unlink r from a list given by its head/tail and link member f. */
+#define LIST_DEL(head, tail, r, f) do {					\
+	if (LINKS(r, f)->prev) LINKS(r, f)->prev->f.next = LINKS(r, f)->next; \
+	else (head) = LINKS(r, f)->next;				\
+	if (LINKS(r, f)->next) LINKS(r, f)->next->f.prev = LINKS(r, f)->prev; \
+	else if ((tail) != NULL) (tail) = LINKS(r, f)->prev;		\
+	LINKS(r, f)->next = LINKS(r, f)->prev = NULL;			\
+} while (0)
+
+/* Append r to a list given by head/tail. */
+#define LIST_APPEND(head, tail, r, f) do {				\
+	LINKS(r, f)->next = NULL;					\
+	LINKS(r, f)->prev = (tail);					\
+	if (tail) (tail)->f.next = (r); else (head) = (r);		\
+	(tail) = (r);							\
+} while (0)
+
+static unsigned hash_of(uid_t uid, const char *path)
+{
+	unsigned h = 5381u ^ (unsigned)uid * 2654435761u;
+
+	while (*path)
+		h = h * 33 + (unsigned char)*path++;
+	return h % RS_BUCKETS;
+}
 
 static bool same_id(const struct proc_id *a, const struct proc_id *b)
 {
@@ -58,19 +115,44 @@ static void ref_release(struct rs_ref *r)
 	free(r);
 }
 
-/* Unlink *pp (caller holds the lock); the store's reference goes. */
-static void unlink_at(struct reqstore *rs, struct rs_ref **pp)
+/* The record of uid (create: made when missing), or NULL. */
+static struct rs_uid *uid_rec(struct reqstore *rs, uid_t uid, bool create)
 {
-	struct rs_ref *r = *pp;
+	return (struct rs_uid *)uidmap_get(&rs->uids, uid,
+					   create ? sizeof(struct rs_uid) : 0);
+}
 
-	*pp = r->next;
+/* Take r out of the store (lock held); the store's reference goes. */
+static void unlink_ref(struct reqstore *rs, struct rs_ref *r)
+{
+	struct rs_ref *no_tail = NULL;
+	struct rs_uid *u = r->owner;
+
+	LIST_DEL(rs->bucket[r->bucket], no_tail, r, b);
+	LIST_DEL(u->head, u->tail, r, u);
+	LIST_DEL(rs->thead, rs->ttail, r, t);
+	if (--u->count == 0)
+		uidmap_del(&rs->uids, &u->node);
 	r->linked = false;
 	rs->count--;
 	ref_release(r);
 }
 
+static bool expired(const struct reqstore *rs, const struct rs_ref *r,
+		    int64_t now_ms)
+{
+	return now_ms - r->touched_ms > rs->ttl_ms;
+}
+
+/* The reaper: what expired goes, oldest touch first (lock held). */
+static void reap(struct reqstore *rs, int64_t now_ms)
+{
+	while (rs->thead != NULL && expired(rs, rs->thead, now_ms))
+		unlink_ref(rs, rs->thead);
+}
+
 struct reqstore *reqstore_new(int64_t ttl_ms, const char *proc_root,
-			      unsigned max)
+			      unsigned per_uid)
 {
 	struct reqstore *rs = calloc(1, sizeof(*rs));
 
@@ -83,7 +165,7 @@ struct reqstore *reqstore_new(int64_t ttl_ms, const char *proc_root,
 	}
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->ttl_ms = ttl_ms;
-	rs->max = max ? max : 1;
+	rs->per_uid = per_uid ? per_uid : 1;
 	return rs;
 }
 
@@ -91,8 +173,8 @@ void reqstore_free(struct reqstore *rs)
 {
 	if (rs == NULL)
 		return;
-	while (rs->head != NULL)
-		unlink_at(rs, &rs->head);
+	while (rs->thead != NULL)
+		unlink_ref(rs, rs->thead);
 	pthread_mutex_destroy(&rs->lock);
 	free(rs->proc_root);
 	free(rs);
@@ -105,59 +187,82 @@ static bool in_scope(const struct rs_ref *r, const struct scope *sc,
 	       strcmp(r->path, path) == 0;
 }
 
-int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
-		 void *val, rs_free_fn val_free, bool replace_scope,
-		 int64_t now_ms)
+/* Drop what r replaces among its bucket's entries (lock held). */
+static void replace_old(struct reqstore *rs, const struct rs_ref *r,
+			const struct scope *sc, bool replace_scope)
 {
-	struct rs_ref *r = calloc(1, sizeof(*r)), **pp;
+	struct rs_ref *o, *next;
+
+	for (o = rs->bucket[r->bucket]; o != NULL; o = next) {
+		next = o->b.next;
+		/* One value per writing process, whatever it exec'd since:
+		 * the value of an earlier program of the pid is nobody's own
+		 * any more, and the new one is newer. */
+		if (in_scope(o, sc, r->path) &&
+		    (replace_scope || same_id(&o->writer, &sc->self) ||
+		     !proc_alive(rs->proc_root, &o->writer)))
+			unlink_ref(rs, o);
+	}
+}
+
+static struct rs_ref *ref_new(const struct scope *sc, const char *path,
+			      void *val, rs_free_fn val_free, int64_t now_ms)
+{
+	struct rs_ref *r = calloc(1, sizeof(*r));
 
 	if (r != NULL)
 		r->path = strdup(path);
 	if (r == NULL || r->path == NULL) {
 		free(r);
-		if (val_free != NULL)
-			val_free(val);
-		return -ENOMEM;
+		return NULL;
 	}
 	r->refs = 1;
-	r->linked = true;
 	r->uid = sc->uid;
 	r->anchor = sc->anchor;
 	r->writer = sc->self;
 	r->touched_ms = now_ms;
 	r->val = val;
 	r->val_free = val_free;
+	r->bucket = hash_of(sc->uid, path);
+	return r;
+}
 
+int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
+		 void *val, rs_free_fn val_free, bool replace_scope,
+		 int64_t now_ms)
+{
+	struct rs_ref *r = ref_new(sc, path, val, val_free, now_ms), **b;
+	struct rs_uid *u;
+
+	if (r == NULL) {
+		if (val_free != NULL)
+			val_free(val);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&rs->lock);
-	r->seq = ++rs->seq;
-	for (pp = &rs->head; *pp != NULL;) {
-		struct rs_ref *o = *pp;
-		bool drop = now_ms - o->touched_ms > rs->ttl_ms;
-
-		/* One value per writing process, whatever it exec'd since:
-		 * the value of an earlier program of the pid is nobody's own
-		 * any more, and the new one is newer. */
-		if (!drop && in_scope(o, sc, path))
-			drop = replace_scope || same_id(&o->writer, &sc->self) ||
-			       !proc_alive(rs->proc_root, &o->writer);
-		if (drop)
-			unlink_at(rs, pp);
-		else
-			pp = &o->next;
+	reap(rs, now_ms);
+	replace_old(rs, r, sc, replace_scope);
+	/* The uid at its cap: its own oldest goes, never another uid's. */
+	u = uid_rec(rs, sc->uid, false);
+	if (u != NULL && u->count >= rs->per_uid)
+		unlink_ref(rs, u->head);
+	u = uid_rec(rs, sc->uid, true);	/* the record may have gone */
+	if (u == NULL) {
+		pthread_mutex_unlock(&rs->lock);
+		ref_release(r);
+		return -ENOMEM;
 	}
-	/* Newest first, so lookups meet the newest match first. */
-	r->next = rs->head;
-	rs->head = r;
+	b = &rs->bucket[r->bucket];
+	r->b.next = *b;
+	if (*b != NULL)
+		(*b)->b.prev = r;
+	*b = r;
+	r->owner = u;
+	LIST_APPEND(u->head, u->tail, r, u);
+	LIST_APPEND(rs->thead, rs->ttail, r, t);
+	u->count++;
 	rs->count++;
-	/* Over the cap: the oldest entries (at the tail) go. */
-	if (rs->count > rs->max) {
-		unsigned i = 0;
-
-		for (pp = &rs->head; *pp != NULL && i < rs->max; i++)
-			pp = &(*pp)->next;
-		while (*pp != NULL)
-			unlink_at(rs, pp);
-	}
+	r->linked = true;
 	pthread_mutex_unlock(&rs->lock);
 	return 0;
 }
@@ -165,24 +270,23 @@ int reqstore_put(struct reqstore *rs, const struct scope *sc, const char *path,
 struct rs_ref *reqstore_get(struct reqstore *rs, const struct scope *sc,
 			    const char *path, int64_t now_ms)
 {
-	struct rs_ref **pp, *own = NULL, *found = NULL;
+	struct rs_ref *o, *next, *own = NULL, *found = NULL;
 	struct rs_ref *best[PROC_CHAIN_MAX] = {0};
 	unsigned i, n = sc->n_chain < PROC_CHAIN_MAX ? sc->n_chain : PROC_CHAIN_MAX;
 
 	pthread_mutex_lock(&rs->lock);
-	for (pp = &rs->head; *pp != NULL;) {
-		struct rs_ref *o = *pp;
-
-		if (now_ms - o->touched_ms > rs->ttl_ms) {
-			unlink_at(rs, pp);
+	reap(rs, now_ms);
+	for (o = rs->bucket[hash_of(sc->uid, path)]; o != NULL; o = next) {
+		next = o->b.next;
+		if (expired(rs, o, now_ms)) {
+			unlink_ref(rs, o);
 			continue;
 		}
-		pp = &o->next;
 		if (o->uid != sc->uid || strcmp(o->path, path) != 0)
 			continue;
 		if (own == NULL && wrote(o, &sc->self))
 			own = o;
-		/* The list is newest first: keep the first hit per anchor. */
+		/* The bucket is newest first: keep the first hit per anchor. */
 		for (i = 0; i < n; i++)
 			if (best[i] == NULL && same_id(&o->anchor, &sc->chain[i]))
 				best[i] = o;
@@ -211,6 +315,10 @@ void rs_ref_touch(struct reqstore *rs, struct rs_ref *r, int64_t now_ms)
 {
 	pthread_mutex_lock(&rs->lock);
 	r->touched_ms = now_ms;
+	if (r->linked) {	/* the touch order stays sorted */
+		LIST_DEL(rs->thead, rs->ttail, r, t);
+		LIST_APPEND(rs->thead, rs->ttail, r, t);
+	}
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -229,6 +337,18 @@ unsigned reqstore_count(struct reqstore *rs)
 
 	pthread_mutex_lock(&rs->lock);
 	n = rs->count;
+	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
+unsigned reqstore_uid_count(struct reqstore *rs, uid_t uid)
+{
+	struct rs_uid *u;
+	unsigned n;
+
+	pthread_mutex_lock(&rs->lock);
+	u = uid_rec(rs, uid, false);
+	n = u ? u->count : 0;
 	pthread_mutex_unlock(&rs->lock);
 	return n;
 }

@@ -6,7 +6,11 @@
  * (written by the same process running the same program, not before an
  * execve), else the newest value of its scope; nothing is ever returned
  * to another uid or anchor.  Values expire ttl milliseconds after they
- * were last touched.  Thread-safe: one mutex, never held while a value is used.
+ * were last touched.  Each uid holds at most a fixed number of values: a
+ * put past it drops that uid's own oldest, never another uid's
+ * (DESIGN.md §3.4).  Puts and lookups cost the entries of the uid and
+ * path alone, not the store's size.  Thread-safe: one mutex, never held
+ * while a value is used.
  */
 #ifndef HSMFS_FS_REQSTORE_H
 #define HSMFS_FS_REQSTORE_H
@@ -24,11 +28,11 @@ typedef void (*rs_free_fn)(void *val);
 
 /*
  * Create a store.  proc_root ("/proc") is used to drop entries whose
- * writer has exited; max bounds the number of entries (the oldest go
- * first).  Returns NULL when out of memory.
+ * writer has exited; per_uid bounds the number of entries of each uid
+ * (its oldest go first).  Returns NULL when out of memory.
  */
 struct reqstore *reqstore_new(int64_t ttl_ms, const char *proc_root,
-			      unsigned max);
+			      unsigned per_uid);
 void reqstore_free(struct reqstore *rs);
 
 /*
@@ -59,7 +63,8 @@ void rs_ref_touch(struct reqstore *rs, struct rs_ref *r, int64_t now_ms);
 /* Drop a reference; the value is freed when the store let go too. */
 void rs_ref_put(struct reqstore *rs, struct rs_ref *r);
 
-/* Number of live entries (tests, status). */
+/* Number of live entries (tests, status); of one uid. */
 unsigned reqstore_count(struct reqstore *rs);
+unsigned reqstore_uid_count(struct reqstore *rs, uid_t uid);
 
 #endif

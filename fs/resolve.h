@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "errmap.h"
 #include "keycache.h"
@@ -66,6 +67,7 @@ struct root_entry {
 	/* N_TEXT: make the content (malloc()ed) at open; -errno. */
 	int (*text)(struct fs_state *fs, char **out, size_t *len);
 	enum text_size size;		/* N_TEXT */
+	mode_t mode;			/* permission bits (DESIGN.md §3.4) */
 };
 
 struct node {

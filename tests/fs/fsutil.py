@@ -1,6 +1,9 @@
 """Helpers for tests/fs: shell runs, openssl checks, DER from r||s."""
+import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
 
 import hsmtest
 
@@ -45,3 +48,30 @@ def openssl_verify(pem, md, sig, msg, tmp, pss=False):
     r = subprocess.run(["openssl", "dgst", "-" + md, "-verify", pem] + opts +
                        ["-signature", sp, mp], capture_output=True)
     return r.returncode == 0 and b"Verified OK" in r.stdout
+
+
+@contextlib.contextmanager
+def shared_mounts(prefix, *base_options):
+    """mount(emu, *options, name=...) with allow_other,default_permissions
+    and base_options, in a directory other uids can reach (pytest's
+    tmp_path is root's alone); every mount unmounted at the end."""
+    top = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(top, 0o755)
+    mounts = []
+
+    def mount(emu, *options, name=None):
+        m = hsmtest.Mount(emu, os.path.join(top, name or "mnt%d" % len(mounts)),
+                          options=["allow_other", "default_permissions",
+                                   *base_options, *options], debug=False)
+        mounts.append(m)
+        return m
+    mount.top = top
+    try:
+        yield mount
+    finally:
+        for m in mounts:
+            if m.proc.poll() is None:
+                m.umount()
+            else:
+                m.cleanup()
+        shutil.rmtree(top, ignore_errors=True)

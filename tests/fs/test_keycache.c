@@ -69,7 +69,7 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 	}
 	if (f->fail)
 		return f->fail;
-	if (strcmp(name, "missing") == 0)
+	if (strcmp(name, "missing") == 0 || strncmp(name, "nokey-", 6) == 0)
 		return HSM_E_NOT_FOUND;
 	snprintf(v, sizeof(v), "v%d", version ? atoi(version + 1) : f->version);
 	fake_ec_key(out, f->ec, name, v);
@@ -79,6 +79,67 @@ static enum hsm_status f_get(void *arg, struct hsm_call *call, const char *name,
 static int64_t f_now(void *arg)
 {
 	return ((struct fake *)arg)->now;
+}
+
+/*
+ * Made-up names (issue 11: 20,000 stats cost 20,002 requests and grew
+ * the cache for good): KC_MISS_GETS a second are asked for by name, the
+ * rest answered by one list; with list_ttl=0 too; and the entries stay
+ * within KC_MAX_ENTRIES.
+ */
+static void test_made_up_names(struct fake *f, struct kc_backend *be)
+{
+	struct keycache *kc = kc_new(be, 30000, 5000);
+	struct kc_stats st;
+	char name[32];
+	int i, gets = f->gets, lists = f->lists;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "nokey-%d", i);
+		if (kc_key_exists(kc, NULL, name, NULL, NULL) != HSM_E_NOT_FOUND)
+			break;
+	}
+	is_int(i, 20000, "every made-up name is no key");
+	ok(f->gets - gets == KC_MISS_GETS && f->lists - lists == 1,
+	   "%d gets and one list for 20,000 names (%d, %d)", KC_MISS_GETS,
+	   f->gets - gets, f->lists - lists);
+	ok(kc_key_exists(kc, NULL, "mid", NULL, NULL) == HSM_OK,
+	   "a listed key still exists");
+	f->now += 1000;
+	gets = f->gets;
+	ok(kc_key_exists(kc, NULL, "nokey-x", NULL, NULL) == HSM_E_NOT_FOUND &&
+	   f->gets == gets + 1, "a second later, names are asked for again");
+	kc_free(kc);
+	kc = kc_new(be, 0, 5000);
+	gets = f->gets;
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "nokey-%d", i);
+		if (i % 1000 == 0)
+			f->now += 1000;		/* 20 s of it */
+		kc_key_exists(kc, NULL, name, NULL, NULL);
+	}
+	ok(f->gets - gets == 20 * KC_MISS_GETS, "list_ttl=0: bounded too (%d)",
+	   f->gets - gets);
+	/* 9,000 keys looked at: the least recently used go. */
+	for (i = 0; i < KC_MAX_ENTRIES + 808; i++) {
+		struct kver *v = NULL;
+
+		snprintf(name, sizeof(name), "key-%d", i);
+		if (kc_get(kc, NULL, name, NULL, &v) != HSM_OK)
+			break;
+		kver_put(v);
+	}
+	kc_get_stats(kc, &st);
+	ok(st.entries == KC_MAX_ENTRIES, "at most %d entries (%zu)",
+	   KC_MAX_ENTRIES, st.entries);
+	{
+		struct kver *v = NULL;
+
+		ok(kc_get(kc, NULL, "alpha", NULL, &v) == HSM_OK && v != NULL,
+		   "a key still found past the bound");
+		kver_put(v);
+	}
+	kc_free(kc);
 }
 
 int main(void)
@@ -227,6 +288,7 @@ int main(void)
 	kver_put(w);
 	kver_put(v);
 	kc_free(kc);
+	test_made_up_names(&f, &be);
 	EVP_PKEY_free(f.ec);
 	return done_testing();
 }

@@ -110,6 +110,49 @@ static void test_credentials(void)
 	   "missing file: one line with the absolute path");
 }
 
+/* gid=, policy= and the fair-use caps (DESIGN.md §3.4). */
+static void test_access_options(void)
+{
+	static const struct {
+		const char *opt;
+		int ok;
+		const char *err;
+	} cases[] = {
+		{ "gid=nogroup", 1, NULL },
+		{ "gid=1234", 1, NULL },
+		{ "gid=no-such-group-zz", 0, "gid=no-such-group-zz: no such group" },
+		{ "max_pending_bytes=8M", 1, NULL },
+		{ "max_pending_bytes=100", 0, "max_pending_bytes=100 is not a size" },
+		{ "max_pending_bytes=1X", 0, "max_pending_bytes=1X is not a size" },
+		{ "max_pending=0", 0, "max_pending=0 is out of range" },
+		{ "max_calls=2000", 0, "max_calls=2000 is out of range" },
+		{ "policy=/nonexistent/p", 0, "policy=/nonexistent/p: No such file" },
+	};
+	struct fuse_args args;
+	struct fs_options o;
+	char err[256], opt[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *argv[] = { "hsmfs", "u", "/m", "-o", opt, NULL };
+		int rc;
+
+		snprintf(opt, sizeof(opt), "%s", cases[i].opt);
+		err[0] = '\0';
+		rc = parse(5, argv, &o, &args, err, sizeof(err));
+		ok(cases[i].ok ? rc == 0 : rc == -1 && strstr(err, cases[i].err),
+		   "%s: %s", cases[i].opt, err[0] ? err : "accepted");
+		if (rc == 0 && i == 0)
+			ok(o.has_gid && o.gid == 65534 && o.max_pending == 64 &&
+			   o.max_calls == 16 && o.max_pending_bytes == 64u << 20,
+			   "gid by name; the caps' defaults");
+		if (rc == 0 && i == 3)
+			is_int(o.max_pending_bytes, 8u << 20, "8M");
+		fuse_opt_free_args(&args);
+		options_free(&o);
+	}
+}
+
 int main(void)
 {
 	struct fs_options o;
@@ -199,5 +242,6 @@ int main(void)
 		options_free(&o);
 	}
 	test_credentials();
+	test_access_options();
 	return done_testing();
 }

@@ -227,6 +227,43 @@ static void test_real_proc(void)
 	reqstore_free(rs);
 }
 
+/*
+ * Per-uid caps (DESIGN.md §3.4): a uid flooding the store from many
+ * scopes drops its own oldest, never another uid's; the reaper drops
+ * expired entries without a lookup of them.
+ */
+static void test_per_uid_cap(void)
+{
+	struct reqstore *rs = reqstore_new(1000, "/proc", 4);
+	struct scope root = mk(0, 50, 51), s;
+	char v[32];
+	const char *got;
+	int i;
+
+	put(rs, &root, "/k/sign", "root's", 0);
+	for (i = 0; i < 20000; i++) {
+		s = mk(1000, 1000 + i, 1000 + i);
+		snprintf(v, sizeof(v), "flood %d", i);
+		put(rs, &s, "/k/sign", v, 1);
+	}
+	is_int(reqstore_uid_count(rs, 1000), 4, "the flooding uid holds its cap");
+	is_int(reqstore_count(rs), 5, "and nothing more");
+	got = get(rs, &root, "/k/sign", 2);
+	ok(got && strcmp(got, "root's") == 0, "root's request survived");
+	s = mk(1000, 1000 + 19996, 1000 + 19996);
+	got = get(rs, &s, "/k/sign", 2);
+	ok(got && strcmp(got, "flood 19996") == 0, "the newest four stay");
+	s = mk(1000, 1000 + 19995, 1000 + 19995);
+	ok(get(rs, &s, "/k/sign", 2) == NULL, "the oldest went");
+	/* At 1001 root's (touched at 0) has expired: a put of another uid
+	 * reaps it. */
+	s = mk(2000, 60, 61);
+	put(rs, &s, "/other", "x", 1001);
+	is_int(reqstore_uid_count(rs, 0), 0, "reaped without a lookup");
+	is_int(reqstore_count(rs), 5, "the fresh ones stay");
+	reqstore_free(rs);
+}
+
 int main(void)
 {
 	static const pid_t alive[] = { 100, 101, 102, 103, 200, 201 };
@@ -259,5 +296,6 @@ int main(void)
 	ok(fakeproc_remove() == 0, "fake /proc removed");
 
 	test_real_proc();
+	test_per_uid_cap();
 	return done_testing();
 }

@@ -11,11 +11,11 @@
 #define V32 "0123456789abcdef0123456789abcdef"
 
 static const struct root_entry root[] = {
-	{ "README", N_TEXT, NULL, true },
-	{ "keys", N_KEYS, NULL, false },
-	{ "random", N_RANDOM, NULL, false },
-	{ "status", N_TEXT, NULL, false },
-	{ NULL, N_ROOT, NULL, false },
+	{ "README", N_TEXT, NULL, true, 0444 },
+	{ "keys", N_KEYS, NULL, false, 0444 },
+	{ "random", N_RANDOM, NULL, false, 0444 },
+	{ "status", N_TEXT, NULL, false, 0444 },
+	{ NULL, N_ROOT, NULL, false, 0444 },
 };
 
 static int parse(const char *path, struct node *nd)

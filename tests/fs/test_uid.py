@@ -1,9 +1,10 @@
 """Results of one uid are never readable by another (DESIGN.md §7).
 
 Mounted with allow_other and default_permissions, operation files are open
-to every user; what keeps users apart is the request scope, which includes
-the uid.  The reader runs under the very shell that wrote the request, so
-only the uid tells them apart.
+to the mount's group (-o gid=, here nobody's group, DESIGN.md §3.4); what
+keeps its users apart is the request scope, which includes the uid.  The
+reader runs under the very shell that wrote the request, so only the uid
+tells them apart.
 """
 import os
 import shutil
@@ -24,7 +25,8 @@ def shared_mount(emulator):
     top = tempfile.mkdtemp(prefix="hsmfs-uid-")
     os.chmod(top, 0o755)
     m = hsmtest.Mount(emulator, os.path.join(top, "mnt"),
-                      options=["allow_other", "default_permissions"])
+                      options=["allow_other", "default_permissions",
+                               "gid=65534"])
     try:
         yield m
     finally:
