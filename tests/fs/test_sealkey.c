@@ -100,6 +100,8 @@ static void test_refusals(void)
 	strcpy(h.kid, KID);
 	is_int(sealkey_open(&env, &call, "other", &h, dek, &f), -EBADMSG,
 	       "a blob of another key is EBADMSG, no call");
+	ok(strstr(f.message, "another key") != NULL, "saying so: %s",
+	   f.message);
 	h.wrap = 9;
 	is_int(sealkey_open(&env, &call, NULL, &h, dek, &f), -EBADMSG,
 	       "an unknown wrap algorithm is EBADMSG");
