@@ -27,6 +27,7 @@ struct fs_options {
 	char *shells;		/* colon-separated shell basenames */
 	char *audit;		/* syslog (NULL), off, or a PATH */
 	char *credentials;	/* FILE of AZURE_* lines, read by options_check() */
+	char *spool_dir;	/* seal/unseal ciphertext spools; NULL: $TMPDIR */
 	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;
