@@ -351,3 +351,50 @@ def test_one_gib_flat_memory(emulator, tmp_path_factory):
         m.umount()
     finally:
         m.cleanup()
+
+
+def spool_fds(pid, d):
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(d) + "/"):
+                out.append(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
+def test_spool_dir_holds_ciphertext_only(emulator, tmp_path):
+    """-o spool_dir: seal and unseal spool there, in files with no name,
+    only ciphertext; nothing is left after close."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    m = hsmtest.Mount(emulator, tmp_path / "mnt", options=[f"spool_dir={spool}"])
+    marker = b"PLAINTEXT-MARKER-" * 4096
+    try:
+        pid = m.proc.pid
+        fd = os.open(k(m, "rsa-2048", "seal"), os.O_RDWR)
+        os.write(fd, marker)
+        files = spool_fds(pid, spool)
+        assert len(files) == 1 and os.listdir(spool) == []
+        body = open(files[0], "rb").read()
+        assert body.startswith(b"HSMFSEAL") and b"PLAINTEXT-MARKER" not in body
+        blob = read_to_eof(fd)
+        os.close(fd)
+        fu = os.open(k(m, "rsa-2048", "unseal"), os.O_RDWR)
+        os.write(fu, blob)
+        assert os.read(fu, 17) == marker[:17]
+        assert len(spool_fds(pid, spool)) == 1
+        assert b"PLAINTEXT-MARKER" not in open(spool_fds(pid, spool)[0], "rb").read()
+        os.close(fu)
+        assert spool_fds(pid, spool) == [] and os.listdir(spool) == []
+        m.umount()
+    finally:
+        m.cleanup()
+
+
+def test_spool_dir_must_be_writable(tmp_path):
+    r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-o", "spool_dir=/nonexistent/x",
+                        "https://127.0.0.1:1", str(tmp_path)], capture_output=True, timeout=20)
+    err = r.stderr.decode().strip()
+    assert r.returncode != 0 and err.count("\n") == 0 and "spool_dir" in err, err
