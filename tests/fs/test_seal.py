@@ -213,8 +213,21 @@ def test_tamper_one_handle(mnt, key):
         assert DATA.startswith(got), name                     # never a wrong byte
         if where in ("open", "open0"):
             assert got == b"", name
-        else:
+        if name in ("header magic", "truncate in header"):
+            err = open(os.path.join(mnt.path, "error")).read()
+            assert "not a sealed blob: its header is malformed" in err, (name, err)
+        elif where not in ("open", "open0"):
             assert len(got) <= where, (name, len(got))
+
+
+@pytest.mark.parametrize("key", ["rsa-2048", "aes-256"])
+def test_tamper_empty_blob(mnt, key):
+    """An empty plaintext still has a tag to check: a flipped tag, or a
+    blob cut to its header, is EBADMSG, not an empty success."""
+    blob = one_handle(k(mnt, key, "seal"), b"")
+    for bad in (blob[:-1] + bytes([blob[-1] ^ 1]), blob[:header_len(blob)]):
+        assert unseal_partial(k(mnt, key, "unseal"), bad) == (b"", errno.EBADMSG)
+    assert unseal_partial(k(mnt, key, "unseal"), blob) == (b"", 0)
 
 
 def test_tamper_two_commands(mnt, tmp_path):
