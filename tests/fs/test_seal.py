@@ -10,6 +10,7 @@ import hashlib
 import os
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -400,6 +401,10 @@ def test_spool_dir_holds_ciphertext_only(emulator, tmp_path):
         assert len(spool_fds(pid, spool)) == 1
         assert b"PLAINTEXT-MARKER" not in open(spool_fds(pid, spool)[0], "rb").read()
         os.close(fu)
+        # the kernel sends RELEASE after close() returns: give it a moment
+        deadline = time.monotonic() + 5
+        while spool_fds(pid, spool) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert spool_fds(pid, spool) == [] and os.listdir(spool) == []
         m.umount()
     finally:
