@@ -265,11 +265,19 @@ int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
 	}
 }
 
+/* The detail of a failed write, taken under the owner's lock: the
+ * operation's own (seal's wrapKey, a spool error), else none. */
+static void write_detail(const struct opx *x, int err, struct fs_fail *f)
+{
+	if (err && x->in_fail.err == err)
+		*f = x->in_fail;
+}
+
 /* H_PUT: input goes to the handle's request, which may already be in the
  * store (a child that shared the fd closed it); writes then keep adding
  * to it, unless a reader already ran it, which starts a new one. */
 static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
-		     size_t size, struct hsm_call *call)
+		     size_t size, struct hsm_call *call, struct fs_fail *f)
 {
 	struct request *r = h->u.put.req;
 	int err;
@@ -286,6 +294,7 @@ static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
 		pthread_mutex_lock(&r->lock);
 	}
 	err = opx_write(&r->x, &fs->env, call, buf, size);
+	write_detail(&r->x, err, f);
 	pthread_mutex_unlock(&r->lock);
 	h->u.put.dirty = true;
 	return err;
@@ -293,8 +302,10 @@ static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
 
 /* H_RUN: a write after the output (or a failure) starts a new operation. */
 static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
-		     size_t size, struct hsm_call *call)
+		     size_t size, struct hsm_call *call, struct fs_fail *f)
 {
+	int err;
+
 	if (h->u.run.out != NULL || h->u.run.fail.err) {
 		secret_free(h->u.run.out);
 		h->u.run.out = NULL;
@@ -303,41 +314,34 @@ static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
 		sealread_reset(&h->u.run.rd);
 		opx_reset(&h->u.run.x);
 	}
-	return opx_write(&h->u.run.x, &fs->env, call, buf, size);
-}
-
-/* The detail of a failed write: the operation's own (seal's wrapKey,
- * a spool error), else the errno's text. */
-static int write_failed(struct fs_state *fs, struct handle *h, int err)
-{
-	const struct opx *x = h->kind == H_RUN ? &h->u.run.x :
-			      h->kind == H_PUT ? &h->u.put.req->x : NULL;
-
-	if (x != NULL && x->in_fail.err == err)
-		return fs_fail(fs, NULL, h->path, &x->in_fail);
-	return fs_fail_errno(fs, h->path, err, NULL);
+	err = opx_write(&h->u.run.x, &fs->env, call, buf, size);
+	write_detail(&h->u.run.x, err, f);
+	return err;
 }
 
 int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
 		 size_t size)
 {
+	struct fs_fail f = {0};
 	struct hsm_call call;
 	int err;
 
 	call_init(&call);
 	switch (h->kind) {
 	case H_PUT:
-		err = write_put(fs, h, buf, size, &call);
+		err = write_put(fs, h, buf, size, &call, &f);
 		break;
 	case H_RUN:
-		err = write_run(fs, h, buf, size, &call);
+		err = write_run(fs, h, buf, size, &call, &f);
 		break;
 	default:
 		err = -EBADF;
 		break;
 	}
+	if (err && f.err)
+		return fs_fail(fs, NULL, h->path, &f);
 	if (err)
-		return write_failed(fs, h, err);
+		return fs_fail_errno(fs, h->path, err, NULL);
 	return (int)size;
 }
 

@@ -286,6 +286,31 @@ def test_hsm_calls(mnt):
         assert st["requests"].get("unwrapkey") == 1 and st["total"] == 1, st
 
 
+def test_service_errors(mnt):
+    """An HSM refusal is its own errno with the service's detail: oct seal's
+    wrapKey at the first write (and the read after), unseal's unwrapKey at
+    the first read — not EBADMSG, the blob is fine."""
+    blob = one_handle(k(mnt, "aes-256", "seal"), DATA)
+    mnt.emu.faults(ops=["wrapkey", "unwrapkey"], status=403)
+    try:
+        fd = os.open(k(mnt, "aes-256", "seal"), os.O_RDWR)
+        try:
+            with pytest.raises(OSError) as e:
+                os.write(fd, b"secret")
+            assert e.value.errno == errno.EACCES
+            err = open(os.path.join(mnt.path, "error")).read()
+            assert "code: InjectedFault" in err and "seal" in err, err
+            with pytest.raises(OSError) as e:
+                os.read(fd, 100)
+            assert e.value.errno == errno.EACCES
+        finally:
+            os.close(fd)
+        assert unseal_partial(k(mnt, "aes-256", "unseal"), blob) == (b"", errno.EACCES)
+    finally:
+        mnt.emu.clear_faults()
+    assert one_handle(k(mnt, "aes-256", "unseal"), blob) == DATA
+
+
 def test_rotation(emulator, tmp_path_factory):
     """A blob sealed before a rotation unseals after it: the unwrap is at
     the version the header names."""
