@@ -40,9 +40,18 @@ nomem:
 	return -ENOMEM;
 }
 
+static const char *at_version(const struct opx *x);
+
 bool opx_streams(const struct opx *x)
 {
 	return x->on.op == FOP_SEAL || x->on.op == FOP_UNSEAL;
+}
+
+const char *opx_version(const struct opx *x)
+{
+	if (x->so != NULL && sealop_version(x->so) != NULL)
+		return sealop_version(x->so);
+	return at_version(x);
 }
 
 static void drop_input(struct opx *x)

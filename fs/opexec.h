@@ -73,6 +73,10 @@ int opx_write(struct opx *x, const struct opx_env *env, struct hsm_call *call,
  * opx_reset(), and *out is empty. */
 bool opx_streams(const struct opx *x);
 
+/* The key version the operation used: the pinned one, the blob's for a
+ * finished unseal (it may predate a rotation), else the one seen at open. */
+const char *opx_version(const struct opx *x);
+
 /*
  * Run the operation on the input collected so far.  On success returns 0
  * and *out holds the output (a secret owned by the caller; may be empty).

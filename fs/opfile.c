@@ -36,8 +36,7 @@ static int op_end(struct fs_state *fs, const struct scope *sc,
 {
 	struct audit_ev ev = {
 		.key = x->name,
-		.version = x->version ? x->version :
-			   x->kv ? x->kv->key.version : NULL,
+		.version = opx_version(x),
 		.op = fs_op_name(x->on.op),
 		.alg = x->on.alg ? x->on.alg->name : NULL,
 		.err = f->err,

@@ -20,6 +20,7 @@ struct sealop {
 	struct seal_header h;		/* unseal, from finish on: */
 	uint8_t dek[SEAL_KEY_LEN];
 	uint64_t sealed, plain, nchunks;
+	char version[KEY_VERSION_LEN + 1];
 	bool finished;
 };
 
@@ -46,6 +47,11 @@ void sealop_free(struct sealop *so)
 bool sealop_finished(const struct sealop *so)
 {
 	return so->finished;
+}
+
+const char *sealop_version(const struct sealop *so)
+{
+	return so->finished && so->version[0] ? so->version : NULL;
 }
 
 /* Bytes to the spool: seal's ciphertext, encoded on the way; unseal's
@@ -162,7 +168,13 @@ static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 	if (seal_plain_size(&so->h, so->sealed, &so->plain, &so->nchunks) < 0)
 		return fail_local(f, -EBADMSG, "sealed data truncated: its "
 				  "size is no whole number of chunks");
-	return sealkey_open(k->env, k->call, k->name, &so->h, so->dek, f);
+	err = sealkey_open(k->env, k->call, k->name, &so->h, so->dek, f);
+	if (err == 0) {
+		char name[KEY_NAME_MAX + 1];
+
+		sealkey_kid_split(so->h.kid, name, so->version);
+	}
+	return err;
 }
 
 int sealop_finish(struct sealop *so, const struct sealop_key *k,

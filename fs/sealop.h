@@ -59,6 +59,9 @@ int sealop_write(struct sealop *so, const struct sealop_key *k,
 int sealop_finish(struct sealop *so, const struct sealop_key *k,
 		  struct fs_fail *f);
 bool sealop_finished(const struct sealop *so);
+/* unseal, once finished: the key version the blob named and the unwrap
+ * used (the audit's version); NULL otherwise. */
+const char *sealop_version(const struct sealop *so);
 
 /* Up to size bytes of output at rd->pos: the count (0 at the end) or
  * -errno with *f filled (EBADMSG: the chunk reached is not authentic). */

@@ -7,6 +7,7 @@ flat daemon memory."""
 import base64
 import errno
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -319,7 +320,8 @@ def test_rotation(emulator, tmp_path_factory):
     name = uniq("seal-rot")
     kc.create_rsa_key(name, size=2048)
     sdk_set_policy(kc, name)
-    m = hsmtest.Mount(emulator, tmp_path_factory.mktemp("sealrot") / "mnt")
+    d = tmp_path_factory.mktemp("sealrot")
+    m = hsmtest.Mount(emulator, d / "mnt", options=[f"audit={d}/audit.log"])
     try:
         blob = one_handle(k(m, name, "seal"), DATA)
         v1 = parse_header(blob)["kid"].rsplit("/", 1)[1]
@@ -327,6 +329,10 @@ def test_rotation(emulator, tmp_path_factory):
         v2 = open(k(m, name, "info")).read().split("version: ")[1].split()[0]
         assert v2 != v1
         assert one_handle(k(m, name, "unseal"), blob) == DATA
+        # the audit names the version that unwrapped: the blob's
+        recs = [json.loads(l) for l in open(d / "audit.log")]
+        last = [r for r in recs if r.get("op") == "unseal"][-1]
+        assert last["version"] == v1 and last["key"] == name, last
         assert parse_header(one_handle(k(m, name, "seal"), b"new"))["kid"].endswith(v2)
         m.umount()
     finally:
