@@ -58,8 +58,7 @@ static int op_end(struct fs_state *fs, const struct scope *sc,
 {
 	struct audit_ev ev = {
 		.key = x->name,
-		.version = x->version ? x->version :
-			   x->kv ? x->kv->key.version : NULL,
+		.version = opx_version(x),
 		.op = fs_op_name(x->on.op),
 		.alg = x->on.alg ? x->on.alg->name : NULL,
 		.err = f->err,
@@ -228,6 +227,27 @@ int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
 	return 0;
 }
 
+/*
+ * seal/unseal output, read as the reads ask.  A chunk that does not
+ * authenticate fails this read (and, on a read-write handle, every later
+ * one until a write starts anew: the output must not go on past a gap).
+ */
+static int read_sealop(struct fs_state *fs, struct handle *h,
+		       const struct sealop *so, struct sealread *rd,
+		       char *buf, size_t size)
+{
+	struct fs_fail f;
+	int n = sealop_read(so, rd, buf, size, &f);
+
+	if (n >= 0)
+		return n;
+	if (h->kind == H_RUN) {
+		h->u.run.fail = f;
+		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
+	}
+	return fs_fail(fs, NULL, h->path, &f);
+}
+
 /* H_RUN: the first read ends the input and runs the operation. */
 static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 		    size_t size)
@@ -259,6 +279,9 @@ static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 			return err;
 		h->u.run.pos = 0;
 	}
+	if (opx_streams(&h->u.run.x))
+		return read_sealop(fs, h, h->u.run.x.so, &h->u.run.rd, buf,
+				   size);
 	return handle_read_stream(h->u.run.out, &h->u.run.pos, buf, size);
 }
 
@@ -271,16 +294,28 @@ int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
 		return read_run(fs, h, buf, size);
 	case H_GET:
 		r = rs_ref_val(h->u.get.ref);
+		if (opx_streams(&r->x))	/* x.so is done: it no longer changes */
+			return read_sealop(fs, h, r->x.so, &h->u.get.rd, buf,
+					   size);
 		return handle_read_stream(r->out, &h->u.get.pos, buf, size);
 	default:
 		return fs_fail_errno(fs, h->path, -EBADF, NULL);
 	}
 }
 
+/* The detail of a failed write, taken under the owner's lock: the
+ * operation's own (seal's wrapKey, a spool error), else none. */
+static void write_detail(const struct opx *x, int err, struct fs_fail *f)
+{
+	if (err && x->in_fail.err == err)
+		*f = x->in_fail;
+}
+
 /* H_PUT: input goes to the handle's request, which may already be in the
  * store (a child that shared the fd closed it); writes then keep adding
  * to it, unless a reader already ran it, which starts a new one. */
-static int write_put(struct handle *h, const char *buf, size_t size)
+static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
+		     size_t size, struct hsm_call *call, struct fs_fail *f)
 {
 	struct request *r = h->u.put.req;
 	int err;
@@ -297,46 +332,59 @@ static int write_put(struct handle *h, const char *buf, size_t size)
 		pthread_mutex_lock(&r->lock);
 	}
 	err = opx_buffers(&r->x) ? fu_hold_add(&r->hold, size) : 0;
-	if (err == 0)
-		err = opx_write(&r->x, buf, size);
+	if (err == 0) {
+		err = opx_write(&r->x, &fs->env, call, buf, size);
+		write_detail(&r->x, err, f);
+	}
 	pthread_mutex_unlock(&r->lock);
 	h->u.put.dirty = true;
 	return err;
 }
 
 /* H_RUN: a write after the output (or a failure) starts a new operation. */
-static int write_run(struct handle *h, const char *buf, size_t size)
+static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
+		     size_t size, struct hsm_call *call, struct fs_fail *f)
 {
+	int err;
+
 	if (h->u.run.out != NULL || h->u.run.fail.err) {
 		secret_free(h->u.run.out);
 		h->u.run.out = NULL;
 		h->u.run.fail.err = 0;
 		h->u.run.pos = 0;
+		sealread_reset(&h->u.run.rd);
 		opx_reset(&h->u.run.x);
 		fu_hold_release(&h->u.run.hold);
 	}
 	if (opx_buffers(&h->u.run.x) &&
 	    fu_hold_add(&h->u.run.hold, size) != 0)
 		return -EAGAIN;
-	return opx_write(&h->u.run.x, buf, size);
+	err = opx_write(&h->u.run.x, &fs->env, call, buf, size);
+	write_detail(&h->u.run.x, err, f);
+	return err;
 }
 
 int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
 		 size_t size)
 {
+	struct fs_fail f = {0};
+	struct hsm_call call;
 	int err;
 
+	call_init(&call);
 	switch (h->kind) {
 	case H_PUT:
-		err = write_put(h, buf, size);
+		err = write_put(fs, h, buf, size, &call, &f);
 		break;
 	case H_RUN:
-		err = write_run(h, buf, size);
+		err = write_run(fs, h, buf, size, &call, &f);
 		break;
 	default:
 		err = -EBADF;
 		break;
 	}
+	if (err && f.err)
+		return fs_fail(fs, NULL, h->path, &f);
 	if (err)
 		return fs_fail_errno(fs, h->path, err,
 				     err == -EAGAIN ? too_much_input : NULL);

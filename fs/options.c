@@ -33,6 +33,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("max_pending=%d", max_pending),
 	OPT("max_pending_bytes=%s", pending_bytes_arg),
 	OPT("max_calls=%d", max_calls),
+	OPT("spool_dir=%s", spool_dir),
 	OPT("metrics_per_key", metrics_per_key),
 	OPT("timeout=%d", timeout),
 	OPT("retries=%d", retries),
@@ -161,6 +162,22 @@ bad:
 		 "mkdir_key=%s is not valid (EC[:P-256|P-256K|P-384|P-521], "
 		 "RSA[:2048|3072|4096], oct[:128|192|256])", spec);
 	return -1;
+}
+
+/* spool_dir=DIR: a directory we may create files in, made absolute. */
+static int check_spool_dir(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	if (o->spool_dir == NULL)
+		return 0;
+	if (stat(o->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    access(o->spool_dir, W_OK | X_OK) != 0) {
+		snprintf(errbuf, errlen, "spool_dir=%s: not a directory this "
+			 "user can write", o->spool_dir);
+		return -1;
+	}
+	return abs_path(&o->spool_dir, "spool_dir", errbuf, errlen);
 }
 
 /* audit=syslog|off|PATH; a relative PATH is made absolute. */
@@ -443,6 +460,7 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
 	    abs_path(&o->token_file, "token_file", errbuf, errlen) ||
 	    check_audit(o, errbuf, errlen) ||
+	    check_spool_dir(o, errbuf, errlen) ||
 	    load_credentials(o, errbuf, errlen))
 		return -1;
 	if (split_shells(o)) {
@@ -468,6 +486,7 @@ void options_free(struct fs_options *o)
 	free(o->policy_path);
 	free(o->pending_bytes_arg);
 	policy_free(o->policy);
+	free(o->spool_dir);
 	free(o->url_arg);
 	for (i = 0; i < o->n_urls; i++)
 		free(o->urls[i]);
@@ -518,6 +537,8 @@ void options_usage(const char *prog)
 	       "                            read-write handles (default: 64M; then EAGAIN)\n"
 	       "    -o max_calls=N          concurrent HSM calls per user (default: 16;\n"
 	       "                            then EAGAIN)\n"
+	       "    -o spool_dir=DIR        where seal and unseal spool ciphertext, in\n"
+	       "                            unlinked files (default: $TMPDIR, else /tmp)\n"
 	       "    -h, --help              this text, then libfuse's options\n"
 	       "    -V, --version           print versions\n"
 	       "\n", prog);

@@ -33,6 +33,7 @@ struct fs_options {
 	char *pending_bytes_arg;	/* -o max_pending_bytes=N[KMG] */
 	int max_pending;	/* two-command requests per uid */
 	int max_calls;		/* concurrent remote calls per uid */
+	char *spool_dir;	/* seal/unseal ciphertext spools; NULL: $TMPDIR */
 	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;

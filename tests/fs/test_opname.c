@@ -76,6 +76,20 @@ int main(void)
 		longname[sizeof(longname) - 1] = '\0';
 		ok(parse(longname, &rsa, &on) == -ENOENT, "overlong names");
 	}
+	/* seal/unseal: RSA and oct keys, the wrap fixed by the key */
+	ok(parse("seal", &rsa, &on) == 0 && on.op == FOP_SEAL &&
+	   strcmp(on.alg->name, "RSA-OAEP-256") == 0, "RSA seals with RSA-OAEP-256");
+	ok(parse("unseal.b64", &aes192, &on) == 0 && on.op == FOP_UNSEAL &&
+	   on.enc == ENC_B64 && strcmp(on.alg->name, "A192KW") == 0,
+	   "oct 192 unseals with A192KW, b64");
+	ok(parse("seal.RSA-OAEP", &rsa, &on) == -ENOENT &&
+	   parse("seal.A128KW", &aes192, &on) == -ENOENT &&
+	   parse("seal.CKM_AES_KEY_WRAP", &aes192, &on) == -ENOENT,
+	   "seal takes no other wrap than the format's");
+	ok(parse("seal", &ec256, &on) == -ENOENT &&
+	   parse("unseal", &ec256, &on) == -ENOENT, "EC keys do not seal");
+	ok(parse("seal.raw", &rsa, &on) == -ENOENT &&
+	   parse("unseal.prehashed", &rsa, &on) == -ENOENT, "nor take raw/prehashed");
 	ok(op_supported(&rsa, FOP_UNWRAP) && !op_supported(&ec256, FOP_WRAP) &&
 	   !op_supported(&rsa_sign_only, FOP_DECRYPT), "op_supported");
 
