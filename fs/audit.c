@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "log.h"
 #include "metrics.h"
+#include "syslogger.h"
 
 #define AUDIT_LINE_MAX 2048
 #define AUDIT_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC)
@@ -262,7 +262,7 @@ void audit_event(struct audit *a, const struct audit_ev *ev)
 	if (n < 0)
 		return;		/* cannot happen: the fields are bounded */
 	if (a->sink == AUDIT_SYSLOG) {
-		syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit: %s", line);
+		syslogger_send(LOG_AUTHPRIV | LOG_NOTICE, "audit: %s", line);
 		return;
 	}
 	line[n++] = '\n';

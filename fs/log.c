@@ -1,13 +1,14 @@
 /*
- * log.c - stderr or syslog.
+ * log.c - stderr or syslog (through syslogger.c, which never blocks for
+ * long when the syslog socket's reader stalls).
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <syslog.h>
 
 #include <fuse.h>
 
 #include "log.h"
+#include "syslogger.h"
 
 enum log_level log_threshold = LOG_LVL_INFO;
 static bool use_syslog;
@@ -25,7 +26,7 @@ static int to_syslog(enum log_level l)
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
 	if (use_syslog) {
-		vsyslog(to_syslog(lvl), fmt, ap);
+		syslogger_vsend(LOG_DAEMON | to_syslog(lvl), fmt, ap);
 		return;
 	}
 	/* One fprintf per line keeps lines whole across threads. */
@@ -53,7 +54,7 @@ static void fuse_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 	if (l > log_threshold)
 		return;
 	if (use_syslog) {
-		vsyslog(to_syslog(l), fmt, ap);
+		syslogger_vsend(LOG_DAEMON | to_syslog(l), fmt, ap);
 		return;
 	}
 	/* libfuse's messages carry their own newline. */
@@ -65,14 +66,14 @@ void log_open(bool foreground, enum log_level threshold)
 	log_threshold = threshold;
 	use_syslog = !foreground;
 	if (use_syslog)
-		openlog("hsmfs", LOG_PID, LOG_DAEMON);
+		syslogger_open("hsmfs");
 	fuse_set_log_func(fuse_sink);
 }
 
 void log_close(void)
 {
 	if (use_syslog)
-		closelog();
+		syslogger_close();
 }
 
 void log_client_sink(void *arg, enum hsm_log_level lvl, const char *msg)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "syslogger.h"
 
 /* Results: 0 is "ok", 1..MET_ERRNO_MAX-1 an errno, MET_ERRNO_MAX "other". */
 #define MET_ERRNO_MAX 134
@@ -319,6 +320,10 @@ static void render_ext(struct metrics *m, const struct metrics_ext *x,
 		{ "hsmfs_pending_requests", "gauge",
 		  "Two-command requests and results kept.",
 		  (long long)x->pending },
+		{ "hsmfs_syslog_dropped_total", "counter",
+		  "Log and audit messages dropped because the syslog socket "
+		  "stayed full or had no reader.",
+		  (long long)syslogger_dropped() },
 		{ "hsmfs_calls_in_flight", "gauge",
 		  "Operations on keys and random reads in progress.",
 		  (long long)__atomic_load_n(&m->in_flight,

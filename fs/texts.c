@@ -10,6 +10,7 @@
 
 #include "hsmfs.h"
 #include "render.h"
+#include "syslogger.h"
 
 int readme_text(struct fs_state *fs, char **out, size_t *len)
 {
@@ -54,12 +55,13 @@ static void status_daemon(struct fs_state *fs, FILE *f)
 	kc_get_stats(fs->kc, &ks);
 	fprintf(f, "operations_ok: %llu\noperations_failed: %llu\n"
 		"cache_hits: %llu\ncache_misses: %llu\ncache_stale_served: %llu\n"
-		"pending_requests: %u\n",
+		"pending_requests: %u\nsyslog_dropped: %llu\n",
 		(unsigned long long)__atomic_load_n(&fs->ops_ok, __ATOMIC_RELAXED),
 		(unsigned long long)__atomic_load_n(&fs->ops_failed, __ATOMIC_RELAXED),
 		(unsigned long long)ks.hits, (unsigned long long)ks.misses,
 		(unsigned long long)ks.stale_served,
-		reqstore_count(fs->requests));
+		reqstore_count(fs->requests),
+		(unsigned long long)syslogger_dropped());
 }
 
 int status_text(struct fs_state *fs, char **out, size_t *len)

@@ -283,6 +283,36 @@ def syslog_audit(s, key):
             got.append(msg)
 
 
+def status_field(m, name):
+    for line in open(os.path.join(m.path, "status")).read().splitlines():
+        if line.startswith(name + ": "):
+            return int(line.split(": ", 1)[1])
+    raise AssertionError(f"no {name} in status")
+
+
+def test_audit_syslog_reader_that_stops_reading(emulator, mount_factory, syslog_sock):
+    """A syslog socket whose reader does not read (a stalled journald) must
+    not hang the mount: its queue holds a few datagrams (max_dgram_qlen),
+    then glibc's blocking syslog() waited for ever in every worker that
+    audits.  Now: a bounded wait, the rest dropped and counted, and
+    messages flow again once the reader reads."""
+    m = mount_factory(emulator)                       # audit=syslog
+    path = kp(m, "ec-p256", "sign")
+    loop = ('for i in $(seq 60); do exec 3<>"$1"; printf x >&3; '
+            'cat <&3 >/dev/null || exit 1; exec 3<&-; done')
+    # In a child with a deadline: the old code hangs in the kernel's FUSE
+    # wait, which only the child's death ends.
+    r = subprocess.run(["bash", "-c", loop, "bash", path], timeout=60,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    dropped = status_field(m, "syslog_dropped")
+    assert dropped > 0
+    assert metrics(m)[("hsmfs_syslog_dropped_total", "")] == dropped
+    syslog_audit(syslog_sock, "ec-p256")              # the reader drains
+    hsmtest.one_handle(kp(m, "ec-p384", "sign"), b"after the stall")
+    assert len(syslog_audit(syslog_sock, "ec-p384")) == 1
+
+
 def test_audit_syslog_default_and_off(emulator, mount_factory, syslog_sock):
     m = mount_factory(emulator)                       # audit=syslog by default
     hsmtest.one_handle(kp(m, "ec-p521", "sign"), b"to syslog")
