@@ -962,12 +962,12 @@ def main():
     ap.add_argument("--build", default=os.environ.get("HSMFS_BUILD", os.path.join(REPO, "build")))
     ap.add_argument("--duration", type=float, default=2.0)
     ap.add_argument("--warmup", type=float, default=0.3)
-    ap.add_argument("--callers", default="1,4,8")
+    ap.add_argument("--callers", default=None, help="caller counts without latency (1,4,8)")
     ap.add_argument("--keys", type=int, default=5000, help="keys in the store for ls -l")
     ap.add_argument("--ceiling-threads", default="1,8")
     ap.add_argument("--skip", default="", help="methods to leave out: shell,sdk")
-    ap.add_argument("--lat-callers", default="1,16,64,256",
-                    help="caller counts with the service's latency")
+    ap.add_argument("--lat-callers", default=None,
+                    help="caller counts with the service's latency (1,16,64,256)")
     ap.add_argument("--lat-ms", type=float, default=10.0,
                     help="latency_ms of the latency section (0: leave it out)")
     ap.add_argument("--phases", default="ceiling,sign,verify,latency",
@@ -982,9 +982,10 @@ def main():
     args = ap.parse_args()
     if os.environ.get("HSMFS_BENCH_QUICK") == "1":
         args.quick = True
-    if args.quick:
-        args.lat_callers = "1,64"
-        args.callers = "1,8"
+    if args.callers is None:
+        args.callers = "1,8" if args.quick else "1,4,8"
+    if args.lat_callers is None:
+        args.lat_callers = "1,64" if args.quick else "1,16,64,256"
     args.lat_callers = [int(x) for x in args.lat_callers.split(",")]
     args.phases = set(filter(None, args.phases.split(",")))
     if args.lat_ms <= 0:
