@@ -270,8 +270,9 @@ class Bench:
     # hsmfs ---------------------------------------------------------------
     def mount(self):
         os.makedirs(self.mnt, exist_ok=True)
-        cmd = [hsmtest.bin_path("fs/hsmfs"), "-f", "-o", "cafile=" + self.emu.ca,
-               self.emu.url, self.mnt]
+        opts = ",".join(["cafile=" + self.emu.ca] + ([self.args.fs_options]
+                                                     if self.args.fs_options else []))
+        cmd = [hsmtest.bin_path("fs/hsmfs"), "-f", "-o", opts, self.emu.url, self.mnt]
         if self.args.wrap:
             cmd = self.args.wrap.split() + cmd
         self._fs_log = open(self.fs_log, "w")
@@ -702,7 +703,8 @@ def render(b, args):
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     w(f"Run of `scripts/bench` on {when}; {args.duration:g} s per measurement "
       f"after {args.warmup:g} s of warm-up; the whole run took {b.facts['elapsed']:.0f} s. "
-      f"Build: `{os.path.relpath(b.build, REPO)}` ({build_type(b.build)}).")
+      f"Build: `{os.path.relpath(b.build, REPO)}` ({build_type(b.build)})"
+      + (f"; hsmfs mounted with `-o {args.fs_options}`." if args.fs_options else "."))
     w("")
     w("### Machine")
     w("")
@@ -970,6 +972,8 @@ def main():
                     help="caller counts with the service's latency (1,16,64,256)")
     ap.add_argument("--lat-ms", type=float, default=10.0,
                     help="latency_ms of the latency section (0: leave it out)")
+    ap.add_argument("--fs-options", default="",
+                    help="more -o options for hsmfs (the run's header says which)")
     ap.add_argument("--phases", default="ceiling,sign,verify,latency",
                     help="what to run besides ls -l and the token count")
     ap.add_argument("--quick", action="store_true",
