@@ -329,6 +329,12 @@ class Bench:
                          "emu": c.get("emu", -1)},
                     fuse=r.get("syscw", {}).get("hsmfs"))
 
+    def method_raw(self, alg, n):
+        """(e): the emulator alone, prebuilt requests, keep-alive handles."""
+        r, lat = self.loadgen("raw", n, ["--key", KEYS[alg], "--alg", alg],
+                              os.path.join(self.tmp, "lat"))
+        return self.from_load(r, lat)
+
     def method_handle(self, alg, n):
         path = os.path.join(self.mnt, "keys", KEYS[alg], "sign")
         r, lat = self.loadgen("fs", n, ["--path", path, "--alg", alg],
@@ -510,7 +516,7 @@ class Bench:
                 for alg in ("ES256", "RS256"):
                     # a b b a a b: three adjacent pairs, as in phase_sign
                     for m in ("client", "handle", "handle", "client", "client",
-                              "handle"):
+                              "handle", "raw"):
                         self.measure(alg, n, m, into=self.lat_results)
         finally:
             self.emu.clear_faults()
@@ -818,7 +824,8 @@ def render(b, args):
     w("| target | measured | met |")
     w("|---|---|---|")
     for t in targets(b, args):
-        w(f"| {t[0]} | {t[1]} | {'yes' if t[2] else '**no**'} |")
+        met = "n/a" if t[2] is None else "yes" if t[2] else "**no**"
+        w(f"| {t[0]} | {t[1]} | {met} |")
     if b.notes:
         w("")
         w("Notes from the run:")
@@ -828,7 +835,8 @@ def render(b, args):
     return "\n".join(out) + "\n"
 
 
-LAT_NAMES = {"client": "(a) client library", "handle": "(b) hsmfs, one handle"}
+LAT_NAMES = {"client": "(a) client library", "handle": "(b) hsmfs, one handle",
+             "raw": "(e) emulator ceiling, raw"}
 
 
 def render_latency(b, args, w):
@@ -841,7 +849,10 @@ def render_latency(b, args, w):
       "three times each per row, in the order a b b a a b; ratio and pooling as above. "
       "\"TLS conns\" is the connections (each a full TLS handshake) the emulator "
       "accepted during the measured windows: 0 means every request reused a "
-      "keep-alive connection opened during set-up or warm-up.  CPU columns as above.")
+      "keep-alive connection opened during set-up or warm-up.  CPU columns as above. "
+      "(e) is hsm-load `raw` once per row (prebuilt requests on keep-alive handles, "
+      "no client library): where its p50 exceeds 1.2 × the latency, the emulator and "
+      "the machine, not the client, are the limit, and the p50 target does not apply.")
     w("")
     w("| alg | callers | method | ops/s | p50 ms | p99 ms | b/a | req/op | TLS conns "
       "| CPU µs/op caller | hsmfs | emulator | errors |")
@@ -849,14 +860,14 @@ def render_latency(b, args, w):
     for alg in ("ES256", "RS256"):
         for n in args.lat_callers:
             ref = R.get((alg, n, "client"))
-            for m in ("client", "handle"):
+            for m in ("client", "handle", "raw"):
                 r = R.get((alg, n, m))
                 if r is None:
                     continue
                 rt = r.ratio_to(ref) if m == "handle" else None
                 ratio = f"**{rt:.2f}**" if rt is not None else ""
                 rpo = f"{r.requests / r.ops:.2f}" if r.ops else "-"
-                cpu = " | ".join("-" if k == "hsmfs" and m == "client"
+                cpu = " | ".join("-" if k == "hsmfs" and m != "handle"
                                  else cpu_cell(r.cpu_per_op(k))
                                  for k in ("caller", "hsmfs", "emu"))
                 w(f"| {alg} | {n} | {LAT_NAMES[m]} | {r.rate:.0f} | {ms(r.p(50))} "
@@ -877,8 +888,14 @@ def latency_targets(b, args):
             t.append((f"{alg}, {lat:g} ms: b/a ≥ 0.95 at {n} caller{'s' if n > 1 else ''}",
                       f"{r:.2f}", r >= 0.95 and h.errors == 0))
             p50 = h.p(50) / 1000
-            t.append((f"{alg}, {lat:g} ms: (b) p50 ≤ {1.2 * lat:g} ms at {n}",
-                      f"{p50:.2f} ms", p50 <= 1.2 * lat))
+            e = R.get((alg, n, "raw"))
+            if e and e.ops and e.p(50) / 1000 > 1.2 * lat:
+                t.append((f"{alg}, {lat:g} ms: (b) p50 ≤ {1.2 * lat:g} ms at {n}",
+                          f"{p50:.2f} ms; not applicable: the emulator's own p50 "
+                          f"(raw) is {e.p(50) / 1000:.2f} ms", None))
+            else:
+                t.append((f"{alg}, {lat:g} ms: (b) p50 ≤ {1.2 * lat:g} ms at {n}",
+                          f"{p50:.2f} ms", p50 <= 1.2 * lat))
         lo, hi = min(ns), (64 if 64 in ns else max(ns))
         for m, k, who in (("handle", "hsmfs", "hsmfs daemon"), ("client", "caller", "client library")):
             x1, x64 = R.get((alg, lo, m)), R.get((alg, hi, m))
