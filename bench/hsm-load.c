@@ -83,6 +83,7 @@ struct opts {
 /* Emulator counters of interest. */
 struct emu_stats {
 	long long sign, verify, list, get, create, tokens, total;
+	long long connections;		/* accepted by the emulator (TLS handshakes) */
 };
 
 /* What one caller thread did. */
@@ -313,6 +314,7 @@ static void emu_stats_get(const struct opts *o, struct emu_stats *s)
 	s->create = json_ll(req, "create");
 	s->tokens = json_ll(root, "tokens");
 	s->total = json_ll(root, "total");
+	s->connections = json_ll(root, "connections");
 	json_object_put(root);
 	curl_easy_cleanup(w->curl);
 	free(w);
@@ -1026,6 +1028,9 @@ int main(int argc, char **argv)
 			json_object_object_add(e, "create", json_object_new_int64(s1.create - s0.create));
 			json_object_object_add(e, "tokens", json_object_new_int64(s1.tokens - s0.tokens));
 			json_object_object_add(e, "total", json_object_new_int64(s1.total - s0.total));
+			/* Less the connection of the second stats request. */
+			json_object_object_add(e, "connections",
+				json_object_new_int64(s1.connections - s0.connections - 1));
 			json_object_object_add(r, "emulator", e);
 		}
 		puts(json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));

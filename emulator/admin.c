@@ -45,6 +45,7 @@ struct admin {
 	atomic_ulong requests[NOPS];
 	atomic_ulong tokens;
 	atomic_ulong challenges;
+	atomic_ulong connections;	/* accepted (TLS: one handshake each) */
 
 	pthread_mutex_t lock;
 	struct faults f;
@@ -97,6 +98,11 @@ void admin_count_op(struct admin *adm, const char *op)
 void admin_count_token(struct admin *adm)
 {
 	atomic_fetch_add_explicit(&adm->tokens, 1, memory_order_relaxed);
+}
+
+void admin_count_connection(struct admin *adm)
+{
+	atomic_fetch_add_explicit(&adm->connections, 1, memory_order_relaxed);
 }
 
 void admin_count_challenge(struct admin *adm)
@@ -178,6 +184,8 @@ void admin_stats_get(struct admin *adm, struct http_resp *resp)
 		(int64_t)atomic_load_explicit(&adm->tokens, memory_order_relaxed)));
 	json_object_object_add(o, "challenges", json_object_new_int64(
 		(int64_t)atomic_load_explicit(&adm->challenges, memory_order_relaxed)));
+	json_object_object_add(o, "connections", json_object_new_int64(
+		(int64_t)atomic_load_explicit(&adm->connections, memory_order_relaxed)));
 	json_object_object_add(o, "total", json_object_new_int64((int64_t)total));
 	http_resp_json(resp, 200, o);
 }
@@ -188,6 +196,7 @@ void admin_stats_reset(struct admin *adm)
 		atomic_store(&adm->requests[i], 0);
 	atomic_store(&adm->tokens, 0);
 	atomic_store(&adm->challenges, 0);
+	atomic_store(&adm->connections, 0);
 }
 
 static bool get_long(json_object *v, long lo, long hi, long *out)

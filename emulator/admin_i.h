@@ -16,10 +16,12 @@ struct admin *admin_new(void);
 void admin_free(struct admin *adm);
 
 /* Count one authenticated, routed data-plane request for op (a
- * keys_route_op() name), one issued token, one 401 challenge. */
+ * keys_route_op() name), one issued token, one 401 challenge, one
+ * accepted connection (over TLS each is a full handshake). */
 void admin_count_op(struct admin *adm, const char *op);
 void admin_count_token(struct admin *adm);
 void admin_count_challenge(struct admin *adm);
+void admin_count_connection(struct admin *adm);
 
 /* Lifetime in seconds for tokens issued now (3600 unless a fault says). */
 long admin_token_lifetime(struct admin *adm);

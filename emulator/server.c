@@ -587,6 +587,19 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* Percent-decode paths and query values in place, except %00: a decoded
  * NUL would cut "/keys/%00x" short to "/keys/" (a list request).  Left
  * encoded, it reaches the key side as an invalid name. */
+/* Count accepted connections: over TLS each one is a full handshake, so
+ * a client that does not reuse its connections shows here (scripts/bench). */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_ctx, enum MHD_ConnectionNotificationCode code)
+{
+	struct emu_server *srv = cls;
+
+	(void)conn;
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		admin_count_connection(srv->adm);
+}
+
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
 	char *r = s, *w = s;
@@ -663,6 +676,8 @@ int server_start(struct emu_server *srv, const char *host, unsigned port,
 		(intptr_t)unescape, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
 		(intptr_t)completed, srv };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+		(intptr_t)on_connection, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL };
 	if (key_pem != NULL) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,

@@ -23,6 +23,13 @@
 #include "hsmfs.h"
 #include "log.h"
 
+/* Worker threads unless -o max_threads / max_idle_threads say otherwise:
+ * enough for one per concurrent caller of a busy signing service; above
+ * MAX_IDLE_WORKERS idle ones exit, returning their stacks (tens of KiB
+ * touched each) after a burst. */
+#define MAX_WORKERS		1024
+#define MAX_IDLE_WORKERS	64
+
 static enum hsm_status make_client(struct fs_options *o, struct hsm_client **c,
 				   char *err, size_t errlen)
 {
@@ -216,16 +223,18 @@ static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *copts)
 	if (lcfg == NULL)
 		return 1;
 	fuse_loop_cfg_set_clone_fd(lcfg, (unsigned)copts->clone_fd);
-	/* Remote calls block a worker each; a slow HSM must not starve ls
-	 * and stat, so allow more workers than libfuse's 10. */
+	/* Remote calls block a worker each, for the service's whole round
+	 * trip (~10 ms).  With fewer workers than callers the rest queue in
+	 * the kernel: latency doubles, and a WRITE waiting there holds the
+	 * file's inode lock, stalling every writer of that operation file. */
 	fuse_loop_cfg_set_max_threads(lcfg, copts->max_threads > 10 ?
-				      copts->max_threads : 64);
+				      copts->max_threads : MAX_WORKERS);
 	/* Keep idle workers: with libfuse's default (10) a busy mount
 	 * creates and destroys a thread per request, which costs more than
 	 * the request itself. */
 	fuse_loop_cfg_set_idle_threads(lcfg,
 		copts->max_idle_threads != UINT_MAX ?
-		copts->max_idle_threads : 64);
+		copts->max_idle_threads : MAX_IDLE_WORKERS);
 	rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
 	fuse_loop_cfg_destroy(lcfg);
 	return rc;

@@ -106,6 +106,28 @@ int proc_read_stat(const char *proc_root, pid_t pid, struct proc_stat *out)
 	return proc_parse_stat(line, out);
 }
 
+int proc_read_comm(const char *proc_root, pid_t pid, char *comm, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%d/comm", proc_root, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	n = read(fd, comm, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	if (comm[n - 1] == '\n')
+		n--;
+	comm[n] = '\0';
+	return 0;
+}
+
 bool proc_is_shell(const char *proc_root, pid_t pid, const char *comm,
 		   const char *const *shells)
 {

@@ -81,6 +81,14 @@ int proc_parse_stat(const char *line, struct proc_stat *out);
 int proc_read_stat(const char *proc_root, pid_t pid, struct proc_stat *out);
 
 /*
+ * Read PID's command name (/proc/PID/comm, without the newline) into comm
+ * (len bytes, NUL-terminated).  Unlike PID/stat, whose read sums over every
+ * thread of the process, this costs the same whatever the caller's thread
+ * count.  Returns 0 or -ENOENT when the process is gone.
+ */
+int proc_read_comm(const char *proc_root, pid_t pid, char *comm, size_t len);
+
+/*
  * Is PID's program a shell?  The program is the basename of the
  * /proc/PID/exe link (so a "#!/bin/bash" script counts, whatever its
  * comm), else comm when the link cannot be read.  shells is a

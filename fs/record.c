@@ -10,7 +10,7 @@ void fs_record(struct fs_state *fs, const struct audit_ev *ev)
 {
 	struct fuse_context *ctx;
 	struct audit_ev e = *ev;
-	struct proc_stat ps;
+	char comm[32];
 
 	metrics_op_done(fs->metrics, ev->key, ev->op, ev->err, ev->latency_us);
 	if (!audit_enabled(fs->audit))
@@ -19,10 +19,12 @@ void fs_record(struct fs_state *fs, const struct audit_ev *ev)
 		e.uid = ctx->uid;
 		e.pid = ctx->pid;
 	}
-	/* comm is the caller's now; a process gone already has none. */
+	/* comm is the caller's now; a process gone already has none.  Not
+	 * from PID/stat: its read walks every thread of the caller, a cost
+	 * per operation that grew with a multi-threaded caller's size. */
 	if (e.comm == NULL && e.pid > 0 &&
-	    proc_read_stat("/proc", e.pid, &ps) == 0)
-		e.comm = ps.comm;
+	    proc_read_comm("/proc", e.pid, comm, sizeof(comm)) == 0)
+		e.comm = comm;
 	audit_event(fs->audit, &e);
 }
 

@@ -61,6 +61,29 @@ def test_stats_counts_ops(emu):
     assert emu.stats()["total"] == 0
 
 
+def test_stats_count_connections(emu):
+    """Every accepted connection (over TLS, one handshake) is counted, not
+    every request: scripts/bench tells connection reuse from churn by it."""
+    tok = emu.token()
+    emu.reset_stats()
+    c = connection(emu)
+    hdrs = {"Authorization": "Bearer " + tok}
+    for _ in range(5):                                  # one keep-alive connection
+        c.request("GET", "/keys/ec-p256?api-version=7.5", headers=hdrs)
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200
+    c.close()
+    s = emu.stats()                                     # this request's own: 2
+    assert s["requests"]["get"] == 5
+    assert s["connections"] == 2, s
+    for _ in range(3):                                  # a new connection each
+        assert get(emu, tok)[0] == 200
+    assert emu.stats()["connections"] == 2 + 3 + 1
+    emu.reset_stats()
+    assert emu.stats()["connections"] == 1              # the stats request's
+
+
 def test_stats_count_denied_and_bad_version(emu):
     """Authenticated, routed requests count even when refused later."""
     tok = emu.token()

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fakeproc.h"
@@ -60,6 +62,22 @@ int main(void)
 
 		gone.start++;
 		ok(!proc_alive("/proc", &gone), "a different start time is another process");
+	}
+
+	{
+		/* comm of the calling thread: what FUSE gives is a thread id */
+		char comm[32], small[4];
+
+		prctl(PR_SET_NAME, "hsmfs-comm-t");
+		ok(proc_read_comm("/proc", getpid(), comm, sizeof(comm)) == 0 &&
+		   strcmp(comm, "hsmfs-comm-t") == 0, "comm: the name, no newline");
+		ok(proc_read_comm("/proc", (pid_t)syscall(SYS_gettid), comm,
+				  sizeof(comm)) == 0 &&
+		   strcmp(comm, "hsmfs-comm-t") == 0, "comm of a thread id");
+		ok(proc_read_comm("/proc", getpid(), small, sizeof(small)) == 0 &&
+		   strcmp(small, "hsm") == 0, "comm: cut to the buffer");
+		ok(proc_read_comm("/proc", 0x3fffffff, comm, sizeof(comm)) == -ENOENT,
+		   "comm of a pid that does not exist: -ENOENT");
 	}
 
 	root = fakeproc_new();

@@ -1,0 +1,68 @@
+"""Many callers at once against a slow service (issue 12, DESIGN.md §7).
+
+Each remote call holds a FUSE worker for the service's whole round trip.
+With fewer workers than callers the rest wait in the kernel's queue, so an
+operation takes two round trips or more; with the daemon's defaults, more
+callers than libfuse's and than hsmfs's old cap of 64 are each served
+within about one round trip."""
+import threading
+import time
+
+import pytest
+
+from hsmtest import one_handle
+
+LATENCY_MS = 2000
+CALLERS = 80            # more than the old cap of 64 workers
+
+
+@pytest.fixture
+def slow(emulator_factory, mount_factory):
+    emu = emulator_factory()
+    # No -d (it logs every request) and no audit: what is timed is the
+    # workers, not a syslog reader on a shared test machine.
+    m = mount_factory(emu, debug=False, options=("audit=off",))
+    # Key lookup, token and the TLS handshakes of the pool's connections
+    # are not part of what is timed: one round of the callers first.
+    assert one_handle(f"{m.path}/keys/ec-p256/sign", b"warm")
+    emu.faults(ops=["sign"], latency_ms=300)
+    _, errors = concurrent_signs(m.path)
+    assert not errors, errors[:3]
+    emu.faults(ops=["sign"], latency_ms=LATENCY_MS)
+    yield m
+
+
+def concurrent_signs(mnt):
+    """CALLERS threads sign at once; returns (seconds each, errors)."""
+    path = f"{mnt}/keys/ec-p256/sign"
+    start = threading.Barrier(CALLERS + 1)
+    took, errors = [0.0] * CALLERS, []
+
+    def caller(i):
+        start.wait()
+        t0 = time.monotonic()
+        try:
+            sig = one_handle(path, b"message %d" % i)
+            assert sig, "empty signature"
+        except Exception as e:  # reported below
+            errors.append(repr(e))
+        took[i] = time.monotonic() - t0
+
+    ts = [threading.Thread(target=caller, args=(i,)) for i in range(CALLERS)]
+    for t in ts:
+        t.start()
+    start.wait()
+    for t in ts:
+        t.join(60)
+    return took, errors
+
+
+def test_callers_beyond_64_each_take_one_round_trip(slow):
+    took, errors = concurrent_signs(slow.path)
+    assert not errors, errors[:3]
+    worst = max(took)
+    # 64 workers: the 65th caller waits a whole round trip for a worker,
+    # so the slowest takes at least 2 x 2 s.
+    assert worst < 1.75 * LATENCY_MS / 1000, \
+        f"slowest of {CALLERS} concurrent signs took {worst:.2f} s " \
+        f"for a {LATENCY_MS} ms service: callers queued for workers"
