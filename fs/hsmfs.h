@@ -13,6 +13,7 @@
 #include <fuse.h>
 
 #include "audit.h"
+#include "dekcache.h"
 #include "errmap.h"
 #include "hsm_client.h"
 #include "keycache.h"
@@ -42,6 +43,8 @@ struct fs_state {
 	struct metrics *metrics;
 	struct audit *audit;
 	struct snap snaps[ROOT_MAX];	/* TX_SNAPSHOT root files' texts */
+	int sealed_fd;			/* sealed_dir, or -1 (fs/sealview.h) */
+	struct dekcache *deks;		/* sealed/'s data keys */
 };
 
 /* The FUSE operation table (fs/ops.c). */

@@ -1,0 +1,47 @@
+/*
+ * sealfile.h - what a handle of sealed/FILE holds (internal to
+ * sealfile.c, the reading half, and sealwrite.c, the writing half).
+ */
+#ifndef HSMFS_FS_SEALFILE_H
+#define HSMFS_FS_SEALFILE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "dekcache.h"
+#include "seal.h"
+#include "sealview.h"
+
+struct sealfile {
+	int fd;			/* read: the blob; write: the temporary */
+	bool writing;
+	struct seal_header h;	/* read: the blob's; write: the new one's */
+	uint64_t sealed, plain;	/* read */
+	uint8_t id[DEK_ID_LEN];	/* read: the data key's name in the cache */
+	int parent;		/* write: the target's directory */
+	char name[NAME_MAX + 1];
+	struct sealer *s;
+	uint64_t written;	/* plaintext bytes so far */
+	bool armed;		/* O_TRUNC, create or ftruncate(0) seen */
+	bool done;		/* committed or abandoned */
+	int err;		/* sticky write error, or 0 */
+	struct stat st;		/* write: the attributes the file gets */
+};
+
+struct sealfile *sf_of(const struct handle *h);
+/* A zeroed sealfile with no descriptors, or NULL. */
+struct sealfile *sf_new(bool writing);
+/* Close and free (NULL: no-op); the temporary of a writer vanishes. */
+void sf_free(struct sealfile *sf);
+/* fi gets a new H_SEALED handle of path for sf; 0, or -ENOMEM reported
+ * (sf freed). */
+int sf_handle(struct fs_state *fs, const char *path, struct sealfile *sf,
+	      struct fuse_file_info *fi);
+
+/* Open sealed/FILE for reading (sealfile.c). */
+int sv_open_read(struct fs_state *fs, const char *path, const char *rel,
+		 struct fuse_file_info *fi);
+
+#endif
