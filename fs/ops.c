@@ -21,7 +21,9 @@
 #include "lifecycle.h"
 #include "opfile.h"
 #include "resolve.h"
+#include "sealread.h"
 #include "sealview.h"
+#include "sealwrite.h"
 
 #define RANDOM_MAX_PER_OPEN (1u << 20)
 

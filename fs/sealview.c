@@ -12,7 +12,9 @@
 
 #include "dekcache.h"
 #include "sealdir.h"
+#include "sealread.h"
 #include "sealview.h"
+#include "sealwrite.h"
 
 #define SEALED "/sealed"
 

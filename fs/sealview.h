@@ -4,11 +4,13 @@
  * know files.
  *
  * fs/ops.c hands every path under /sealed here (sv_rel() says which) and
- * every H_SEALED handle.  sealview.c is the namespace: attributes are
+ * every H_SEALED handle (sealread.h, sealwrite.h).  sealview.c is the
+ * namespace: attributes are
  * DIR's (owner, group and mode decide who reads, with default_permissions
  * the kernel enforces them), the size is the plaintext's; mkdir, rmdir,
  * unlink, rename, chmod, chown and utimens pass through to DIR, beneath
- * its descriptor (fs/sealdir.h).  sealfile.c is the I/O: a read handle
+ * its descriptor (fs/sealdir.h).  sealread.c and sealwrite.c are the
+ * I/O: a read handle
  * decrypts only the chunks a read covers, with the data key from
  * fs/dekcache.h; a write handle seals what is written, in order from
  * offset 0, into an unnamed temporary file put in place at close.
@@ -24,7 +26,6 @@
 
 #include "handle.h"
 #include "hsmfs.h"
-#include "seal.h"
 
 /* Data keys kept at most (dekcache.h). */
 #define SV_DEKS_MAX 1024
@@ -61,26 +62,5 @@ int sv_utimens(struct fs_state *fs, const char *path, const char *rel,
 /* truncate(2) by path: only through a handle being written. */
 int sv_truncate(struct fs_state *fs, const char *path, off_t size,
 		struct handle *h);
-
-/* The files (sealfile.c).  The caller holds h->lock for read, write and
- * flush. */
-int sv_open(struct fs_state *fs, const char *path, const char *rel,
-	    struct fuse_file_info *fi);
-int sv_create(struct fs_state *fs, const char *path, const char *rel,
-	      mode_t mode, struct fuse_file_info *fi);
-int sv_fgetattr(struct fs_state *fs, struct handle *h, struct stat *st);
-int sv_read(struct fs_state *fs, struct handle *h, char *buf, size_t size,
-	    off_t off);
-int sv_write(struct fs_state *fs, struct handle *h, const char *buf,
-	     size_t size, off_t off);
-int sv_flush(struct fs_state *fs, struct handle *h);
-/* Arm a write handle for an empty rewrite (ftruncate to 0). */
-int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size);
-void sv_release(struct fs_state *fs, struct handle *h);
-
-/* Shared by the two halves: the size of the plaintext of the blob open
- * as fd (-EBADMSG when it is not a valid blob); h may be NULL. */
-int sv_blob_size(int fd, struct seal_header *h, uint64_t *sealed,
-		 uint64_t *plain);
 
 #endif

@@ -1,6 +1,5 @@
 /*
- * sealwrite.c - writing sealed/FILE, and what both kinds of handle share
- * (open, attributes, release); see sealview.h and sealfile.c.
+ * sealwrite.c - opening and writing sealed/FILE; see sealwrite.h.
  *
  * The commit happens at the close that ends the writing, so that its
  * error reaches close(2): the first flush after data was written (flush
@@ -20,9 +19,9 @@
 #include "opfile.h"
 #include "proc.h"
 #include "sealdir.h"
-#include "sealfile.h"
+#include "sealread.h"
 #include "sealkey.h"
-#include "sealview.h"
+#include "sealwrite.h"
 
 /* The attributes the new version gets: a rewrite keeps the former
  * version's owner, group and mode (who could read it still can, nobody
@@ -133,24 +132,6 @@ int sv_create(struct fs_state *fs, const char *path, const char *rel,
 		return fs_fail_errno(fs, path, -EOPNOTSUPP, "a sealed file is "
 				     "created write-only (O_WRONLY)");
 	return open_write(fs, path, rel, true, mode, fi);
-}
-
-int sv_fgetattr(struct fs_state *fs, struct handle *h, struct stat *st)
-{
-	struct sealfile *sf = sf_of(h);
-
-	(void)fs;
-	if (!sf->writing) {
-		if (fstat(sf->fd, st) != 0)
-			return -errno;
-		st->st_size = (off_t)sf->plain;
-	} else {
-		*st = sf->st;
-		st->st_nlink = 1;
-		st->st_size = (off_t)sf->written;
-	}
-	st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
-	return 0;
 }
 
 /* ------------------------------------------------------------ write */

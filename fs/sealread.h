@@ -1,6 +1,6 @@
 /*
- * sealfile.h - what a handle of sealed/FILE holds (internal to
- * sealfile.c, the reading half, and sealwrite.c, the writing half).
+ * sealread.h - what a handle of sealed/FILE holds, and reading it
+ * (DESIGN.md §3.3; see sealview.h).  sealwrite.c is the writing half.
  */
 #ifndef HSMFS_FS_SEALFILE_H
 #define HSMFS_FS_SEALFILE_H
@@ -12,7 +12,8 @@
 
 #include "dekcache.h"
 #include "seal.h"
-#include "sealview.h"
+#include "handle.h"
+#include "hsmfs.h"
 
 struct sealfile {
 	int fd;			/* read: the blob; write: the temporary */
@@ -40,8 +41,17 @@ void sf_free(struct sealfile *sf);
 int sf_handle(struct fs_state *fs, const char *path, struct sealfile *sf,
 	      struct fuse_file_info *fi);
 
-/* Open sealed/FILE for reading (sealfile.c). */
+/* Open sealed/FILE for reading; rel is its path in DIR. */
 int sv_open_read(struct fs_state *fs, const char *path, const char *rel,
 		 struct fuse_file_info *fi);
+/* The caller holds h->lock. */
+int sv_read(struct fs_state *fs, struct handle *h, char *buf, size_t size,
+	    off_t off);
+/* stat through a handle of either kind. */
+int sv_fgetattr(struct fs_state *fs, struct handle *h, struct stat *st);
+/* The size of the plaintext of the blob open as fd (-EBADMSG when it is
+ * not a valid blob); h (may be NULL) receives its header. */
+int sv_blob_size(int fd, struct seal_header *h, uint64_t *sealed,
+		 uint64_t *plain);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * sealfile.c - reading and writing sealed/FILE; see sealview.h.
+ * sealread.c - reading sealed/FILE; see sealread.h.
  *
  * A read handle holds the blob's descriptor (a rewrite renames a new
  * file over the name: this open keeps reading the version it opened),
@@ -26,9 +26,8 @@
 #include "log.h"
 #include "opfile.h"
 #include "sealdir.h"
-#include "sealfile.h"
+#include "sealread.h"
 #include "sealkey.h"
-#include "sealview.h"
 
 /* Chunks above this are decrypted one at a time in the whole daemon: a
  * blob may ask for chunks of 16 MiB, and every worker thread holding one
@@ -101,6 +100,24 @@ int sf_handle(struct fs_state *fs, const char *path,
 	}
 	h->u.sealed.sf = sf;
 	handle_set(fi, h);
+	return 0;
+}
+
+int sv_fgetattr(struct fs_state *fs, struct handle *h, struct stat *st)
+{
+	struct sealfile *sf = sf_of(h);
+
+	(void)fs;
+	if (!sf->writing) {
+		if (fstat(sf->fd, st) != 0)
+			return -errno;
+		st->st_size = (off_t)sf->plain;
+	} else {
+		*st = sf->st;
+		st->st_nlink = 1;
+		st->st_size = (off_t)sf->written;
+	}
+	st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
 	return 0;
 }
 

@@ -1,0 +1,29 @@
+/*
+ * sealwrite.h - opening sealed/FILE, and writing it (DESIGN.md §3.3;
+ * see sealview.h).  The caller holds h->lock for write, flush, ftruncate
+ * and release.
+ */
+#ifndef HSMFS_FS_SEALWRITE_H
+#define HSMFS_FS_SEALWRITE_H
+
+#include <sys/types.h>
+
+#include <fuse.h>
+
+#include "handle.h"
+#include "hsmfs.h"
+
+/* Open for reading (sealread.h) or for a rewrite; create a new file. */
+int sv_open(struct fs_state *fs, const char *path, const char *rel,
+	    struct fuse_file_info *fi);
+int sv_create(struct fs_state *fs, const char *path, const char *rel,
+	      mode_t mode, struct fuse_file_info *fi);
+int sv_write(struct fs_state *fs, struct handle *h, const char *buf,
+	     size_t size, off_t off);
+int sv_flush(struct fs_state *fs, struct handle *h);
+/* Arm a write handle for an empty rewrite (ftruncate to 0). */
+int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size);
+/* Commit a rewrite not committed yet, free the handle's state. */
+void sv_release(struct fs_state *fs, struct handle *h);
+
+#endif
