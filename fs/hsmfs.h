@@ -43,6 +43,7 @@ struct fs_state {
 	struct metrics *metrics;
 	struct audit *audit;
 	struct snap snaps[ROOT_MAX];	/* TX_SNAPSHOT root files' texts */
+	const char *mountpoint;		/* absolute (libfuse's realpath) */
 	int sealed_fd;			/* sealed_dir, or -1 (fs/sealview.h) */
 	struct dekcache *deks;		/* sealed/'s data keys */
 };

@@ -231,6 +231,7 @@ static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
 	int rc = 1;
 
 	log_open(true, lvl);
+	fs->mountpoint = copts->mountpoint;
 	fuse = fuse_new(args, &hsmfs_ops, sizeof(hsmfs_ops), fs);
 	if (fuse == NULL)
 		return 1;

@@ -28,6 +28,7 @@ struct sealfile {
 	bool armed;		/* O_TRUNC, create or ftruncate(0) seen */
 	bool done;		/* committed or abandoned */
 	int err;		/* sticky write error, or 0 */
+	const char *why;	/* its message (static), or NULL */
 	struct stat st;		/* write: the attributes the file gets */
 };
 

@@ -2,14 +2,18 @@
  * sealwrite.c - opening and writing sealed/FILE; see sealwrite.h.
  *
  * The commit happens at the close that ends the writing, so that its
- * error reaches close(2): the first flush after data was written (flush
- * comes with every close(2) of a descriptor; a shell's `> FILE` closes a
- * duplicate before anything is written, so a flush with nothing written
- * waits), else at release (an empty rewrite: `: > FILE`).  A flush from
- * a process that is exiting on a signal abandons: a killed writer leaves
+ * error reaches close(2): flush comes with every close(2) of a
+ * descriptor, and the first one after data was written commits.  With
+ * nothing written, a close by a process that still holds the file on
+ * another descriptor (a shell's `> FILE`) waits; else it commits an
+ * empty file, and release commits what no flush did.  A flush from a
+ * process that is exiting on a signal abandons: a killed writer leaves
  * the former version.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +162,10 @@ static int write_fail(struct fs_state *fs, struct handle *h, int err,
 {
 	struct sealfile *sf = sf_of(h);
 
-	if (sf->err == 0)
+	if (sf->err == 0) {
 		sf->err = err;
+		sf->why = msg;
+	}
 	return fs_fail_errno(fs, h->path, err, msg);
 }
 
@@ -178,8 +184,7 @@ int sv_write(struct fs_state *fs, struct handle *h, const char *buf,
 				     "sealed at an earlier close of a copy of "
 				     "the descriptor: write through one");
 	if (sf->err)
-		return write_fail(fs, h, sf->err, "an earlier write failed: "
-				  "the file keeps its former version");
+		return write_fail(fs, h, sf->err, sf->why);
 	if (!sf->armed)
 		return write_fail(fs, h, -EOPNOTSUPP, "a sealed file is "
 				  "rewritten whole: open it with O_TRUNC");
@@ -240,9 +245,40 @@ static bool closer_killed(void)
 	return (ps.flags & PROC_PF_EXITING) && (ps.exit_code & 0x7f) != 0;
 }
 
+/*
+ * Does the process closing a descriptor of path still hold another?  A
+ * shell's `cmd > FILE` opens FILE, dup2()s it to 1 and closes the
+ * original before cmd writes anything: that close is not the end.  Seen
+ * in /proc/PID/fd, where the closed descriptor is already gone.
+ */
+static bool closer_holds(struct fs_state *fs, const char *path)
+{
+	char dir[64], link[PATH_MAX + 32], want[PATH_MAX + 32];
+	struct dirent *de;
+	bool held = false;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fuse_get_context()->pid);
+	snprintf(want, sizeof(want), "%s%s", fs->mountpoint ? fs->mountpoint : "",
+		 path);
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	while (!held && (de = readdir(d)) != NULL) {
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		held = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return held;
+}
+
 int sv_flush(struct fs_state *fs, struct handle *h)
 {
 	struct sealfile *sf = sf_of(h);
+	char msg[256];
 	int err;
 
 	if (!sf->writing || sf->done)
@@ -254,11 +290,13 @@ int sv_flush(struct fs_state *fs, struct handle *h)
 		return 0;
 	}
 	if (sf->err) {
+		/* The close repeats why, and what it means for the file. */
 		sf->done = true;
-		return fs_fail_errno(fs, h->path, sf->err, "a write failed: "
-				     "the file keeps its former version");
+		snprintf(msg, sizeof(msg), "%s; the file keeps its former "
+			 "version", sf->why ? sf->why : strerror(-sf->err));
+		return fs_fail_errno(fs, h->path, sf->err, msg);
 	}
-	if (sf->written == 0)
+	if (sf->written == 0 && (!sf->armed || closer_holds(fs, h->path)))
 		return 0;
 	err = commit(fs, sf);
 	return err ? fs_fail_errno(fs, h->path, err, "sealing failed: the "
