@@ -93,17 +93,22 @@ static void proc_fd_path(int fd, char *buf, size_t len)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+/* lstat of name in parent: a file or a directory, else -ENOENT. */
+static int stat_at(int parent, const char *name, struct stat *st)
+{
+	if (fstatat(parent, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return kind_ok(st->st_mode) ? 0 : -ENOENT;
+}
+
 int sealdir_stat(int dirfd, const char *rel, struct stat *st)
 {
 	char name[NAME_MAX + 1];
-	int pfd, err = 0;
+	int pfd, err;
 
 	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
 		return pfd;
-	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	else if (!kind_ok(st->st_mode))
-		err = -ENOENT;
+	err = stat_at(pfd, name, st);
 	close(pfd);
 	return err;
 }
@@ -206,26 +211,69 @@ out:
 	return err;
 }
 
-int sealdir_remove(int dirfd, const char *rel, bool dir)
+/* What unlink, rmdir, chmod, chown and utimens do to rel's last component
+ * once it is known to be a file or a directory. */
+struct owner { uid_t uid; gid_t gid; };
+
+static int do_unlink(int parent, const char *name, const struct stat *st,
+		     const void *arg)
+{
+	(void)arg;
+	if (S_ISDIR(st->st_mode))
+		return -EISDIR;
+	return unlinkat(parent, name, 0) ? -errno : 0;
+}
+
+static int do_rmdir(int parent, const char *name, const struct stat *st,
+		    const void *arg)
+{
+	(void)arg;
+	if (strcmp(name, ".") == 0)
+		return -EBUSY;
+	if (!S_ISDIR(st->st_mode))
+		return -ENOTDIR;
+	return unlinkat(parent, name, AT_REMOVEDIR) ? -errno : 0;
+}
+
+static int do_chown(int parent, const char *name, const struct stat *st,
+		    const void *arg)
+{
+	const struct owner *o = arg;
+
+	(void)st;
+	return fchownat(parent, name, o->uid, o->gid, AT_SYMLINK_NOFOLLOW) ?
+	       -errno : 0;
+}
+
+static int do_utimens(int parent, const char *name, const struct stat *st,
+		      const void *arg)
+{
+	(void)st;
+	return utimensat(parent, name, arg, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+/* Walk to rel's directory, check its last component, apply fn. */
+static int at_last(int dirfd, const char *rel,
+		   int (*fn)(int parent, const char *name,
+			     const struct stat *st, const void *arg),
+		   const void *arg)
 {
 	char name[NAME_MAX + 1];
 	struct stat st;
-	int pfd, err = 0;
+	int pfd, err;
 
 	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
 		return pfd;
-	if (strcmp(name, ".") == 0)
-		err = -EBUSY;
-	else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	else if (!kind_ok(st.st_mode))
-		err = -ENOENT;
-	else if (dir != !!S_ISDIR(st.st_mode))
-		err = dir ? -ENOTDIR : -EISDIR;
-	else if (unlinkat(pfd, name, dir ? AT_REMOVEDIR : 0) != 0)
-		err = -errno;
+	err = stat_at(pfd, name, &st);
+	if (err == 0)
+		err = fn(pfd, name, &st, arg);
 	close(pfd);
 	return err;
+}
+
+int sealdir_remove(int dirfd, const char *rel, bool dir)
+{
+	return at_last(dirfd, rel, dir ? do_rmdir : do_unlink, NULL);
 }
 
 int sealdir_rename(int dirfd, const char *from, const char *to,
@@ -243,63 +291,36 @@ int sealdir_rename(int dirfd, const char *from, const char *to,
 	}
 	if (strcmp(a, ".") == 0 || strcmp(b, ".") == 0)
 		err = -EBUSY;
-	else if (fstatat(pa, a, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	else if (!kind_ok(st.st_mode))
-		err = -ENOENT;
-	else if (renameat2(pa, a, pb, b, flags) != 0)
+	else if ((err = stat_at(pa, a, &st)) == 0 &&
+		 renameat2(pa, a, pb, b, flags) != 0)
 		err = -errno;
 	close(pa);
 	close(pb);
 	return err;
 }
 
+static int do_chmod(int parent, const char *name, const struct stat *st,
+		    const void *arg)
+{
+	(void)st;
+	return chmod_at(parent, name, *(const mode_t *)arg);
+}
+
 int sealdir_chmod(int dirfd, const char *rel, mode_t mode)
 {
-	char name[NAME_MAX + 1];
-	int pfd, err;
-
-	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
-		return pfd;
-	err = chmod_at(pfd, name, mode);
-	close(pfd);
-	return err;
+	return at_last(dirfd, rel, do_chmod, &mode);
 }
 
 int sealdir_chown(int dirfd, const char *rel, uid_t uid, gid_t gid)
 {
-	char name[NAME_MAX + 1];
-	struct stat st;
-	int pfd, err = 0;
+	struct owner o = { uid, gid };
 
-	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
-		return pfd;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	else if (!kind_ok(st.st_mode))
-		err = -ENOENT;
-	else if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	close(pfd);
-	return err;
+	return at_last(dirfd, rel, do_chown, &o);
 }
 
 int sealdir_utimens(int dirfd, const char *rel, const struct timespec tv[2])
 {
-	char name[NAME_MAX + 1];
-	struct stat st;
-	int pfd, err = 0;
-
-	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
-		return pfd;
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	else if (!kind_ok(st.st_mode))
-		err = -ENOENT;
-	else if (utimensat(pfd, name, tv, AT_SYMLINK_NOFOLLOW) != 0)
-		err = -errno;
-	close(pfd);
-	return err;
+	return at_last(dirfd, rel, do_utimens, tv);
 }
 
 int sealdir_tmpfile(int dirfd, const char *rel, int *parent, char *name)
