@@ -481,3 +481,31 @@ def test_new_files_are_the_callers(view_factory):
     assert sh(f"{NOBODY} cat {v.s('drop/n')}").stdout == b"mine\n"
     r = sh(f"{NOBODY} bash -c 'echo theirs > {v.s('password')}'", check=False)
     assert r.returncode != 0 and b"Permission denied" in r.stderr
+
+
+def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
+    """The view unseals with seal_key only: a blob someone put in DIR that
+    names another key is not unwrapped with the daemon's rights."""
+    other = view_factory(key="rsa-3072")
+    other.put("theirs", b"sealed under rsa-3072\n")
+    shutil.copy(os.path.join(other.dir, "theirs"), os.path.join(view.dir, "theirs"))
+    emulator.reset_stats()
+    assert oserror(view.get, "theirs") == errno.EBADMSG
+    assert emulator.op_count("unwrapkey") == 0
+    assert b"another key" in sh(f"cat {view.mnt}/error").stdout
+
+
+def test_a_rewrite_is_read_at_once(view):
+    view.put("fresh", b"A" * 100000)
+    assert view.get("fresh") == b"A" * 100000          # pages cached
+    view.put("fresh", b"B" * 100000)
+    assert view.get("fresh") == b"B" * 100000
+    fd = os.open(view.s("fresh"), os.O_RDONLY)
+    try:
+        first = os.pread(fd, 10, 0)
+        view.put("fresh", b"C" * 5)                    # renamed over it
+        assert first == b"B" * 10
+        assert os.pread(fd, 10, 70000) == b"B" * 10    # this open's version
+    finally:
+        os.close(fd)
+    assert view.get("fresh") == b"C" * 5
