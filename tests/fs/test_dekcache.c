@@ -1,10 +1,20 @@
 /* Unit tests: the data-key cache of sealed/ (fs/dekcache.h). */
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dekcache.h"
 #include "tap.h"
+
+/* The sweeper's clock. */
+static int64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void fill(uint8_t *b, uint8_t v)
 {
@@ -104,9 +114,11 @@ int main(void)
 	dekcache_done(c, t, NULL, 0);
 	dekcache_free(c);
 	test_single_flight();
-	c = dekcache_new(50, 8, true);
-	put(c, 5, 0);
-	usleep(300000);
+	c = dekcache_new(200, 8, true);
+	put(c, 5, mono());
+	usleep(50000);
+	ok(dekcache_count(c) == 1, "the sweeper keeps a key within its ttl");
+	usleep(400000);
 	ok(c != NULL && dekcache_count(c) == 0,
 	   "the sweeper wipes a key nobody asks for again");
 	dekcache_free(c);

@@ -289,7 +289,8 @@ def test_truncated_and_extended_and_swapped(view, big):
         + raw[chunk_off(raw, 0):chunk_off(raw, 1)] + raw[chunk_off(raw, 2):],
         "tag": raw[:-1] + bytes([raw[-1] ^ 0x80]),
     }
-    other = view.raw("password")             # another blob of the same key
+    view.put("other", b"another blob of the same key")
+    other = view.raw("other")
     cases["header-swap"] = other[:chunk_off(other, 0)] + raw[chunk_off(raw, 0):]
     for name, blob in cases.items():
         with open(os.path.join(view.dir, name), "wb") as f:
@@ -428,15 +429,17 @@ def test_directories_rename_unlink_pass_through(view):
     assert not os.path.exists(os.path.join(view.dir, "tls"))
     os.unlink(view.s("server.key"))
     assert not os.path.exists(os.path.join(view.dir, "server.key"))
-    assert oserror(os.rename, view.s("password"),
+    view.put("p", b"x")
+    assert oserror(os.rename, view.s("p"),
                    os.path.join(view.mnt, "keys", "x")) == errno.EXDEV
 
 
 def test_links_in_dir_are_not_followed(view):
     outside = os.path.join(view.top, "outside")
     os.mkdir(outside)
+    view.put("lnsrc", b"a valid blob\n")
     with open(os.path.join(outside, "target"), "wb") as f:
-        f.write(view.raw("password"))            # a valid blob, outside DIR
+        f.write(view.raw("lnsrc"))               # a valid blob, outside DIR
     os.symlink(os.path.join(outside, "target"), os.path.join(view.dir, "ln"))
     os.symlink(outside, os.path.join(view.dir, "lndir"))
     names = os.listdir(view.sealed)
@@ -468,6 +471,10 @@ def test_modes_of_dir_decide_who_reads(view_factory):
     assert os.stat(os.path.join(v.dir, "closed")).st_gid == 65534
     r = sh(f"{NOBODY} cat {v.s('closed')}")
     assert r.stdout == b"root only\n"
+    v.put("closed", b"rotated\n")                       # a rewrite keeps them
+    st = os.stat(os.path.join(v.dir, "closed"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 65534, 0o640)
+    assert sh(f"{NOBODY} cat {v.s('closed')}").stdout == b"rotated\n"
 
 
 def test_new_files_are_the_callers(view_factory):
