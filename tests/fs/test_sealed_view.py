@@ -126,6 +126,19 @@ def test_options_are_checked(emulator, tmp_path):
     assert r.returncode != 0 and b"dek_ttl=0 is out of range" in r.stderr, r
     r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "--help"], capture_output=True)
     assert b"sealed_dir=DIR" in r.stdout and b"dek_ttl=S" in r.stdout
+    with open(os.path.join(hsmtest.REPO, "man", "hsmfs.1")) as f:
+        man = f.read()
+    for word in ("sealed_dir=", "seal_key=", "dek_ttl=", "THE SEALED VIEW", "EBADMSG"):
+        assert word in man, word
+    with open(os.path.join(hsmtest.REPO, "README.md")) as f:
+        readme = f.read()
+    assert "cp secret.txt /mnt/hsm/sealed/" in readme
+    assert "db_password_file = /mnt/hsm/sealed/db-password" in readme
+
+
+def test_readme_in_the_mount_names_sealed(view):
+    with open(os.path.join(view.mnt, "README")) as f:
+        assert "sealed/" in f.read()
 
 
 # -- reading --------------------------------------------------------------------
