@@ -30,6 +30,10 @@ struct sealfile {
 	int err;		/* sticky write error, or 0 */
 	const char *why;	/* its message (static), or NULL */
 	struct stat st;		/* write: the attributes the file gets */
+	struct sealfile *next;	/* write: the rewrites in progress */
+	const char *path;	/* write: the handle's path */
+	bool times_set;		/* write: futimens(times) at the commit */
+	struct timespec times[2];
 };
 
 struct sealfile *sf_of(const struct handle *h);

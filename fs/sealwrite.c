@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -26,6 +27,34 @@
 #include "sealread.h"
 #include "sealkey.h"
 #include "sealwrite.h"
+
+/* The rewrites in progress; their attributes and times (st, times) are
+ * changed and read under this lock only.  Taken inside a handle's lock,
+ * never around one. */
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sealfile *writers;
+
+static void writers_add(struct sealfile *sf, const char *path)
+{
+	pthread_mutex_lock(&writers_lock);
+	sf->path = path;
+	sf->next = writers;
+	writers = sf;
+	pthread_mutex_unlock(&writers_lock);
+}
+
+static void writers_del(struct sealfile *sf)
+{
+	struct sealfile **p;
+
+	pthread_mutex_lock(&writers_lock);
+	for (p = &writers; *p != NULL; p = &(*p)->next)
+		if (*p == sf) {
+			*p = sf->next;
+			break;
+		}
+	pthread_mutex_unlock(&writers_lock);
+}
 
 /* The attributes the new version gets: a rewrite keeps the former
  * version's owner, group and mode (who could read it still can, nobody
@@ -108,7 +137,9 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 	}
 	/* Writes come as the program makes them, not as pages. */
 	fi->direct_io = 1;
-	return sf_handle(fs, path, sf, fi);
+	if ((err = sf_handle(fs, path, sf, fi)) == 0)
+		writers_add(sf, handle_of(fi)->path);
+	return err;
 }
 
 int sv_open(struct fs_state *fs, const char *path, const char *rel,
@@ -225,6 +256,11 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	if (err == 0 && out != NULL)
 		err = write_all(sf->fd, out, len);
 	free(out);
+	/* Times last: the final chunk's write would change them. */
+	pthread_mutex_lock(&writers_lock);
+	if (err == 0 && sf->times_set && futimens(sf->fd, sf->times) != 0)
+		err = -errno;
+	pthread_mutex_unlock(&writers_lock);
 	if (err == 0 && fsync(sf->fd) != 0)
 		err = -errno;
 	if (err == 0)
@@ -232,6 +268,59 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
 		  .op = "seal", .err = err });
 	return err;
+}
+
+int sv_wstat(const char *path, struct stat *st)
+{
+	struct sealfile *sf;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&writers_lock);
+	for (sf = writers; sf != NULL && err != 0; sf = sf->next)
+		if (!sf->done && strcmp(sf->path, path) == 0) {
+			*st = sf->st;
+			st->st_nlink = 1;
+			st->st_size = (off_t)sf->written;
+			err = 0;
+		}
+	pthread_mutex_unlock(&writers_lock);
+	return err;
+}
+
+/* One change to one rewrite.  writers_lock held. */
+static int wattr_one(struct sealfile *sf, const struct sv_attr *a)
+{
+	switch (a->op) {
+	case SV_CHMOD:
+		if (fchmod(sf->fd, a->mode & 07777) != 0)
+			return -errno;
+		break;
+	case SV_CHOWN:
+		if (fchown(sf->fd, a->uid, a->gid) != 0)
+			return -errno;
+		break;
+	case SV_UTIMENS:
+		sf->times[0] = a->tv[0];
+		sf->times[1] = a->tv[1];
+		sf->times_set = true;
+		return 0;
+	}
+	/* chown may clear set-id bits: what the file has is the truth. */
+	return fstat(sf->fd, &sf->st) != 0 ? -errno : 0;
+}
+
+int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
+{
+	struct sealfile *sf;
+	int n = 0, err = 0;
+
+	pthread_mutex_lock(&writers_lock);
+	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
+		if (!sf->done && strcmp(sf->path, path) == 0 &&
+		    (err = wattr_one(sf, a)) == 0)
+			n++;
+	pthread_mutex_unlock(&writers_lock);
+	return err ? fs_fail_errno(fs, path, err, NULL) : n;
 }
 
 /* Is the process closing the file dying of a signal?  Then what it wrote
@@ -316,6 +405,8 @@ void sv_release(struct fs_state *fs, struct handle *h)
 			log_warn("%s: sealing failed: %s; the file keeps its "
 				 "former version", h->path, strerror(-err));
 	}
+	if (sf->writing)
+		writers_del(sf);
 	sf_free(sf);
 	h->u.sealed.sf = NULL;
 }
