@@ -81,6 +81,10 @@ int sv_getattr(struct fs_state *fs, const char *path, const char *rel,
 	int err, fd;
 
 	err = sealdir_stat(fs->sealed_fd, rel, st);
+	/* A new file being written is not in DIR yet, but it is there for
+	 * its writer (libfuse stats after create, fchmod, futimens). */
+	if (err == -ENOENT && sv_wstat(path, st) == 0)
+		return 0;
 	if (err || !S_ISREG(st->st_mode))
 		return sv_err(fs, path, err);
 	/* The plaintext's size, exact: programs read st_size bytes.  A
@@ -155,22 +159,43 @@ int sv_rename(struct fs_state *fs, const char *from, const char *to,
 	return sv_err(fs, from, sealdir_rename(fs->sealed_fd, a, b, flags));
 }
 
+/* A change of attributes goes to DIR's file and to the rewrites of it in
+ * progress (a new file is only the latter). */
+static int set_attr(struct fs_state *fs, const char *path, const char *rel,
+		    const struct sv_attr *a)
+{
+	int n, err;
+
+	if ((n = sv_wattr(fs, path, a)) < 0)
+		return n;
+	if (a->op == SV_CHMOD)
+		err = sealdir_chmod(fs->sealed_fd, rel, a->mode);
+	else if (a->op == SV_CHOWN)
+		err = sealdir_chown(fs->sealed_fd, rel, a->uid, a->gid);
+	else
+		err = sealdir_utimens(fs->sealed_fd, rel, a->tv);
+	return err == -ENOENT && n > 0 ? 0 : sv_err(fs, path, err);
+}
+
 int sv_chmod(struct fs_state *fs, const char *path, const char *rel,
 	     mode_t mode)
 {
-	return sv_err(fs, path, sealdir_chmod(fs->sealed_fd, rel, mode));
+	return set_attr(fs, path, rel, &(struct sv_attr){ .op = SV_CHMOD,
+			.mode = mode });
 }
 
 int sv_chown(struct fs_state *fs, const char *path, const char *rel,
 	     uid_t uid, gid_t gid)
 {
-	return sv_err(fs, path, sealdir_chown(fs->sealed_fd, rel, uid, gid));
+	return set_attr(fs, path, rel, &(struct sv_attr){ .op = SV_CHOWN,
+			.uid = uid, .gid = gid });
 }
 
 int sv_utimens(struct fs_state *fs, const char *path, const char *rel,
 	       const struct timespec tv[2])
 {
-	return sv_err(fs, path, sealdir_utimens(fs->sealed_fd, rel, tv));
+	return set_attr(fs, path, rel, &(struct sv_attr){ .op = SV_UTIMENS,
+			.tv = tv });
 }
 
 int sv_truncate(struct fs_state *fs, const char *path, off_t size,
