@@ -14,6 +14,9 @@ Methods (DESIGN.md §7, issue 5):
   (c) shell   N bash loops: echo -n "$msg" > sign; cat sign > out
   (d) sdk     N threads in one Python process call CryptographyClient.sign
   (e) ceiling hsm-load raw: prebuilt sign requests over keep-alive libcurl
+Seal and unseal (issue 10): --seal-mib MiB sealed and unsealed through one
+handle each (1 MiB writes and reads), against `openssl speed -evp
+aes-256-gcm` in the same run, with the daemon's VmHWM growth.
 """
 import argparse
 import json
@@ -509,6 +512,88 @@ class Bench:
             log(f"  x{n} {r['ops_per_s']:8.0f} ops/s, emulator requests {e.get('total', 0)}"
                 f"{', ' + r['first_error'] if r.get('first_error') else ''}")
 
+    def openssl_gcm_speed(self, secs):
+        """OpenSSL's AES-256-GCM speed on 64 KiB blocks (one chunk), MB/s."""
+        p = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", "65536",
+                            "-seconds", str(secs)], capture_output=True, text=True,
+                           timeout=60 + 10 * secs)
+        m = re.search(r"^AES-256-GCM\s+([0-9.]+)k\s*$", p.stdout, re.M | re.I)
+        if not m:
+            raise SystemExit("bench: cannot read openssl speed: " + p.stdout[-500:])
+        return float(m.group(1)) * 1000 / 1e6
+
+    def vmhwm_kib(self):
+        with open(f"/proc/{self.fs_pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def seal_stream(self, key, total, piece=1 << 20):
+        """total bytes through keys/KEY/seal (one handle), the sealed stream
+        into keys/KEY/unseal as it is read, the plaintext read back; the
+        seconds of sealing (writes, then reading the blob) and of unsealing
+        (writing the blob, then reading the plaintext), and whether the
+        plaintext came back whole."""
+        d = os.path.join(self.mnt, "keys", key)
+        block = memoryview(os.urandom(piece))
+        t_seal = t_unseal = 0.0
+        n_out, ok = 0, True
+        fs = os.open(os.path.join(d, "seal"), os.O_RDWR)
+        fu = os.open(os.path.join(d, "unseal"), os.O_RDWR)
+        try:
+            t0 = time.perf_counter()
+            left = total
+            while left:
+                n = min(piece, left)
+                os.write(fs, block[:n])
+                left -= n
+            t_seal += time.perf_counter() - t0
+            while True:
+                t0 = time.perf_counter()
+                b = os.read(fs, piece)
+                t1 = time.perf_counter()
+                t_seal += t1 - t0
+                if not b:
+                    break
+                os.write(fu, b)
+                t_unseal += time.perf_counter() - t1
+            while True:
+                t0 = time.perf_counter()
+                b = os.read(fu, piece)
+                t_unseal += time.perf_counter() - t0
+                if not b:
+                    break
+                # only the first 64 bytes: a full compare would be timed too
+                ok = ok and b[:64] == block[:64]
+                n_out += len(b)
+        finally:
+            os.close(fs)
+            os.close(fu)
+        return t_seal, t_unseal, ok and n_out == total
+
+    def phase_seal(self):
+        total = self.args.seal_mib << 20
+        log(f"seal/unseal {self.args.seal_mib} MiB through one handle, against openssl speed")
+        secs = 1 if self.args.quick else 3
+        gcm0 = self.openssl_gcm_speed(secs)
+        self.seal_stream(KEYS["RS256"], 32 << 20)       # warm: threads, buffers
+        base = self.vmhwm_kib()
+        s0 = self.stats()
+        t_seal, t_unseal, ok = self.seal_stream(KEYS["RS256"], total)
+        d = self.delta(s0, self.stats())
+        growth = self.vmhwm_kib() - base
+        gcm1 = self.openssl_gcm_speed(secs)
+        gcm = (gcm0 + gcm1) / 2
+        f = self.facts["seal"] = {
+            "mib": self.args.seal_mib, "ok": ok, "gcm": gcm, "gcm0": gcm0, "gcm1": gcm1,
+            "seal": total / t_seal / 1e6, "unseal": total / t_unseal / 1e6,
+            "base_kib": base, "growth_kib": growth, "requests": d["req"],
+        }
+        log(f"  openssl {gcm:.0f} MB/s; seal {f['seal']:.0f} MB/s, unseal {f['unseal']:.0f} MB/s"
+            f", VmHWM +{growth} KiB, requests {fmt_ops({k: v for k, v in d['req'].items() if v})}"
+            f"{'' if ok else ', PLAINTEXT DIFFERS'}")
+
     def run(self):
         t_start = time.monotonic()
         self.facts["load_start"] = os.getloadavg()[0]
@@ -521,6 +606,7 @@ class Bench:
         self.phase_list()
         self.phase_sign()
         self.phase_verify()
+        self.phase_seal()
         self.status_text = self.hsmfs_status()
         self.umount()
         s_end = self.stats()
@@ -741,6 +827,27 @@ def render(b, args):
     w(f"| other data-plane requests meanwhile | {sum(L['other_requests'].values())} {fmt_ops(L['other_requests'])} |")
     w(f"| requests during the second `ls -l` | {L['warm_total']} |")
     w("")
+    S = b.facts["seal"]
+    w("### Seal and unseal")
+    w("")
+    w(f"{S['mib']} MiB through `keys/bench-rsa/seal` (one handle, 1 MiB writes, then the "
+      "blob read in 1 MiB reads), the blob written as it is read into `keys/bench-rsa/unseal`, "
+      "the plaintext read back in 1 MiB reads and compared. Seal time: its writes and the "
+      "reads of the blob; unseal time: the writes of the blob and the reads of the "
+      "plaintext. Reference: `openssl speed -evp aes-256-gcm -bytes 65536` (one 64 KiB "
+      "chunk per call), the mean of a run before and one after. VmHWM: the daemon's peak "
+      "resident memory, after a 32 MiB warm-up stream (threads, buffers) and after the run.")
+    w("")
+    w("| | MB/s | of OpenSSL |")
+    w("|---|---|---|")
+    w(f"| OpenSSL AES-256-GCM (before / after: {S['gcm0']:.0f} / {S['gcm1']:.0f}) | {S['gcm']:.0f} | 1.00 |")
+    w(f"| seal (RSA key: no HSM request) | {S['seal']:.0f} | {S['seal'] / S['gcm']:.2f} |")
+    w(f"| unseal (one unwrapKey) | {S['unseal']:.0f} | {S['unseal'] / S['gcm']:.2f} |")
+    w("")
+    w(f"Daemon VmHWM {S['base_kib']} KiB after the warm-up, +{S['growth_kib']} KiB after "
+      f"{S['mib']} MiB; emulator requests during the run {fmt_ops({k: v for k, v in S['requests'].items() if v}) or '(none)'}; "
+      f"plaintext back {'equal' if S['ok'] else '**different**'}.")
+    w("")
     T = b.facts["tokens"]
     w("### Token requests")
     w("")
@@ -801,6 +908,15 @@ def targets(b, args):
               f"{L['list_requests']} list, {sum(L['other_requests'].values())} other",
               L["list_requests"] == ideal and not L["other_requests"]
               and L["entries"] == N_KEYS and L["rc"] == 0))
+    S = b.facts["seal"]
+    for op in ("seal", "unseal"):
+        t.append((f"{op} ≥ 50 % of OpenSSL AES-256-GCM", f"{S[op] / S['gcm']:.2f}",
+                  S[op] >= 0.5 * S["gcm"] and S["ok"]))
+    t.append((f"seal + unseal of {S['mib']} MiB: daemon memory growth < 8 MiB",
+              f"{S['growth_kib'] / 1024:.1f} MiB", S["growth_kib"] < 8 * 1024 and S["ok"]))
+    t.append(("seal + unseal: one unwrapKey, nothing else",
+              fmt_ops({k: v for k, v in S["requests"].items() if v}) or "none",
+              {k: v for k, v in S["requests"].items() if v} == {"unwrapkey": 1}))
     T = b.facts["tokens"]
     t.append(("one token request (hsmfs, whole run)", str(T["hsmfs"]), T["hsmfs"] == 1))
     return t
@@ -838,6 +954,8 @@ def main():
     ap.add_argument("--ceiling-threads", default="1,8")
     ap.add_argument("--skip", default="", help="methods to leave out: shell,sdk")
     ap.add_argument("--quick", action="store_true", help="a short smoke run")
+    ap.add_argument("--seal-mib", type=int, default=1024,
+                    help="MiB sealed and unsealed (--quick: 64)")
     ap.add_argument("--out", default=os.path.join(REPO, "docs", "benchmarks.md"),
                     help="document to update ('-': print only)")
     ap.add_argument("--wrap", default=os.environ.get("HSMFS_BENCH_WRAP", ""),
@@ -848,6 +966,7 @@ def main():
     args.skip = set(filter(None, args.skip.split(",")))
     if args.quick:
         args.duration, args.warmup = 0.5, 0.1
+        args.seal_mib = min(args.seal_mib, 64)
     b = Bench(args)
     done = False
 

@@ -197,3 +197,104 @@ int frame_aes_join(const uint8_t *iv, size_t iv_len, const uint8_t *ct,
 	*out_len = n;
 	return 0;
 }
+
+void frame_stream_init(struct frame_stream *s, enum fs_enc enc, bool decode)
+{
+	memset(s, 0, sizeof(*s));
+	s->enc = enc;
+	s->decode = decode;
+}
+
+/* The bytes (encode) or characters (decode) converted as one unit. */
+static size_t stream_quantum(const struct frame_stream *s)
+{
+	if (s->enc == ENC_HEX)
+		return s->decode ? 2 : 1;
+	return s->decode ? 4 : 3;
+}
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* carry || in (without white space when decoding) in a new buffer; a
+ * decoder's padding must end its quantum and the text. */
+static int stream_join(struct frame_stream *s, const uint8_t *in, size_t len,
+		       uint8_t **buf, size_t *n)
+{
+	uint8_t *b = malloc(s->n + len + 1), *pad;
+	size_t i, k = s->n;
+
+	if (b == NULL)
+		return -ENOMEM;
+	memcpy(b, s->carry, s->n);
+	for (i = 0; i < len; i++)
+		if (!s->decode || !is_space(in[i]))
+			b[k++] = in[i];
+	if (s->decode && k > 0 && s->padded)
+		goto invalid;
+	pad = s->decode ? memchr(b, '=', k) : NULL;
+	if (pad != NULL) {
+		size_t q = stream_quantum(s), end = ((size_t)(pad - b) / q + 1) * q;
+
+		if (k > end)
+			goto invalid;
+		s->padded = k == end;
+	}
+	*buf = b;
+	*n = k;
+	return 0;
+invalid:
+	free(b);
+	return -EINVAL;
+}
+
+/* Encode n bytes of b; the text's newline only at the end. */
+static int stream_encode(const struct frame_stream *s, const uint8_t *b,
+			 size_t n, bool last, uint8_t **out, size_t *out_len)
+{
+	struct secret *txt;
+	size_t tlen;
+
+	if (n == 0 && !last)
+		return 0;
+	txt = frame_encode(s->enc, b, n);
+	if (txt == NULL)
+		return -ENOMEM;
+	tlen = secret_len(txt) - (last || s->enc == ENC_BINARY ? 0 : 1);
+	*out = malloc(tlen ? tlen : 1);
+	if (*out != NULL)
+		memcpy(*out, secret_bytes(txt), tlen);
+	*out_len = tlen;
+	secret_free(txt);
+	return *out ? 0 : -ENOMEM;
+}
+
+int frame_stream_step(struct frame_stream *s, const uint8_t *in, size_t len,
+		      bool last, uint8_t **out, size_t *out_len)
+{
+	size_t q = stream_quantum(s), n = 0, take;
+	uint8_t *b = NULL;
+	int err;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((err = stream_join(s, in, len, &b, &n)) < 0)
+		return err;
+	take = last || s->enc == ENC_BINARY ? n : n - n % q;
+	if (!s->decode)
+		err = stream_encode(s, b, take, last, out, out_len);
+	else if (take > 0)
+		err = frame_decode(s->enc, b, take, out, out_len);
+	if (err == 0) {
+		s->n = n - take;
+		memcpy(s->carry, b + take, s->n);
+	}
+	free(b);
+	if (err == 0 && *out != NULL && *out_len == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return err;
+}

@@ -26,6 +26,26 @@
 struct secret *frame_encode(enum fs_enc enc, const uint8_t *in, size_t len);
 
 /*
+ * A text encoding applied to an artefact too large to hold (seal's output,
+ * unseal's input), a piece at a time: at most one quantum (3 bytes to
+ * encode, 3 characters to decode) is carried between pieces, and the
+ * result is the same as frame_encode() / frame_decode() of the whole.
+ * ENC_BINARY passes the bytes through.  step: *out is malloc()ed (NULL
+ * when empty); last ends the stream (the encoder's final newline).
+ * -EINVAL for malformed text (decode), -ENOMEM.
+ */
+struct frame_stream {
+	enum fs_enc enc;
+	bool decode;
+	bool padded;		/* decode: padding seen, only space may follow */
+	uint8_t carry[4];
+	size_t n;
+};
+void frame_stream_init(struct frame_stream *s, enum fs_enc enc, bool decode);
+int frame_stream_step(struct frame_stream *s, const uint8_t *in, size_t len,
+		      bool last, uint8_t **out, size_t *out_len);
+
+/*
  * Decode a text-encoded artefact from user input, ignoring white space
  * anywhere.  ENC_BINARY copies.  -EINVAL for malformed text.
  */

@@ -78,11 +78,13 @@ void handle_free(struct handle *h, struct reqstore *requests)
 	case H_RUN:
 		opx_cleanup(&h->u.run.x);
 		secret_free(h->u.run.out);
+		sealread_reset(&h->u.run.rd);
 		break;
 	case H_PUT:
 		request_put(h->u.put.req);
 		break;
 	case H_GET:
+		sealread_reset(&h->u.get.rd);
 		rs_ref_put(requests, h->u.get.ref);
 		break;
 	case H_DIR:

@@ -24,6 +24,7 @@
 #include "opexec.h"
 #include "proc.h"
 #include "reqstore.h"
+#include "sealop.h"
 #include "secret.h"
 
 /* A two-command request, kept in the request store (§4.2). */
@@ -77,6 +78,7 @@ struct handle {
 			struct opx x;
 			struct secret *out;	/* the output being read */
 			size_t pos;
+			struct sealread rd;	/* seal/unseal: x.so's */
 			struct fs_fail fail;	/* the failed run's; err 0: none */
 		} run;
 		struct {
@@ -88,6 +90,7 @@ struct handle {
 		struct {
 			struct rs_ref *ref;	/* the answered request */
 			size_t pos;
+			struct sealread rd;	/* seal/unseal: x.so's */
 		} get;
 		struct {
 			int target;		/* enum node_kind: N_CTL, ... */

@@ -134,6 +134,7 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 				      : proc_default_shells;
 	fs->env.remote_verify = opts->remote_verify != 0;
 	fs->env.remote_encrypt = opts->remote_encrypt != 0;
+	fs->env.spool_dir = opts->spool_dir;
 	fs->requests = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",
 				    65536);
 	fs->errors = reqstore_new((int64_t)opts->result_ttl * 1000, "/proc",

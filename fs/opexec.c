@@ -11,6 +11,7 @@
 #include "frame.h"
 #include "opexec.h"
 #include "pkop.h"
+#include "sealop.h"
 #include "sym.h"
 
 /* A verify signature line or prefix longer than this is not a signature. */
@@ -39,8 +40,16 @@ nomem:
 	return -ENOMEM;
 }
 
+bool opx_streams(const struct opx *x)
+{
+	return x->on.op == FOP_SEAL || x->on.op == FOP_UNSEAL;
+}
+
 static void drop_input(struct opx *x)
 {
+	sealop_free(x->so);
+	x->so = NULL;
+	memset(&x->in_fail, 0, sizeof(x->in_fail));
 	secret_wipe_free(x->buf, x->cap);
 	x->buf = NULL;
 	x->len = x->cap = 0;
@@ -121,13 +130,39 @@ static int try_split(struct opx *x)
 	return 0;
 }
 
-int opx_write(struct opx *x, const void *data, size_t len)
+/* The key as seal and unseal see it. */
+static struct sealop_key seal_key(const struct opx *x,
+				  const struct opx_env *env,
+				  struct hsm_call *call)
+{
+	return (struct sealop_key){
+		.env = env, .call = call, .name = x->name, .kv = x->kv,
+	};
+}
+
+/* seal/unseal: the operation is made at its first input. */
+static int write_stream(struct opx *x, const struct opx_env *env,
+			struct hsm_call *call, const void *data, size_t len)
+{
+	struct sealop_key k = seal_key(x, env, call);
+
+	if (x->so == NULL && (x->so = sealop_new(x->on.op, x->on.enc)) == NULL)
+		return fail_local(&x->in_fail, -ENOMEM, "out of memory");
+	return sealop_write(x->so, &k, data, len, &x->in_fail);
+}
+
+int opx_write(struct opx *x, const struct opx_env *env, struct hsm_call *call,
+	      const void *data, size_t len)
 {
 	int err = 0;
 
 	if (x->in_err)
 		return x->in_err;
 	switch (x->on.op) {
+	case FOP_SEAL:
+	case FOP_UNSEAL:
+		err = write_stream(x, env, call, data, len);
+		break;
 	case FOP_SIGN:
 		if (x->on.prehashed)
 			err = append(x, data, len, DIGEST_MAX);
@@ -401,6 +436,23 @@ static int run_open_like(struct opx *x, const struct opx_env *env,
 	return *out ? 0 : local_fail(f, -ENOMEM, "out of memory");
 }
 
+/* seal/unseal: the end of the input; the output stays in x->so. */
+static int run_stream(struct opx *x, const struct opx_env *env,
+		      struct hsm_call *call, struct secret **out,
+		      struct fs_fail *f)
+{
+	struct sealop_key k = seal_key(x, env, call);
+	int err;
+
+	if (x->so == NULL && (x->so = sealop_new(x->on.op, x->on.enc)) == NULL)
+		return local_fail(f, -ENOMEM, "out of memory");
+	err = sealop_finish(x->so, &k, f);
+	if (err)
+		return err;
+	*out = secret_new(NULL, 0);
+	return *out ? 0 : local_fail(f, -ENOMEM, "out of memory");
+}
+
 int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
 	    struct secret **out, struct fs_fail *f)
 {
@@ -409,7 +461,11 @@ int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
 	*out = NULL;
 	memset(f, 0, sizeof(*f));
 	if (x->in_err) {
-		err = local_fail(f, x->in_err, input_msg(x->in_err));
+		if (x->in_fail.err)
+			*f = x->in_fail;
+		else
+			local_fail(f, x->in_err, input_msg(x->in_err));
+		err = f->err;
 		goto out;
 	}
 	switch (x->on.op) {
@@ -427,12 +483,17 @@ int opx_run(struct opx *x, const struct opx_env *env, struct hsm_call *call,
 	case FOP_UNWRAP:
 		err = run_open_like(x, env, call, out, f);
 		break;
+	case FOP_SEAL:
+	case FOP_UNSEAL:
+		err = run_stream(x, env, call, out, f);
+		break;
 	default:
 		err = local_fail(f, -EIO, "unknown operation");
 		break;
 	}
 out:
-	opx_reset(x);
+	if (err || !opx_streams(x))
+		opx_reset(x);
 	if (err) {
 		secret_free(*out);
 		*out = NULL;

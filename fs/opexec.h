@@ -4,8 +4,9 @@
  *
  * The same object serves the one-handle mode (it lives in the handle) and
  * the two-command mode (it lives in the scoped request).  Input is hashed
- * as it arrives for sign and verify (so messages of any size stream);
- * other operations buffer up to OPX_MAX_INPUT bytes.  Buffered input and
+ * as it arrives for sign and verify, and sealed or spooled as it arrives
+ * for seal and unseal (a struct sealop: any size streams); other
+ * operations buffer up to OPX_MAX_INPUT bytes.  Buffered input and
  * outputs are wiped when dropped.  Not thread-safe: the owner locks.
  */
 #ifndef HSMFS_FS_OPEXEC_H
@@ -19,17 +20,14 @@
 #include "errmap.h"
 #include "hsm_client.h"
 #include "keycache.h"
+#include "openv.h"
 #include "opname.h"
 #include "secret.h"
 
 #define OPX_MAX_INPUT (1u << 20)
 
-/* What an operation needs from the daemon. */
-struct opx_env {
-	struct hsm_client *client;
-	bool remote_verify;
-	bool remote_encrypt;
-};
+
+struct sealop;
 
 struct opx {
 	struct opname on;
@@ -43,6 +41,8 @@ struct opx {
 	uint8_t *sig;		/* verify: signature in the service's format */
 	size_t sig_len;
 	int in_err;		/* sticky input error, -errno */
+	struct fs_fail in_fail;	/* its detail, when in_fail.err != 0 */
+	struct sealop *so;	/* seal/unseal: input, then the output */
 };
 
 /*
@@ -61,9 +61,17 @@ void opx_cleanup(struct opx *x);
 /*
  * Add input.  Returns 0, or -EMSGSIZE when buffered input would exceed
  * OPX_MAX_INPUT, -EINVAL when the verify signature prefix is malformed
- * (the error also sticks and is reported by opx_run()).
+ * (the error also sticks and is reported by opx_run()); for seal and
+ * unseal, an error of sealop_write() (the first seal write may call the
+ * service: call is for it), its detail in x->in_fail.
  */
-int opx_write(struct opx *x, const void *data, size_t len);
+int opx_write(struct opx *x, const struct opx_env *env, struct hsm_call *call,
+	      const void *data, size_t len);
+
+/* Does the operation stream its output (seal, unseal)?  Then a successful
+ * opx_run() leaves it in x->so, read with sealop_read() until the next
+ * opx_reset(), and *out is empty. */
+bool opx_streams(const struct opx *x);
 
 /*
  * Run the operation on the input collected so far.  On success returns 0

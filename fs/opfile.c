@@ -193,6 +193,27 @@ int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
 	return 0;
 }
 
+/*
+ * seal/unseal output, read as the reads ask.  A chunk that does not
+ * authenticate fails this read (and, on a read-write handle, every later
+ * one until a write starts anew: the output must not go on past a gap).
+ */
+static int read_sealop(struct fs_state *fs, struct handle *h,
+		       const struct sealop *so, struct sealread *rd,
+		       char *buf, size_t size)
+{
+	struct fs_fail f;
+	int n = sealop_read(so, rd, buf, size, &f);
+
+	if (n >= 0)
+		return n;
+	if (h->kind == H_RUN) {
+		h->u.run.fail = f;
+		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
+	}
+	return fs_fail(fs, NULL, h->path, &f);
+}
+
 /* H_RUN: the first read ends the input and runs the operation. */
 static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 		    size_t size)
@@ -220,6 +241,9 @@ static int read_run(struct fs_state *fs, struct handle *h, char *buf,
 			return err;
 		h->u.run.pos = 0;
 	}
+	if (opx_streams(&h->u.run.x))
+		return read_sealop(fs, h, h->u.run.x.so, &h->u.run.rd, buf,
+				   size);
 	return handle_read_stream(h->u.run.out, &h->u.run.pos, buf, size);
 }
 
@@ -232,6 +256,9 @@ int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
 		return read_run(fs, h, buf, size);
 	case H_GET:
 		r = rs_ref_val(h->u.get.ref);
+		if (opx_streams(&r->x))	/* x.so is done: it no longer changes */
+			return read_sealop(fs, h, r->x.so, &h->u.get.rd, buf,
+					   size);
 		return handle_read_stream(r->out, &h->u.get.pos, buf, size);
 	default:
 		return fs_fail_errno(fs, h->path, -EBADF, NULL);
@@ -241,7 +268,8 @@ int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
 /* H_PUT: input goes to the handle's request, which may already be in the
  * store (a child that shared the fd closed it); writes then keep adding
  * to it, unless a reader already ran it, which starts a new one. */
-static int write_put(struct handle *h, const char *buf, size_t size)
+static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
+		     size_t size, struct hsm_call *call)
 {
 	struct request *r = h->u.put.req;
 	int err;
@@ -257,43 +285,59 @@ static int write_put(struct handle *h, const char *buf, size_t size)
 		h->u.put.left = false;
 		pthread_mutex_lock(&r->lock);
 	}
-	err = opx_write(&r->x, buf, size);
+	err = opx_write(&r->x, &fs->env, call, buf, size);
 	pthread_mutex_unlock(&r->lock);
 	h->u.put.dirty = true;
 	return err;
 }
 
 /* H_RUN: a write after the output (or a failure) starts a new operation. */
-static int write_run(struct handle *h, const char *buf, size_t size)
+static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
+		     size_t size, struct hsm_call *call)
 {
 	if (h->u.run.out != NULL || h->u.run.fail.err) {
 		secret_free(h->u.run.out);
 		h->u.run.out = NULL;
 		h->u.run.fail.err = 0;
 		h->u.run.pos = 0;
+		sealread_reset(&h->u.run.rd);
 		opx_reset(&h->u.run.x);
 	}
-	return opx_write(&h->u.run.x, buf, size);
+	return opx_write(&h->u.run.x, &fs->env, call, buf, size);
+}
+
+/* The detail of a failed write: the operation's own (seal's wrapKey,
+ * a spool error), else the errno's text. */
+static int write_failed(struct fs_state *fs, struct handle *h, int err)
+{
+	const struct opx *x = h->kind == H_RUN ? &h->u.run.x :
+			      h->kind == H_PUT ? &h->u.put.req->x : NULL;
+
+	if (x != NULL && x->in_fail.err == err)
+		return fs_fail(fs, NULL, h->path, &x->in_fail);
+	return fs_fail_errno(fs, h->path, err, NULL);
 }
 
 int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
 		 size_t size)
 {
+	struct hsm_call call;
 	int err;
 
+	call_init(&call);
 	switch (h->kind) {
 	case H_PUT:
-		err = write_put(h, buf, size);
+		err = write_put(fs, h, buf, size, &call);
 		break;
 	case H_RUN:
-		err = write_run(h, buf, size);
+		err = write_run(fs, h, buf, size, &call);
 		break;
 	default:
 		err = -EBADF;
 		break;
 	}
 	if (err)
-		return fs_fail_errno(fs, h->path, err, NULL);
+		return write_failed(fs, h, err);
 	return (int)size;
 }
 

@@ -9,11 +9,12 @@
 #include "opname.h"
 
 static const char *const op_names[FOP__COUNT] = {
-	"sign", "verify", "encrypt", "decrypt", "wrap", "unwrap",
+	"sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "seal", "unseal",
 };
 
 static const unsigned op_bits[FOP__COUNT] = {
 	KOP_SIGN, KOP_VERIFY, KOP_ENCRYPT, KOP_DECRYPT, KOP_WRAP, KOP_UNWRAP,
+	KOP_WRAP, KOP_UNWRAP,	/* seal wraps a data key, unseal unwraps it */
 };
 
 const char *fs_op_name(enum fs_op op)
@@ -31,11 +32,28 @@ static bool is_crypt_op(enum fs_op op)
 	return op == FOP_ENCRYPT || op == FOP_DECRYPT;
 }
 
+static bool is_seal_op(enum fs_op op)
+{
+	return op == FOP_SEAL || op == FOP_UNSEAL;
+}
+
+/* seal/unseal: the data key's wrap is the format's (seal.h), fixed by the
+ * key: RSA-OAEP-256, or the AnnnKW of the oct key's size. */
+static bool seal_alg_valid(const struct keyshape *k,
+			   const struct alg_info *alg)
+{
+	if (k->kty == KEY_RSA)
+		return strcmp(alg->name, "RSA-OAEP-256") == 0;
+	return alg->family == ALG_AES_KW && alg->aes_bits == k->bits;
+}
+
 bool op_alg_valid(const struct keyshape *k, enum fs_op op,
 		  const struct alg_info *alg)
 {
 	if (alg == NULL || alg->kty != k->kty)
 		return false;
+	if (is_seal_op(op))
+		return seal_alg_valid(k, alg);
 	switch (alg->family) {
 	case ALG_RSA_PKCS1:
 	case ALG_RSA_PSS:

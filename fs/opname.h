@@ -18,6 +18,7 @@
 
 enum fs_op {
 	FOP_SIGN, FOP_VERIFY, FOP_ENCRYPT, FOP_DECRYPT, FOP_WRAP, FOP_UNWRAP,
+	FOP_SEAL, FOP_UNSEAL,	/* envelope encryption, streamed (sealop.h) */
 	FOP__COUNT
 };
 

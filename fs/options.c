@@ -29,6 +29,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("shells=%s", shells),
 	OPT("audit=%s", audit),
 	OPT("credentials=%s", credentials),
+	OPT("spool_dir=%s", spool_dir),
 	OPT("sealed_dir=%s", sealed_dir),
 	OPT("seal_key=%s", seal_key),
 	OPT("dek_ttl=%d", dek_ttl),
@@ -159,6 +160,22 @@ bad:
 		 "mkdir_key=%s is not valid (EC[:P-256|P-256K|P-384|P-521], "
 		 "RSA[:2048|3072|4096], oct[:128|192|256])", spec);
 	return -1;
+}
+
+/* spool_dir=DIR: a directory we may create files in, made absolute. */
+static int check_spool_dir(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	if (o->spool_dir == NULL)
+		return 0;
+	if (stat(o->spool_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    access(o->spool_dir, W_OK | X_OK) != 0) {
+		snprintf(errbuf, errlen, "spool_dir=%s: not a directory this "
+			 "user can write", o->spool_dir);
+		return -1;
+	}
+	return abs_path(&o->spool_dir, "spool_dir", errbuf, errlen);
 }
 
 /* audit=syslog|off|PATH; a relative PATH is made absolute. */
@@ -412,6 +429,7 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 	if (abs_path(&o->cafile, "cafile", errbuf, errlen) ||
 	    abs_path(&o->token_file, "token_file", errbuf, errlen) ||
 	    check_audit(o, errbuf, errlen) ||
+	    check_spool_dir(o, errbuf, errlen) ||
 	    load_credentials(o, errbuf, errlen))
 		return -1;
 	if (split_shells(o)) {
@@ -433,6 +451,7 @@ void options_free(struct fs_options *o)
 	free(o->shells);
 	free(o->audit);
 	free(o->credentials);
+	free(o->spool_dir);
 	free(o->sealed_dir);
 	free(o->seal_key);
 	free(o->url_arg);
@@ -475,6 +494,8 @@ void options_usage(const char *prog)
 	       "    -o credentials=FILE     AZURE_* settings, KEY=VALUE lines (mode 0600,\n"
 	       "                            owned by root or you), instead of the environment\n"
 	       "    -o metrics_per_key      the metrics file counts operations by key too\n"
+	       "    -o spool_dir=DIR        where seal and unseal spool ciphertext, in\n"
+	       "                            unlinked files (default: $TMPDIR, else /tmp)\n"
 	       "    -o sealed_dir=DIR       show DIR's sealed files as plaintext in sealed/\n"
 	       "    -o seal_key=NAME        the key that seals files written to sealed/\n"
 	       "                            (required with sealed_dir)\n"

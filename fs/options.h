@@ -27,6 +27,7 @@ struct fs_options {
 	char *shells;		/* colon-separated shell basenames */
 	char *audit;		/* syslog (NULL), off, or a PATH */
 	char *credentials;	/* FILE of AZURE_* lines, read by options_check() */
+	char *spool_dir;	/* seal/unseal ciphertext spools; NULL: $TMPDIR */
 	char *sealed_dir;	/* DIR behind sealed/ (made absolute), or NULL */
 	char *seal_key;		/* the key that seals writes to sealed/ */
 	int dek_ttl;		/* seconds an unwrapped data key is kept */

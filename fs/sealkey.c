@@ -39,8 +39,8 @@ static enum seal_wrap wrap_for(const struct kver *kv)
 	return 0;
 }
 
-/* Wrap dek for the key: locally with the public key (RSA), else one HSM
- * wrapKey.  *out is malloc()ed (not secret: it is wrapped). */
+/* Wrap dek for the key: locally with the public key (RSA, unless the
+ * mount says remote_encrypt), else one HSM wrapKey.  *out is malloc()ed (not secret: it is wrapped). */
 static int wrap_dek(const struct opx_env *env, struct hsm_call *call,
 		    const char *name, const struct kver *kv, enum seal_wrap w,
 		    const uint8_t dek[SEAL_KEY_LEN], uint8_t **out,
@@ -53,7 +53,8 @@ static int wrap_dek(const struct opx_env *env, struct hsm_call *call,
 	enum hsm_status st;
 	int err;
 
-	if (w == SEAL_WRAP_RSA_OAEP_256 && kv->pk != NULL) {
+	if (w == SEAL_WRAP_RSA_OAEP_256 && kv->pk != NULL &&
+	    !env->remote_encrypt) {
 		err = pk_encrypt(kv->pk, alg_by_name(in.alg), dek,
 				 SEAL_KEY_LEN, out, out_len);
 		return err ? fail_local(f, err, "wrapping the data key with "

@@ -23,7 +23,7 @@
 #include "errmap.h"
 #include "keycache.h"
 #include "names.h"
-#include "opexec.h"
+#include "openv.h"
 #include "seal.h"
 
 /*

@@ -545,3 +545,18 @@ def test_a_rewrite_is_read_at_once(view):
     finally:
         os.close(fd)
     assert view.get("fresh") == b"C" * 5
+
+
+def test_view_and_keys_seal_unseal_interoperate(view):
+    """cp into sealed/ makes what keys/NAME/unseal opens; keys/NAME/seal
+    makes what sealed/ reads."""
+    src = os.path.join(view.top, "secret.txt")
+    with open(src, "wb") as f:
+        f.write(b"s3cr3t\n" * 20000)                   # three chunks
+    sh(f"cp {src} {view.sealed}/")
+    keys = os.path.join(view.mnt, "keys", "rsa-2048")
+    out = sh(f"cat {view.dir}/secret.txt > {keys}/unseal; cat {keys}/unseal").stdout
+    assert out == b"s3cr3t\n" * 20000
+    sh(f"cat {src} > {keys}/seal; cat {keys}/seal > {view.dir}/by-shell")
+    assert view.get("by-shell") == b"s3cr3t\n" * 20000
+    assert os.stat(view.s("by-shell")).st_size == 7 * 20000

@@ -33,10 +33,10 @@ def test_key_directory(mnt, key):
     if key.startswith("ec"):
         want = ["public.der", "public.pem", "sign", "verify"]
     elif key.startswith("rsa"):
-        want = ["decrypt", "encrypt", "public.der", "public.pem", "sign", "unwrap",
-                "verify", "wrap"]
+        want = ["decrypt", "encrypt", "public.der", "public.pem", "seal", "sign",
+                "unseal", "unwrap", "verify", "wrap"]
     else:
-        want = ["decrypt", "encrypt", "unwrap", "wrap"]
+        want = ["decrypt", "encrypt", "seal", "unseal", "unwrap", "wrap"]
     assert names == sorted(want + META + ["versions", "ctl", "rotation.json", "backup"])
     for f in names:
         if f == "versions":
@@ -61,7 +61,7 @@ def test_key_directory(mnt, key):
     assert meta["key"]["kid"] == jwk["kid"] and jwk["kid"].endswith(info["version"])
     assert "attributes" in meta and "d" not in jwk and "k" not in jwk
     algs = open(kp(mnt, key, "algs")).read().splitlines()
-    assert [l.split(":")[0] for l in algs] == [n for n in ["sign", "verify", "encrypt", "decrypt", "wrap", "unwrap"] if n in names]
+    assert [l.split(":")[0] for l in algs] == [n for n in ["sign", "verify", "encrypt", "decrypt", "wrap", "unwrap", "seal", "unseal"] if n in names]
     # versions/VERSION holds the same files, pinned
     vdir = kp(mnt, key, "versions")
     assert info["version"] in os.listdir(vdir)

@@ -1,0 +1,70 @@
+/*
+ * sealop.h - the seal and unseal operations (DESIGN.md §3.1), streamed:
+ * data of any size in bounded memory.
+ *
+ * seal: the first write makes the blob's data key (sealkey_new(): RSA
+ * locally, oct with one wrapKey); every write is sealed as it arrives,
+ * chunk by chunk, and only the ciphertext (in the file's text encoding)
+ * goes to a spool (spool.h); finishing seals the last chunk.  The output
+ * is the spool, read in order.
+ *
+ * unseal: writes (the blob, decoded from the file's encoding) go to the
+ * spool; finishing parses the header and unwraps its data key (one
+ * unwrapKey, sealkey_open()); reads then open the chunk they reach (one
+ * chunk of plaintext held per reader, wiped), so a tampered, truncated
+ * or reordered chunk fails the read that reaches it with EBADMSG and no
+ * byte of it is returned.
+ *
+ * A sealop lives in an opx (opexec.h) and is written and finished under
+ * its owner's lock; once finished it does not change, and any number of
+ * readers, each with its own struct sealread, may read it at once.
+ */
+#ifndef HSMFS_FS_SEALOP_H
+#define HSMFS_FS_SEALOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "sealkey.h"
+
+/* What seal and unseal need to reach the key. */
+struct sealop_key {
+	const struct opx_env *env;
+	struct hsm_call *call;		/* NULL: a call without cancellation */
+	const char *name;		/* the file's key */
+	const struct kver *kv;		/* the version seal wraps for */
+};
+
+struct sealop;
+
+/* A reader's place in the output; zero it before the first read. */
+struct sealread {
+	uint64_t pos;			/* bytes of output returned */
+	uint64_t chunk;			/* unseal: the chunk in plain */
+	struct secret *plain;		/* unseal: its plaintext, or NULL */
+	uint8_t *cbuf;			/* unseal: one sealed chunk */
+};
+
+/* A new operation (op FOP_SEAL or FOP_UNSEAL), or NULL when out of memory. */
+struct sealop *sealop_new(enum fs_op op, enum fs_enc enc);
+/* Wipe and free; the spool goes with it. */
+void sealop_free(struct sealop *so);
+
+/* Input.  0 or -errno with *f filled (the operation is then dead). */
+int sealop_write(struct sealop *so, const struct sealop_key *k,
+		 const void *data, size_t len, struct fs_fail *f);
+/* The end of the input; then the output may be read. */
+int sealop_finish(struct sealop *so, const struct sealop_key *k,
+		  struct fs_fail *f);
+bool sealop_finished(const struct sealop *so);
+
+/* Up to size bytes of output at rd->pos: the count (0 at the end) or
+ * -errno with *f filled (EBADMSG: the chunk reached is not authentic). */
+int sealop_read(const struct sealop *so, struct sealread *rd, char *buf,
+		size_t size, struct fs_fail *f);
+/* Forget the reader's place and wipe what it holds. */
+void sealread_reset(struct sealread *rd);
+
+#endif
