@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dekcache.h"
+#include "log.h"
 #include "sealdir.h"
 #include "sealread.h"
 #include "sealview.h"
@@ -53,7 +54,12 @@ int sv_start(struct fs_state *fs)
 		return 0;
 	fs->deks = dekcache_new((int64_t)fs->opts->dek_ttl * 1000,
 				SV_DEKS_MAX, true);
-	return fs->deks != NULL ? 0 : -ENOMEM;
+	if (fs->deks == NULL)
+		return -ENOMEM;
+	if (!dekcache_locked(fs->deks))
+		log_warn("sealed/: the data keys' memory cannot be locked "
+			 "(RLIMIT_MEMLOCK): they could reach swap");
+	return 0;
 }
 
 void sv_stop(struct fs_state *fs)

@@ -560,3 +560,22 @@ def test_view_and_keys_seal_unseal_interoperate(view):
     sh(f"cat {src} > {keys}/seal; cat {keys}/seal > {view.dir}/by-shell")
     assert view.get("by-shell") == b"s3cr3t\n" * 20000
     assert os.stat(view.s("by-shell")).st_size == 7 * 20000
+
+
+def test_data_keys_live_in_locked_undumped_memory(view):
+    """The data-key region: one mapping of 1024 keys of 32 bytes, locked
+    (VmFlags lo) and excluded from core dumps (dd)."""
+    view.put("for-a-key", b"x")
+    view.get("for-a-key")
+    with open(f"/proc/{view.m.proc.pid}/smaps") as f:
+        maps = f.read().split("\n")
+    found = []
+    size = None
+    for line in maps:
+        if line.startswith("Size:"):
+            size = line.split()[1]
+        elif line.startswith("VmFlags:"):
+            flags = line.split()[1:]
+            if "dd" in flags:
+                found.append((size, "lo" in flags, "wf" in flags))
+    assert ("32", True, True) in found, found
