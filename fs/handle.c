@@ -98,6 +98,7 @@ void handle_free(struct handle *h, struct reqstore *requests)
 		break;
 	case H_DIR:
 	case H_RANDOM:
+	case H_SEALED:
 		break;
 	}
 	free(h->path);

@@ -58,7 +58,10 @@ enum handle_kind {
 	H_PUT,		/* operation file, O_WRONLY: fills a request */
 	H_GET,		/* operation file, O_RDONLY: reads an answered one */
 	H_INPUT,	/* ctl, restore, rotation.json opened for writing */
+	H_SEALED,	/* sealed/FILE (fs/sealview.h) */
 };
+
+struct sealfile;
 
 struct handle {
 	enum handle_kind kind;
@@ -99,6 +102,9 @@ struct handle {
 			char *buf;		/* restore, rotation.json: */
 			size_t len, cap;	/* written since last close */
 		} input;
+		struct {
+			struct sealfile *sf;	/* freed by sv_release() */
+		} sealed;
 	} u;
 	const uint8_t *data;		/* H_TEXT, H_META: what read serves */
 	size_t len;

@@ -15,6 +15,7 @@
 #include <fuse.h>
 
 #include "audit.h"
+#include "dekcache.h"
 #include "errmap.h"
 #include "fairuse.h"
 #include "hsm_client.h"
@@ -50,6 +51,9 @@ struct fs_state {
 	struct metrics *metrics;
 	struct audit *audit;
 	struct snap snaps[ROOT_MAX];	/* TX_SNAPSHOT root files' texts */
+	const char *mountpoint;		/* absolute (libfuse's realpath) */
+	int sealed_fd;			/* sealed_dir, or -1 (fs/sealview.h) */
+	struct dekcache *deks;		/* sealed/'s data keys */
 };
 
 /* The FUSE operation table (fs/ops.c). */

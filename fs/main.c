@@ -22,6 +22,7 @@
 
 #include "hsmfs.h"
 #include "log.h"
+#include "sealview.h"
 
 /* Worker threads unless -o max_threads / max_idle_threads say otherwise:
  * enough for one per concurrent caller of a busy signing service; above
@@ -164,7 +165,8 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 		snap_init(&fs->snaps[i]);
 	/* Opened before the mount: a file that cannot be written is a
 	 * one-line message and an exit status, not a silent gap. */
-	if (audit_open(&fs->audit, opts->audit, err, sizeof(err)) != 0) {
+	if (audit_open(&fs->audit, opts->audit, err, sizeof(err)) != 0 ||
+	    sv_open_dir(fs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hsmfs: %s\n", err);
 		return -1;
 	}
@@ -176,6 +178,7 @@ static void state_free(struct fs_state *fs)
 {
 	int i;
 
+	sv_stop(fs);
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
@@ -204,7 +207,7 @@ static int start_service(struct fs_state *fs, struct fs_options *opts)
 	be.get = be_get;
 	be.arg = fs->client;
 	fs->kc = kc_new(&be, (int64_t)opts->list_ttl * 1000, 5000);
-	if (fs->kc == NULL) {
+	if (fs->kc == NULL || sv_start(fs) != 0) {
 		log_err("out of memory");
 		return -1;
 	}
@@ -250,6 +253,7 @@ static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
 	int rc = 1;
 
 	log_open(true, lvl);
+	fs->mountpoint = copts->mountpoint;
 	fuse = fuse_new(args, &hsmfs_ops, sizeof(hsmfs_ops), fs);
 	if (fuse == NULL)
 		return 1;
@@ -286,7 +290,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts copts = {0};
 	struct fs_options opts = {0};
-	struct fs_state fs = {0};
+	struct fs_state fs = { .sealed_fd = -1 };
 	bool global = false;
 	int rc;
 

@@ -21,6 +21,9 @@
 #include "lifecycle.h"
 #include "opfile.h"
 #include "resolve.h"
+#include "sealread.h"
+#include "sealview.h"
+#include "sealwrite.h"
 
 #define RANDOM_MAX_PER_OPEN (1u << 20)
 /* At most 32 HSM calls (of 128 bytes) per read: a read holds a worker
@@ -44,6 +47,9 @@ static const struct root_entry root_entries[] = {
 	/* Client id, endpoint, counters: not everyone's business. */
 	{ "status", N_TEXT, status_text, TX_SNAPSHOT, 0440 },
 	{ "metrics", N_TEXT, metrics_text, TX_SNAPSHOT, 0440 },
+	/* With sealed_dir only; its files have their backing files'
+	 * owners and modes. */
+	{ "sealed", N_SEALED, NULL, TX_NONE, 0555 },
 	{ NULL, N_ROOT, NULL, TX_NONE, 0 },
 };
 
@@ -85,6 +91,8 @@ static int resolve(struct fs_state *fs, const char *path,
 	int err;
 
 	err = resolve_parse(path, root_entries, nd);
+	if (err == 0 && nd->kind == N_SEALED)
+		err = -ENOENT;	/* no sealed_dir: sv_rel() took it else */
 	if (err == 0) {
 		call_init(&call);
 		err = resolve_key(fs->kc, &call, nd, depth, &f);
@@ -148,13 +156,18 @@ static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
 	struct fs_state *fs = state();
+	const char *rel;
 	struct node nd;
 	size_t len = 0;
 	int err;
 
 	memset(st, 0, sizeof(*st));
+	if (handle_of(fi) != NULL && handle_of(fi)->kind == H_SEALED)
+		return sv_fgetattr(fs, handle_of(fi), st);
 	if ((path = path_of(path, fi)) == NULL)
 		return -EBADF;
+	if ((rel = sv_rel(fs, path)) != NULL)
+		return sv_getattr(fs, path, rel, st);
 	err = resolve(fs, path, RS_ATTR, true, &nd);
 	if (err == 0 && node_is_dir(&nd)) {
 		fill_stat(fs, st, &nd, S_IFDIR, 0, nd.mtime);
@@ -243,6 +256,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 {
 	struct fs_state *fs = state();
 	const struct root_entry *e;
+	const char *rel;
 	struct node nd;
 	int err;
 
@@ -250,6 +264,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	(void)flags;
 	if ((path = path_of(path, fi)) == NULL)
 		return -EBADF;
+	if ((rel = sv_rel(fs, path)) != NULL)
+		return sv_readdir(fs, path, rel, buf, fill);
 	err = resolve(fs, path, RS_LIST, true, &nd);
 	if (err)
 		goto out;
@@ -257,7 +273,8 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	case N_ROOT:
 		fill_dots(buf, fill);
 		for (e = root_entries; e->name != NULL; e++)
-			fill(buf, e->name, NULL, 0, 0);
+			if (e->kind != N_SEALED || fs->opts->sealed_dir)
+				fill(buf, e->name, NULL, 0, 0);
 		break;
 	case N_KEYS:
 	case N_VERSIONS:
@@ -430,9 +447,12 @@ static int open_read_only(struct fs_state *fs, const char *path,
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
 	struct fs_state *fs = state();
+	const char *rel = sv_rel(fs, path);
 	struct node nd;
 	int err, acc = fi->flags & O_ACCMODE;
 
+	if (rel != NULL)
+		return sv_open(fs, path, rel, fi);
 	err = resolve(fs, path, RS_ATTR, false, &nd);
 	if (err)
 		goto out;
@@ -507,6 +527,11 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 		n = read_random(fs, h, buf, size);
 		pthread_mutex_unlock(&h->lock);
 		return n;
+	case H_SEALED:
+		pthread_mutex_lock(&h->lock);
+		n = sv_read(fs, h, buf, size, off);
+		pthread_mutex_unlock(&h->lock);
+		return n;
 	default:
 		pthread_mutex_lock(&h->lock);
 		n = opfile_read(fs, h, buf, size);
@@ -523,9 +548,10 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	int n;
 
 	(void)path;
-	(void)off;
 	pthread_mutex_lock(&h->lock);
-	if (h->kind == H_INPUT)
+	if (h->kind == H_SEALED)
+		n = sv_write(fs, h, buf, size, off);
+	else if (h->kind == H_INPUT)
 		n = lc_input_write(fs, h, buf, size);
 	else
 		n = opfile_write(fs, h, buf, size);
@@ -542,10 +568,12 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	int err;
 
 	(void)path;
-	if (h->kind != H_PUT && h->kind != H_INPUT)
+	if (h->kind != H_PUT && h->kind != H_INPUT && h->kind != H_SEALED)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	if (h->kind == H_INPUT)
+	if (h->kind == H_SEALED)
+		err = sv_flush(fs, h);
+	else if (h->kind == H_INPUT)
 		err = lc_input_flush(fs, h);
 	else
 		err = opfile_flush(fs, h);
@@ -555,8 +583,15 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 
 static int op_release(const char *path, struct fuse_file_info *fi)
 {
+	struct handle *h = handle_of(fi);
+
 	(void)path;
-	handle_free(handle_of(fi), state()->requests);
+	if (h->kind == H_SEALED) {
+		pthread_mutex_lock(&h->lock);
+		sv_release(state(), h);
+		pthread_mutex_unlock(&h->lock);
+	}
+	handle_free(h, state()->requests);
 	return 0;
 }
 
@@ -574,6 +609,8 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct node nd;
 	int err;
 
+	if ((h != NULL && h->kind == H_SEALED) || sv_rel(fs, path) != NULL)
+		return sv_truncate(fs, path_of(path, fi), size, h);
 	if (h != NULL) {
 		if (size == 0 && (h->kind == H_RUN || h->kind == H_PUT ||
 				  h->kind == H_INPUT))
@@ -594,11 +631,12 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	const char *rel = sv_rel(state(), path);
 	struct node nd;
 	int err = -EACCES;
 
-	(void)mode;
-	(void)fi;
+	if (rel != NULL && fi != NULL)
+		return sv_create(state(), path, rel, mode, fi);
 	/* Creating files is never allowed; an invalid operation name in a
 	 * key directory is simply not there. */
 	if (resolve_parse(path, root_entries, &nd) == 0 && nd.kind == N_KFILE)
@@ -623,9 +661,11 @@ static int deny(const char *path, struct fuse_file_info *fi)
 /* mkdir keys/NAME creates a key. */
 static int op_mkdir(const char *path, mode_t mode)
 {
+	const char *rel = sv_rel(state(), path);
 	struct node nd;
 
-	(void)mode;
+	if (rel != NULL)
+		return sv_mkdir(state(), path, rel, mode);
 	if (resolve_parse(path, root_entries, &nd) == 0 && nd.kind == N_KEY)
 		return lc_mkdir(state(), path, &nd);
 	return deny(path, NULL);
@@ -633,14 +673,21 @@ static int op_mkdir(const char *path, mode_t mode)
 
 static int op_unlink(const char *path)
 {
+	const char *rel = sv_rel(state(), path);
+
+	if (rel != NULL)
+		return sv_remove(state(), path, rel, false);
 	return deny(path, NULL);
 }
 
 /* rmdir keys/NAME deletes the key, rmdir deleted/NAME purges it. */
 static int op_rmdir(const char *path)
 {
+	const char *rel = sv_rel(state(), path);
 	struct node nd;
 
+	if (rel != NULL)
+		return sv_remove(state(), path, rel, true);
 	if (resolve_parse(path, root_entries, &nd) == 0 &&
 	    (nd.kind == N_KEY || nd.kind == N_DELKEY))
 		return lc_rmdir(state(), path, &nd);
@@ -652,6 +699,8 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct node a, b;
 
+	if (sv_rel(state(), from) != NULL || sv_rel(state(), to) != NULL)
+		return sv_rename(state(), from, to, flags);
 	/* RENAME_NOREPLACE is what recovery does anyway; an exchange is
 	 * not a recovery. */
 	if (!(flags & RENAME_EXCHANGE) &&
@@ -662,26 +711,34 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	return deny(from, NULL);
 }
 
+/* chmod, chown and utimens of sealed/ pass through to DIR (through a
+ * handle too: the path it was opened by). */
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	(void)mode;
+	const char *p = path_of(path, fi), *rel = sv_rel(state(), p);
+
+	if (rel != NULL)
+		return sv_chmod(state(), p, rel, mode);
 	return deny(path, fi);
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid,
 		    struct fuse_file_info *fi)
 {
-	(void)uid;
-	(void)gid;
+	const char *p = path_of(path, fi), *rel = sv_rel(state(), p);
+
+	if (rel != NULL)
+		return sv_chown(state(), p, rel, uid, gid);
 	return deny(path, fi);
 }
 
 static int op_utimens(const char *path, const struct timespec tv[2],
 		      struct fuse_file_info *fi)
 {
-	(void)path;
-	(void)tv;
-	(void)fi;
+	const char *p = path_of(path, fi), *rel = sv_rel(state(), p);
+
+	if (rel != NULL)
+		return sv_utimens(state(), p, rel, tv);
 	/* touch on an operation file is harmless; pretend it worked. */
 	return 0;
 }

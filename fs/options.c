@@ -13,6 +13,7 @@
 
 #include "hsm_client.h"
 #include "secret.h"
+#include "names.h"
 #include "options.h"
 
 enum { KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMS };
@@ -34,6 +35,9 @@ static const struct fuse_opt opt_table[] = {
 	OPT("max_pending_bytes=%s", pending_bytes_arg),
 	OPT("max_calls=%d", max_calls),
 	OPT("spool_dir=%s", spool_dir),
+	OPT("sealed_dir=%s", sealed_dir),
+	OPT("seal_key=%s", seal_key),
+	OPT("dek_ttl=%d", dek_ttl),
 	OPT("metrics_per_key", metrics_per_key),
 	OPT("timeout=%d", timeout),
 	OPT("retries=%d", retries),
@@ -91,6 +95,7 @@ int options_parse(struct fuse_args *args, struct fs_options *opts,
 	opts->result_ttl = 300;
 	opts->max_pending = 64;
 	opts->max_calls = 16;
+	opts->dek_ttl = 60;
 	if (fuse_opt_parse(args, opts, opt_table, opt_proc) != 0) {
 		snprintf(errbuf, errlen, "invalid options (see --help)");
 		return -1;
@@ -191,6 +196,32 @@ static int check_audit(struct fs_options *o, char *errbuf, size_t errlen)
 		return -1;
 	}
 	return abs_path(&o->audit, "audit", errbuf, errlen);
+}
+
+/*
+ * sealed_dir=DIR and seal_key=NAME go together: without a key the view
+ * could not seal what is written to it, and a key alone has no view.
+ * DIR is opened at mount time (main.c); here it is only made absolute.
+ */
+static int check_sealed(struct fs_options *o, char *errbuf, size_t errlen)
+{
+	if (o->seal_key != NULL && o->sealed_dir == NULL) {
+		snprintf(errbuf, errlen, "seal_key= needs sealed_dir=DIR");
+		return -1;
+	}
+	if (o->sealed_dir == NULL)
+		return 0;
+	if (o->sealed_dir[0] == '\0') {
+		snprintf(errbuf, errlen, "sealed_dir= needs a directory");
+		return -1;
+	}
+	if (o->seal_key == NULL || !key_name_valid(o->seal_key,
+						   strlen(o->seal_key))) {
+		snprintf(errbuf, errlen, "sealed_dir= needs seal_key=NAME, the "
+			 "name of the key that seals what is written to sealed/");
+		return -1;
+	}
+	return abs_path(&o->sealed_dir, "sealed_dir", errbuf, errlen);
 }
 
 static int split_shells(struct fs_options *o)
@@ -435,7 +466,9 @@ int options_check(struct fs_options *o, char *errbuf, size_t errlen)
 	if (check_range(o->timeout, 1, 3600, "timeout", errbuf, errlen) ||
 	    check_range(o->retries, 0, 20, "retries", errbuf, errlen) ||
 	    check_range(o->list_ttl, 0, 86400, "list_ttl", errbuf, errlen) ||
-	    check_range(o->result_ttl, 1, 86400, "result_ttl", errbuf, errlen))
+	    check_range(o->result_ttl, 1, 86400, "result_ttl", errbuf, errlen) ||
+	    check_range(o->dek_ttl, 1, 86400, "dek_ttl", errbuf, errlen) ||
+	    check_sealed(o, errbuf, errlen))
 		return -1;
 	o->auth_kind = hsm_auth_from_name(o->auth ? o->auth : "auto");
 	if (o->auth_kind < 0) {
@@ -487,6 +520,8 @@ void options_free(struct fs_options *o)
 	free(o->pending_bytes_arg);
 	policy_free(o->policy);
 	free(o->spool_dir);
+	free(o->sealed_dir);
+	free(o->seal_key);
 	free(o->url_arg);
 	for (i = 0; i < o->n_urls; i++)
 		free(o->urls[i]);
@@ -539,6 +574,11 @@ void options_usage(const char *prog)
 	       "                            then EAGAIN)\n"
 	       "    -o spool_dir=DIR        where seal and unseal spool ciphertext, in\n"
 	       "                            unlinked files (default: $TMPDIR, else /tmp)\n"
+	       "    -o sealed_dir=DIR       show DIR's sealed files as plaintext in sealed/\n"
+	       "    -o seal_key=NAME        the key that seals files written to sealed/\n"
+	       "                            (required with sealed_dir)\n"
+	       "    -o dek_ttl=S            keep an unwrapped data key of sealed/ in locked\n"
+	       "                            memory this long (default: 60)\n"
 	       "    -h, --help              this text, then libfuse's options\n"
 	       "    -V, --version           print versions\n"
 	       "\n", prog);

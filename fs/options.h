@@ -34,6 +34,9 @@ struct fs_options {
 	int max_pending;	/* two-command requests per uid */
 	int max_calls;		/* concurrent remote calls per uid */
 	char *spool_dir;	/* seal/unseal ciphertext spools; NULL: $TMPDIR */
+	char *sealed_dir;	/* DIR behind sealed/ (made absolute), or NULL */
+	char *seal_key;		/* the key that seals writes to sealed/ */
+	int dek_ttl;		/* seconds an unwrapped data key is kept */
 	int metrics_per_key;
 	int timeout;		/* seconds */
 	int retries;

@@ -18,7 +18,9 @@ const char *const proc_default_shells[] = {
 
 /* The fields proc_parse_stat() keeps; the last one it reads. */
 #define STAT_IMAGE_FIRST 45
-#define STAT_LAST 51
+#define STAT_IMAGE_LAST 51
+#define STAT_EXIT_CODE 52
+#define STAT_LAST 52
 
 static bool stat_wanted(int field)
 {
@@ -36,6 +38,8 @@ static void stat_store(struct proc_stat *out, int field, unsigned long long v)
 		out->flags = (unsigned long)v;
 	else if (field == 22)
 		out->start = v;
+	else if (field == STAT_EXIT_CODE)
+		out->exit_code = (int)v;
 	else	/* FNV-1a-like; all zeros (unknown) stay 0 */
 		out->image = (out->image ^ v) * 0x100000001b3ull;
 }
@@ -68,7 +72,8 @@ int proc_parse_stat(const char *line, struct proc_stat *out)
 				return -EINVAL;
 			/* The rest is optional: without all of the image
 			 * (kernels before 3.5) it is unknown. */
-			out->image = 0;
+			if (field <= STAT_IMAGE_LAST)
+				out->image = 0;
 			return 0;
 		}
 		if (stat_wanted(field)) {

@@ -62,7 +62,14 @@ struct proc_stat {
 	 * when hsmfs is not root, a non-dumpable process), and kernels
 	 * before 3.5 lack the fields. */
 	uint64_t image;
+	/* Field 52: the exit status in waitpid(2)'s form, set once the
+	 * process is exiting (PROC_PF_EXITING): a signal in its low 7 bits
+	 * means it was killed.  0 when unknown (as image). */
+	int exit_code;
 };
+
+/* A process that is exiting: its descriptors are being closed. */
+#define PROC_PF_EXITING 0x4ul
 
 /* A process that forked and has not exec'd (a subshell, or a shell's
  * child between fork and exec, which is where redirections are opened). */

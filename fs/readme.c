@@ -23,6 +23,8 @@ const char hsmfs_readme[] =
 "  status                endpoint, identity, token expiry, counters\n"
 "  metrics               Prometheus text (promtool-valid); symlink it as a\n"
 "                        node_exporter textfile *.prom\n"
+"  sealed/               with -o sealed_dir=DIR,seal_key=NAME: DIR's sealed\n"
+"                        files read as plaintext; cp a file in to seal it\n"
 "\n"
 "A key's life, one command per write (a bad one: EINVAL, see error):\n"
 "  echo 'create app kty=EC|RSA|oct [crv=P-256] [size=3072] [ops=sign,verify]\n"

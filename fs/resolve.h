@@ -38,6 +38,7 @@ enum node_kind {
 	N_DELETED,		/* /deleted */
 	N_DELKEY,		/* /deleted/NAME */
 	N_DELFILE,		/* /deleted/NAME/info or meta.json */
+	N_SEALED,		/* /sealed and below (fs/sealview.h) */
 };
 
 /* The service files of a key (N_KSVC): not of a version, not cached. */
@@ -63,7 +64,7 @@ enum text_size {
 struct root_entry {
 	const char *name;
 	enum node_kind kind;		/* N_KEYS, N_TEXT, N_RANDOM, N_CTL,
-					 * N_RESTORE or N_DELETED */
+					 * N_RESTORE, N_DELETED or N_SEALED */
 	/* N_TEXT: make the content (malloc()ed) at open; -errno. */
 	int (*text)(struct fs_state *fs, char **out, size_t *len);
 	enum text_size size;		/* N_TEXT */

@@ -1,0 +1,412 @@
+/*
+ * sealwrite.c - opening and writing sealed/FILE; see sealwrite.h.
+ *
+ * The commit happens at the close that ends the writing, so that its
+ * error reaches close(2): flush comes with every close(2) of a
+ * descriptor, and the first one after data was written commits.  With
+ * nothing written, a close by a process that still holds the file on
+ * another descriptor (a shell's `> FILE`) waits; else it commits an
+ * empty file, and release commits what no flush did.  A flush from a
+ * process that is exiting on a signal abandons: a killed writer leaves
+ * the former version.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "opfile.h"
+#include "proc.h"
+#include "sealdir.h"
+#include "sealread.h"
+#include "sealkey.h"
+#include "sealwrite.h"
+
+/* The rewrites in progress; their attributes and times (st, times) are
+ * changed and read under this lock only.  Taken inside a handle's lock,
+ * never around one. */
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sealfile *writers;
+
+static void writers_add(struct sealfile *sf, const char *path)
+{
+	pthread_mutex_lock(&writers_lock);
+	sf->path = path;
+	sf->next = writers;
+	writers = sf;
+	pthread_mutex_unlock(&writers_lock);
+}
+
+static void writers_del(struct sealfile *sf)
+{
+	struct sealfile **p;
+
+	pthread_mutex_lock(&writers_lock);
+	for (p = &writers; *p != NULL; p = &(*p)->next)
+		if (*p == sf) {
+			*p = sf->next;
+			break;
+		}
+	pthread_mutex_unlock(&writers_lock);
+}
+
+/* The attributes the new version gets: a rewrite keeps the former
+ * version's owner, group and mode (who could read it still can, nobody
+ * else); a new file gets the mode create() asked (the caller's umask
+ * applied by the kernel) and, with allow_other, the caller as owner. */
+static int new_attrs(struct fs_state *fs, const char *rel, bool create,
+		     mode_t mode, struct stat *st)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	int err;
+
+	if (!create) {
+		err = sealdir_stat(fs->sealed_fd, rel, st);
+		if (err == 0 && S_ISDIR(st->st_mode))
+			err = -EISDIR;
+		return err;
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | (mode & 07777);
+	st->st_uid = geteuid();
+	st->st_gid = getegid();
+	if (fs->opts->allow_other && geteuid() == 0) {
+		st->st_uid = ctx->uid;
+		st->st_gid = ctx->gid;
+	}
+	return 0;
+}
+
+/* A fresh data key wrapped for seal_key (one wrapKey for an oct key,
+ * none for RSA) and the sealer of the new version. */
+static int start_sealer(struct fs_state *fs, struct sealfile *sf,
+			struct fs_fail *f)
+{
+	uint8_t dek[SEAL_KEY_LEN];
+	struct hsm_call call;
+	struct kver *kv = NULL;
+	enum hsm_status st;
+	int err;
+
+	call_init(&call);
+	st = kc_get(fs->kc, &call, fs->opts->seal_key, NULL, &kv);
+	if (st != HSM_OK)
+		return fail_status(f, st, &call);
+	err = sealkey_new(&fs->env, &call, fs->opts->seal_key, kv,
+			  SEAL_SHIFT_DEFAULT, dek, &sf->h, f);
+	kver_put(kv);
+	if (err)
+		return err;
+	err = sealer_new(&sf->h, dek, &sf->s);
+	secret_wipe(dek, sizeof(dek));
+	return err ? fail_local(f, err, "out of memory") : 0;
+}
+
+static int open_write(struct fs_state *fs, const char *path, const char *rel,
+		      bool create, mode_t mode, struct fuse_file_info *fi)
+{
+	struct sealfile *sf = sf_new(true);
+	struct fs_fail f = { .err = 0 };
+	int err;
+
+	if (sf == NULL)
+		return fs_fail_errno(fs, path, -ENOMEM, NULL);
+	sf->armed = create || (fi->flags & O_TRUNC);
+	err = new_attrs(fs, rel, create, mode, &sf->st);
+	if (err == 0)
+		err = sf->fd = sealdir_tmpfile(fs->sealed_fd, rel, &sf->parent,
+					       sf->name);
+	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
+			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
+		err = -errno;
+	if (err >= 0)
+		err = start_sealer(fs, sf, &f);
+	if (err < 0) {
+		sf_free(sf);
+		if (f.err != 0)
+			return fs_fail(fs, NULL, path, &f);
+		return fs_fail_errno(fs, path, err, err != -EOPNOTSUPP ? NULL :
+				     "the filesystem of sealed_dir has no "
+				     "O_TMPFILE (unnamed temporary files)");
+	}
+	/* Writes come as the program makes them, not as pages. */
+	fi->direct_io = 1;
+	if ((err = sf_handle(fs, path, sf, fi)) == 0)
+		writers_add(sf, handle_of(fi)->path);
+	return err;
+}
+
+int sv_open(struct fs_state *fs, const char *path, const char *rel,
+	    struct fuse_file_info *fi)
+{
+	int acc = fi->flags & O_ACCMODE;
+
+	if (acc == O_RDONLY)
+		return sv_open_read(fs, path, rel, fi);
+	if (acc == O_RDWR)
+		return fs_fail_errno(fs, path, -EOPNOTSUPP, "a sealed file is "
+				     "opened to read or to rewrite whole "
+				     "(O_WRONLY|O_TRUNC), not both");
+	if (fi->flags & O_APPEND)
+		return fs_fail_errno(fs, path, -EOPNOTSUPP, "a sealed file "
+				     "cannot be appended to: rewrite it whole "
+				     "(>, not >>)");
+	return open_write(fs, path, rel, false, 0, fi);
+}
+
+int sv_create(struct fs_state *fs, const char *path, const char *rel,
+	      mode_t mode, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_WRONLY)
+		return fs_fail_errno(fs, path, -EOPNOTSUPP, "a sealed file is "
+				     "created write-only (O_WRONLY)");
+	return open_write(fs, path, rel, true, mode, fi);
+}
+
+/* ------------------------------------------------------------ write */
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* What a failed write leaves: the error sticks, nothing is committed. */
+static int write_fail(struct fs_state *fs, struct handle *h, int err,
+		      const char *msg)
+{
+	struct sealfile *sf = sf_of(h);
+
+	if (sf->err == 0) {
+		sf->err = err;
+		sf->why = msg;
+	}
+	return fs_fail_errno(fs, h->path, err, msg);
+}
+
+int sv_write(struct fs_state *fs, struct handle *h, const char *buf,
+	     size_t size, off_t off)
+{
+	struct sealfile *sf = sf_of(h);
+	uint8_t *out = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!sf->writing)
+		return fs_fail_errno(fs, h->path, -EBADF, NULL);
+	if (sf->done)
+		return fs_fail_errno(fs, h->path, -EBADF, "this file was "
+				     "sealed at an earlier close of a copy of "
+				     "the descriptor: write through one");
+	if (sf->err)
+		return write_fail(fs, h, sf->err, sf->why);
+	if (!sf->armed)
+		return write_fail(fs, h, -EOPNOTSUPP, "a sealed file is "
+				  "rewritten whole: open it with O_TRUNC");
+	if (off < 0 || (uint64_t)off != sf->written)
+		return write_fail(fs, h, -ESPIPE, "a sealed file is written "
+				  "in order from offset 0: no seeks, no holes");
+	err = sealer_update(sf->s, (const uint8_t *)buf, size, &out, &len);
+	if (err == 0 && out != NULL)
+		err = write_all(sf->fd, out, len);
+	free(out);
+	if (err)
+		return write_fail(fs, h, err, NULL);
+	sf->written += size;
+	return (int)size;
+}
+
+int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size)
+{
+	struct sealfile *sf = sf_of(h);
+
+	if (sf->writing && !sf->done && size == (off_t)sf->written) {
+		sf->armed = true;
+		return 0;
+	}
+	return fs_fail_errno(fs, h->path, -EOPNOTSUPP, "a sealed file is "
+			     "rewritten whole: open it with O_TRUNC and write");
+}
+
+/* The last chunk, then durably in place of the former version. */
+static int commit(struct fs_state *fs, struct sealfile *sf)
+{
+	uint8_t *out = NULL;
+	size_t len = 0;
+	int err;
+
+	sf->done = true;
+	err = sealer_finish(sf->s, &out, &len);
+	if (err == 0 && out != NULL)
+		err = write_all(sf->fd, out, len);
+	free(out);
+	/* Times last: the final chunk's write would change them. */
+	pthread_mutex_lock(&writers_lock);
+	if (err == 0 && sf->times_set && futimens(sf->fd, sf->times) != 0)
+		err = -errno;
+	pthread_mutex_unlock(&writers_lock);
+	if (err == 0 && fsync(sf->fd) != 0)
+		err = -errno;
+	if (err == 0)
+		err = sealdir_commit(sf->fd, sf->parent, sf->name);
+	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
+		  .op = "seal", .err = err });
+	return err;
+}
+
+int sv_wstat(const char *path, struct stat *st)
+{
+	struct sealfile *sf;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&writers_lock);
+	for (sf = writers; sf != NULL && err != 0; sf = sf->next)
+		if (!sf->done && strcmp(sf->path, path) == 0) {
+			*st = sf->st;
+			st->st_nlink = 1;
+			st->st_size = (off_t)sf->written;
+			err = 0;
+		}
+	pthread_mutex_unlock(&writers_lock);
+	return err;
+}
+
+/* One change to one rewrite.  writers_lock held. */
+static int wattr_one(struct sealfile *sf, const struct sv_attr *a)
+{
+	switch (a->op) {
+	case SV_CHMOD:
+		if (fchmod(sf->fd, a->mode & 07777) != 0)
+			return -errno;
+		break;
+	case SV_CHOWN:
+		if (fchown(sf->fd, a->uid, a->gid) != 0)
+			return -errno;
+		break;
+	case SV_UTIMENS:
+		sf->times[0] = a->tv[0];
+		sf->times[1] = a->tv[1];
+		sf->times_set = true;
+		return 0;
+	}
+	/* chown may clear set-id bits: what the file has is the truth. */
+	return fstat(sf->fd, &sf->st) != 0 ? -errno : 0;
+}
+
+int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
+{
+	struct sealfile *sf;
+	int n = 0, err = 0;
+
+	pthread_mutex_lock(&writers_lock);
+	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
+		if (!sf->done && strcmp(sf->path, path) == 0 &&
+		    (err = wattr_one(sf, a)) == 0)
+			n++;
+	pthread_mutex_unlock(&writers_lock);
+	return err ? fs_fail_errno(fs, path, err, NULL) : n;
+}
+
+/* Is the process closing the file dying of a signal?  Then what it wrote
+ * is not all it meant to write. */
+static bool closer_killed(void)
+{
+	struct proc_stat ps;
+
+	if (proc_read_stat("/proc", fuse_get_context()->pid, &ps) != 0)
+		return false;
+	return (ps.flags & PROC_PF_EXITING) && (ps.exit_code & 0x7f) != 0;
+}
+
+/*
+ * Does the process closing a descriptor of path still hold another?  A
+ * shell's `cmd > FILE` opens FILE, dup2()s it to 1 and closes the
+ * original before cmd writes anything: that close is not the end.  Seen
+ * in /proc/PID/fd, where the closed descriptor is already gone.
+ */
+static bool closer_holds(struct fs_state *fs, const char *path)
+{
+	char dir[64], link[PATH_MAX + 32], want[PATH_MAX + 32];
+	struct dirent *de;
+	bool held = false;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fuse_get_context()->pid);
+	snprintf(want, sizeof(want), "%s%s", fs->mountpoint ? fs->mountpoint : "",
+		 path);
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	while (!held && (de = readdir(d)) != NULL) {
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		held = strcmp(link, want) == 0;
+	}
+	closedir(d);
+	return held;
+}
+
+int sv_flush(struct fs_state *fs, struct handle *h)
+{
+	struct sealfile *sf = sf_of(h);
+	char msg[256];
+	int err;
+
+	if (!sf->writing || sf->done)
+		return 0;
+	if (closer_killed()) {
+		sf->done = true;
+		log_info("%s: the writer was killed: the former version stays",
+			 h->path);
+		return 0;
+	}
+	if (sf->err) {
+		/* The close repeats why, and what it means for the file. */
+		sf->done = true;
+		snprintf(msg, sizeof(msg), "%s; the file keeps its former "
+			 "version", sf->why ? sf->why : strerror(-sf->err));
+		return fs_fail_errno(fs, h->path, sf->err, msg);
+	}
+	if (sf->written == 0 && (!sf->armed || closer_holds(fs, h->path)))
+		return 0;
+	err = commit(fs, sf);
+	return err ? fs_fail_errno(fs, h->path, err, "sealing failed: the "
+				   "file keeps its former version") : 0;
+}
+
+void sv_release(struct fs_state *fs, struct handle *h)
+{
+	struct sealfile *sf = sf_of(h);
+	int err;
+
+	if (sf->writing && !sf->done && sf->armed && sf->err == 0) {
+		/* Nothing was written, the file was truncated: now empty.
+		 * Nobody waits for release: the log says it. */
+		err = commit(fs, sf);
+		if (err)
+			log_warn("%s: sealing failed: %s; the file keeps its "
+				 "former version", h->path, strerror(-err));
+	}
+	if (sf->writing)
+		writers_del(sf);
+	sf_free(sf);
+	h->u.sealed.sf = NULL;
+}

@@ -1,0 +1,48 @@
+/*
+ * sealwrite.h - opening sealed/FILE, and writing it (DESIGN.md §3.3;
+ * see sealview.h).  The caller holds h->lock for write, flush, ftruncate
+ * and release.
+ */
+#ifndef HSMFS_FS_SEALWRITE_H
+#define HSMFS_FS_SEALWRITE_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <fuse.h>
+
+#include "handle.h"
+#include "hsmfs.h"
+
+/* Open for reading (sealread.h) or for a rewrite; create a new file. */
+int sv_open(struct fs_state *fs, const char *path, const char *rel,
+	    struct fuse_file_info *fi);
+int sv_create(struct fs_state *fs, const char *path, const char *rel,
+	      mode_t mode, struct fuse_file_info *fi);
+int sv_write(struct fs_state *fs, struct handle *h, const char *buf,
+	     size_t size, off_t off);
+int sv_flush(struct fs_state *fs, struct handle *h);
+/* Arm a write handle for an empty rewrite (ftruncate to 0). */
+int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size);
+/* chmod, chown or utimens of path, which handles may be rewriting: the
+ * kernel sends fchmod and futimens (cp -p, install -m) by path, and they
+ * are meant for the new version.  op is one of them. */
+enum sv_attr_op { SV_CHMOD, SV_CHOWN, SV_UTIMENS };
+struct sv_attr {
+	enum sv_attr_op op;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	const struct timespec *tv;
+};
+/* Apply a to every rewrite of path in progress; returns how many, or a
+ * negative errno (reported). */
+int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a);
+/* The attributes of a new file being written at path (not in DIR
+ * yet): 0, or -ENOENT when there is none. */
+int sv_wstat(const char *path, struct stat *st);
+/* Commit a rewrite not committed yet, free the handle's state. */
+void sv_release(struct fs_state *fs, struct handle *h);
+
+#endif

@@ -1,0 +1,581 @@
+"""sealed/, the view of -o sealed_dir=DIR,seal_key=NAME (DESIGN.md §3.3).
+
+Legacy programs read DIR's sealed blobs as plaintext files; writes seal.
+Every blob here is made through the view itself (cp, shell redirection,
+Python) and judged by what comes back, by the raw bytes in DIR and by the
+emulator's counters.
+"""
+import errno
+import hashlib
+import mmap
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import hsmtest
+
+NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
+MAGIC = b"HSMFSEAL"
+
+
+class View:
+    """A mount with a sealed view, under a directory every uid may enter
+    (pytest's tmp_path is private to root)."""
+
+    def __init__(self, emu, key="rsa-2048", ttl=60, options=()):
+        self.top = tempfile.mkdtemp(prefix="hsmfs-sealed-")
+        os.chmod(self.top, 0o755)
+        self.dir = os.path.join(self.top, "dir")
+        os.mkdir(self.dir)
+        self.emu = emu
+        # audit=off: the audit trail is tested elsewhere, and a busy
+        # syslog socket must not hold this test's closes.
+        opts = [f"sealed_dir={self.dir}", f"seal_key={key}", f"dek_ttl={ttl}",
+                "audit=off"] + list(options)
+        self.m = hsmtest.Mount(emu, os.path.join(self.top, "mnt"), options=opts)
+        self.mnt = self.m.path
+        self.sealed = os.path.join(self.mnt, "sealed")
+
+    def close(self):
+        try:
+            if self.m.proc.poll() is None:
+                self.m.umount()
+            else:
+                self.m.cleanup()
+                raise AssertionError("hsmfs died: " + self.m.log()[-3000:])
+        finally:
+            shutil.rmtree(self.top, ignore_errors=True)
+
+    def s(self, name):
+        return os.path.join(self.sealed, name)
+
+    def raw(self, name):
+        with open(os.path.join(self.dir, name), "rb") as f:
+            return f.read()
+
+    def put(self, name, data):
+        with open(self.s(name), "wb") as f:
+            f.write(data)
+
+    def get(self, name):
+        with open(self.s(name), "rb") as f:
+            return f.read()
+
+
+@pytest.fixture(scope="module")
+def view(emulator):
+    v = View(emulator)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+@pytest.fixture
+def view_factory(emulator):
+    made = []
+
+    def make(**kw):
+        v = View(kw.pop("emu", emulator), **kw)
+        made.append(v)
+        return v
+    yield make
+    for v in made:
+        v.close()
+
+
+def sh(cmd, check=True, timeout=60):
+    return hsmtest.sh(cmd, check=check, timeout=timeout)
+
+
+def oserror(fn, *a):
+    try:
+        fn(*a)
+    except OSError as e:
+        return e.errno
+    return None
+
+
+# -- the tree -----------------------------------------------------------------
+
+def test_sealed_listed_only_with_the_option(mnt, view):
+    assert "sealed" not in os.listdir(mnt.path)
+    assert not os.path.exists(os.path.join(mnt.path, "sealed"))
+    assert "sealed" in os.listdir(view.mnt)
+    assert os.path.isdir(view.sealed)
+
+
+def test_options_are_checked(emulator, tmp_path):
+    def run(opts):
+        return subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-f", "-o", opts,
+                               emulator.url, str(tmp_path)],
+                              capture_output=True, timeout=30, env=emulator.env())
+    r = run(f"cafile={emulator.ca},sealed_dir={tmp_path}")
+    assert r.returncode != 0 and b"seal_key=NAME" in r.stderr, r
+    r = run(f"cafile={emulator.ca},seal_key=rsa-2048")
+    assert r.returncode != 0 and b"needs sealed_dir" in r.stderr, r
+    r = run(f"cafile={emulator.ca},sealed_dir={tmp_path}/none,seal_key=rsa-2048")
+    assert r.returncode != 0 and b"No such file" in r.stderr, r
+    r = run(f"cafile={emulator.ca},sealed_dir={tmp_path},seal_key=rsa-2048,dek_ttl=0")
+    assert r.returncode != 0 and b"dek_ttl=0 is out of range" in r.stderr, r
+    r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "--help"], capture_output=True)
+    assert b"sealed_dir=DIR" in r.stdout and b"dek_ttl=S" in r.stdout
+    with open(os.path.join(hsmtest.REPO, "man", "hsmfs.1")) as f:
+        man = f.read()
+    for word in ("sealed_dir=", "seal_key=", "dek_ttl=", "THE SEALED VIEW", "EBADMSG"):
+        assert word in man, word
+    with open(os.path.join(hsmtest.REPO, "README.md")) as f:
+        readme = f.read()
+    assert "cp secret.txt /mnt/hsm/sealed/" in readme
+    assert "db_password_file = /mnt/hsm/sealed/db-password" in readme
+
+
+def test_readme_in_the_mount_names_sealed(view):
+    with open(os.path.join(view.mnt, "README")) as f:
+        assert "sealed/" in f.read()
+
+
+# -- reading --------------------------------------------------------------------
+
+DATA = bytes(random.Random(7).getrandbits(8) for _ in range(3 * 65536 + 12345))
+
+
+@pytest.fixture(scope="module")
+def big(view):
+    """A multi-chunk secret sealed with cp, as a user would."""
+    src = os.path.join(view.top, "big.bin")
+    with open(src, "wb") as f:
+        f.write(DATA)
+    sh(f"cp {src} {view.sealed}/")
+    return "big.bin"
+
+
+def test_cp_seals_into_dir(view, big):
+    raw = view.raw(big)
+    assert raw.startswith(MAGIC)
+    assert DATA[1000:1064] not in raw
+    assert os.stat(view.s(big)).st_size == len(DATA)
+    assert len(raw) > len(DATA)                # header and tags
+
+
+def test_legacy_read_patterns(view, big):
+    p = view.s(big)
+    want = hashlib.sha256(DATA).hexdigest()
+    assert sh(f"cat {p} | sha256sum").stdout.split()[0].decode() == want
+    assert sh(f"sha256sum {p}").stdout.split()[0].decode() == want
+    out = os.path.join(view.top, "copy.bin")
+    sh(f"cp {p} {out}")
+    with open(out, "rb") as f:
+        assert f.read() == DATA
+    r = sh(f"dd if={p} bs=1000 skip=150 count=20 status=none")
+    assert r.stdout == DATA[150000:170000]
+    r = sh(f"dd if={p} bs=1 skip=200000 status=none")
+    assert r.stdout == DATA[200000:]
+    with open(p, "rb") as f:
+        assert f.read() == DATA               # Python's open().read()
+    with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+        assert m[:] == DATA
+        assert m[65530:65560] == DATA[65530:65560]
+
+
+C_READER = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	struct stat st;
+	int fd = open(argv[1], O_RDONLY);
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 2;
+	buf = malloc(st.st_size + 1);
+	n = read(fd, buf, st.st_size);	/* one read of st_size bytes */
+	if (n != st.st_size)
+		return 3;
+	fwrite(buf, 1, n, stdout);
+	return 0;
+}
+"""
+
+
+def test_c_program_reads_st_size_bytes(view, big):
+    src = os.path.join(view.top, "reader.c")
+    exe = os.path.join(view.top, "reader")
+    with open(src, "w") as f:
+        f.write(C_READER)
+    sh(f"cc -o {exe} {src}")
+    r = subprocess.run([exe, view.s(big)], capture_output=True)
+    assert r.returncode == 0 and r.stdout == DATA, r.returncode
+    view.put("password", b"hunter2\n")
+    r = subprocess.run([exe, view.s("password")], capture_output=True)
+    assert r.returncode == 0 and r.stdout == b"hunter2\n"
+
+
+def test_random_offsets_equal_the_original(view, big):
+    rnd = random.Random(11)
+    fd = os.open(view.s(big), os.O_RDONLY)
+    try:
+        for _ in range(300):
+            off = rnd.randrange(0, len(DATA) + 10)
+            n = rnd.choice([1, 15, 16, 17, 4096, 65535, 65536, 65537, 200000])
+            assert os.pread(fd, n, off) == DATA[off:off + n], (off, n)
+    finally:
+        os.close(fd)
+
+
+def test_sizes_at_chunk_edges(view):
+    for n in (0, 1, 65535, 65536, 65537, 131072):
+        data = os.urandom(n)
+        view.put(f"edge{n}", data)
+        assert os.stat(view.s(f"edge{n}")).st_size == n
+        assert view.get(f"edge{n}") == data, n
+
+
+def test_cp_p_keeps_mode_and_times(view):
+    src = os.path.join(view.top, "keep.txt")
+    with open(src, "wb") as f:
+        f.write(b"x" * 70000)
+    os.chmod(src, 0o640)
+    os.utime(src, (1500000000, 1500000000))
+    for _ in range(2):                                  # new, then a rewrite
+        sh(f"cp -p {src} {view.sealed}/")
+        st = os.stat(os.path.join(view.dir, "keep.txt"))
+        assert (st.st_mode & 0o777, int(st.st_mtime)) == (0o640, 1500000000)
+        assert view.get("keep.txt") == b"x" * 70000
+    sh(f"touch -d @1600000000 {view.s('keep.txt')}")
+    assert int(os.stat(os.path.join(view.dir, "keep.txt")).st_mtime) == 1600000000
+
+
+def test_empty_rewrite_with_the_shell(view):
+    view.put("e", b"something")
+    sh(f": > {view.s('e')}")
+    time.sleep(0.2)                      # committed at release
+    assert view.get("e") == b"" and view.raw("e").startswith(MAGIC)
+    sh(f"echo hello > {view.s('e')}")   # bash closes a dup before writing
+    assert view.get("e") == b"hello\n"
+
+
+# -- what is not plaintext -----------------------------------------------------
+
+def flip(path, off):
+    with open(path, "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 1]))
+
+
+def test_not_a_blob_is_listed_and_ebadmsg(view):
+    with open(os.path.join(view.dir, "plain.txt"), "w") as f:
+        f.write("I was never sealed\n")
+    assert "plain.txt" in os.listdir(view.sealed)
+    assert oserror(view.get, "plain.txt") == errno.EBADMSG
+    r = sh(f"cat {view.s('plain.txt')}", check=False)
+    assert r.returncode != 0 and r.stdout == b"" and b"Bad message" in r.stderr
+    assert b"not a sealed blob" in sh(f"cat {view.mnt}/error").stdout
+
+
+def chunk_off(raw, i):
+    """Where chunk i starts (the header's length from its fields)."""
+    k = int.from_bytes(raw[12:14], "big")
+    w = int.from_bytes(raw[14 + k:16 + k], "big")
+    return 23 + k + w + i * (65536 + 16)
+
+
+def test_tampered_chunk_fails_the_read_that_reaches_it(view, big):
+    shutil.copy(os.path.join(view.dir, big), os.path.join(view.dir, "t1"))
+    raw = view.raw("t1")
+    flip(os.path.join(view.dir, "t1"), chunk_off(raw, 2) + 100)
+    fd = os.open(view.s("t1"), os.O_RDONLY)
+    try:
+        assert os.pread(fd, 1000, 0) == DATA[:1000]        # chunk 0 is fine
+        assert oserror(os.pread, fd, 1000, 2 * 65536 + 5) == errno.EBADMSG
+    finally:
+        os.close(fd)
+    r = sh(f"cat {view.s('t1')} | wc -c; exit ${{PIPESTATUS[0]}}", check=False)
+    assert r.returncode != 0 and b"Bad message" in r.stderr
+    assert int(r.stdout) < 2 * 65536 + 4096            # nothing past the bad chunk
+
+
+def test_truncated_and_extended_and_swapped(view, big):
+    raw = view.raw(big)
+    cases = {
+        "drop-last": raw[:chunk_off(raw, 3)],
+        "drop-middle": raw[:chunk_off(raw, 1)] + raw[chunk_off(raw, 2):],
+        "swap": raw[:chunk_off(raw, 0)] + raw[chunk_off(raw, 1):chunk_off(raw, 2)]
+        + raw[chunk_off(raw, 0):chunk_off(raw, 1)] + raw[chunk_off(raw, 2):],
+        "tag": raw[:-1] + bytes([raw[-1] ^ 0x80]),
+    }
+    view.put("other", b"another blob of the same key")
+    other = view.raw("other")
+    cases["header-swap"] = other[:chunk_off(other, 0)] + raw[chunk_off(raw, 0):]
+    for name, blob in cases.items():
+        with open(os.path.join(view.dir, name), "wb") as f:
+            f.write(blob)
+        err = oserror(view.get, name)
+        assert err == errno.EBADMSG, (name, err)
+    with open(os.path.join(view.dir, "cut"), "wb") as f:
+        f.write(raw[:chunk_off(raw, 1) + 10])           # size not valid
+    assert oserror(view.get, "cut") == errno.EBADMSG
+
+
+# -- the data-key cache ----------------------------------------------------------
+
+def test_one_unwrap_per_file_per_dek_ttl(emulator, view_factory):
+    v = view_factory(ttl=2)
+    v.put("a", b"alpha")
+    v.put("b", b"beta")
+    emulator.reset_stats()
+    for _ in range(3):
+        assert v.get("a") == b"alpha"
+        assert v.get("b") == b"beta"
+        sh(f"cat {v.s('a')} {v.s('b')} > /dev/null")
+    assert emulator.op_count("unwrapkey") == 2          # one per file
+    time.sleep(2.5)
+    assert v.get("a") == b"alpha"
+    assert emulator.op_count("unwrapkey") == 3          # a expired
+    v.put("a", b"rewritten")                              # a new header
+    assert v.get("a") == b"rewritten"
+    assert emulator.op_count("unwrapkey") == 4
+
+
+# -- writing ---------------------------------------------------------------------
+
+def test_write_patterns_refused(view):
+    view.put("w", b"old")
+    p = view.s("w")
+    assert oserror(os.open, p, os.O_WRONLY | os.O_APPEND) == errno.EOPNOTSUPP
+    assert oserror(os.open, p, os.O_RDWR) == errno.EOPNOTSUPP
+    fd = os.open(p, os.O_WRONLY)                        # no O_TRUNC
+    try:
+        assert oserror(os.write, fd, b"x") == errno.EOPNOTSUPP
+    finally:
+        assert oserror(os.close, fd) == errno.EOPNOTSUPP
+    assert oserror(os.truncate, p, 0) == errno.EOPNOTSUPP
+    fd = os.open(p, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, b"abc")
+        assert oserror(os.pwrite, fd, b"x", 100) == errno.ESPIPE
+    finally:
+        assert oserror(os.close, fd) == errno.ESPIPE   # the close says it too
+    assert view.get("w") == b"old"
+    assert b"in order from offset 0" in sh(f"cat {view.mnt}/error").stdout
+    assert [n for n in os.listdir(view.dir) if n.startswith(".hsmfs")] == []
+
+
+def test_killed_writer_leaves_the_old_version(view):
+    view.put("k", b"version one\n")
+    p = view.s("k")
+    w = subprocess.Popen(["python3", "-c",
+                          "import sys, time\n"
+                          f"f = open({p!r}, 'wb')\n"
+                          "f.write(b'x' * 300000); f.flush()\n"
+                          "print('written', flush=True); time.sleep(60)\n"],
+                         stdout=subprocess.PIPE)
+    assert w.stdout.readline() == b"written\n"
+    w.send_signal(signal.SIGKILL)
+    w.wait()
+    time.sleep(0.3)
+    assert view.get("k") == b"version one\n"
+    assert "k" in os.listdir(view.dir)
+    assert [n for n in os.listdir(view.dir) if n.startswith(".")] == []
+
+
+def test_hsm_error_while_sealing_keeps_the_old_version(emulator, view_factory):
+    v = view_factory(key="aes-256")                     # oct: one wrapKey
+    v.put("db-password", b"old secret\n")
+    assert v.get("db-password") == b"old secret\n"
+    emulator.faults(ops=["wrapkey"], status=403)
+    try:
+        r = sh(f"echo new secret > {v.s('db-password')}", check=False)
+        assert r.returncode != 0 and b"Permission denied" in r.stderr, r
+        assert oserror(v.put, "new-file", b"x") == errno.EACCES
+    finally:
+        emulator.clear_faults()
+    assert v.get("db-password") == b"old secret\n"
+    assert "new-file" not in os.listdir(v.sealed)
+    assert sorted(os.listdir(v.dir)) == ["db-password"]
+    assert b"InjectedFault" in sh(f"cat {v.mnt}/error").stdout or \
+        b"code:" in sh(f"cat {v.mnt}/error").stdout
+    v.put("db-password", b"new secret\n")
+    assert v.get("db-password") == b"new secret\n"
+
+
+def test_full_disk_keeps_the_old_version(emulator, view_factory):
+    v = view_factory()
+    small = os.path.join(v.top, "small")
+    os.mkdir(small)
+    sh(f"mount -t tmpfs -o size=256k tmpfs {small}")
+    try:
+        os.mkdir(os.path.join(v.dir, "tiny"))
+        # a directory of DIR on a full disk: bind the small tmpfs there
+        sh(f"mount --bind {small} {v.dir}/tiny")
+        try:
+            v.put("tiny/s", b"fits\n")
+            fd = os.open(v.s("tiny/s"), os.O_WRONLY | os.O_TRUNC)
+            errs = set()
+            try:
+                for _ in range(40):
+                    try:
+                        os.write(fd, b"y" * 65536)
+                    except OSError as e:
+                        errs.add(e.errno)
+                        break
+            finally:
+                try:
+                    os.close(fd)
+                except OSError as e:
+                    errs.add(e.errno)
+            assert errs == {errno.ENOSPC}, errs
+            assert v.get("tiny/s") == b"fits\n"
+            assert os.listdir(small) == ["s"]
+        finally:
+            sh(f"umount {v.dir}/tiny")
+    finally:
+        sh(f"umount {small}")
+
+
+def test_directories_rename_unlink_pass_through(view):
+    os.mkdir(view.s("tls"))
+    assert os.path.isdir(os.path.join(view.dir, "tls"))
+    view.put("tls/server.key", b"-----BEGIN PRIVATE KEY-----\n")
+    assert view.raw("tls/server.key").startswith(MAGIC)
+    os.rename(view.s("tls/server.key"), view.s("server.key"))
+    assert os.path.exists(os.path.join(view.dir, "server.key"))
+    assert view.get("server.key") == b"-----BEGIN PRIVATE KEY-----\n"
+    os.rmdir(view.s("tls"))
+    assert not os.path.exists(os.path.join(view.dir, "tls"))
+    os.unlink(view.s("server.key"))
+    assert not os.path.exists(os.path.join(view.dir, "server.key"))
+    view.put("p", b"x")
+    assert oserror(os.rename, view.s("p"),
+                   os.path.join(view.mnt, "keys", "x")) == errno.EXDEV
+
+
+def test_links_in_dir_are_not_followed(view):
+    outside = os.path.join(view.top, "outside")
+    os.mkdir(outside)
+    view.put("lnsrc", b"a valid blob\n")
+    with open(os.path.join(outside, "target"), "wb") as f:
+        f.write(view.raw("lnsrc"))               # a valid blob, outside DIR
+    os.symlink(os.path.join(outside, "target"), os.path.join(view.dir, "ln"))
+    os.symlink(outside, os.path.join(view.dir, "lndir"))
+    names = os.listdir(view.sealed)
+    assert "ln" not in names and "lndir" not in names
+    assert oserror(view.get, "ln") == errno.ENOENT
+    assert oserror(view.get, "lndir/target") == errno.ENOENT
+    assert oserror(view.put, "lndir/new", b"x") == errno.ENOENT
+    assert oserror(os.chmod, view.s("ln"), 0o666) == errno.ENOENT
+    assert os.listdir(outside) == ["target"]
+    assert oct(os.stat(os.path.join(outside, "target")).st_mode & 0o777) != "0o666"
+
+
+# -- who reads ---------------------------------------------------------------------
+
+def test_modes_of_dir_decide_who_reads(view_factory):
+    v = view_factory(options=["allow_other", "default_permissions"])
+    v.put("open", b"for everyone\n")
+    v.put("closed", b"root only\n")
+    os.chmod(v.s("open"), 0o644)
+    os.chmod(v.s("closed"), 0o600)
+    assert os.stat(os.path.join(v.dir, "closed")).st_mode & 0o777 == 0o600
+    assert os.stat(v.s("closed")).st_mode & 0o777 == 0o600
+    r = sh(f"{NOBODY} cat {v.s('open')}")
+    assert r.stdout == b"for everyone\n"
+    r = sh(f"{NOBODY} cat {v.s('closed')}", check=False)
+    assert r.returncode != 0 and b"Permission denied" in r.stderr and r.stdout == b""
+    os.chown(v.s("closed"), 0, 65534)
+    os.chmod(v.s("closed"), 0o640)
+    assert os.stat(os.path.join(v.dir, "closed")).st_gid == 65534
+    r = sh(f"{NOBODY} cat {v.s('closed')}")
+    assert r.stdout == b"root only\n"
+    v.put("closed", b"rotated\n")                       # a rewrite keeps them
+    st = os.stat(os.path.join(v.dir, "closed"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 65534, 0o640)
+    assert sh(f"{NOBODY} cat {v.s('closed')}").stdout == b"rotated\n"
+
+
+def test_new_files_are_the_callers(view_factory):
+    v = view_factory(options=["allow_other", "default_permissions"])
+    v.put("password", b"root's\n")
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    sh(f"{NOBODY} bash -c 'umask 077; echo mine > {v.s('drop/n')}'")
+    st = os.stat(os.path.join(v.dir, "drop", "n"))
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (65534, 65534, 0o600)
+    assert sh(f"{NOBODY} cat {v.s('drop/n')}").stdout == b"mine\n"
+    r = sh(f"{NOBODY} bash -c 'echo theirs > {v.s('password')}'", check=False)
+    assert r.returncode != 0 and b"Permission denied" in r.stderr
+
+
+def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
+    """The view unseals with seal_key only: a blob someone put in DIR that
+    names another key is not unwrapped with the daemon's rights."""
+    other = view_factory(key="rsa-3072")
+    other.put("theirs", b"sealed under rsa-3072\n")
+    shutil.copy(os.path.join(other.dir, "theirs"), os.path.join(view.dir, "theirs"))
+    emulator.reset_stats()
+    assert oserror(view.get, "theirs") == errno.EBADMSG
+    assert emulator.op_count("unwrapkey") == 0
+    assert b"another key" in sh(f"cat {view.mnt}/error").stdout
+
+
+def test_a_rewrite_is_read_at_once(view):
+    view.put("fresh", b"A" * 100000)
+    assert view.get("fresh") == b"A" * 100000          # pages cached
+    view.put("fresh", b"B" * 100000)
+    assert view.get("fresh") == b"B" * 100000
+    fd = os.open(view.s("fresh"), os.O_RDONLY)
+    try:
+        first = os.pread(fd, 10, 0)
+        view.put("fresh", b"C" * 5)                    # renamed over it
+        assert first == b"B" * 10
+        assert os.pread(fd, 10, 70000) == b"B" * 10    # this open's version
+    finally:
+        os.close(fd)
+    assert view.get("fresh") == b"C" * 5
+
+
+def test_view_and_keys_seal_unseal_interoperate(view):
+    """cp into sealed/ makes what keys/NAME/unseal opens; keys/NAME/seal
+    makes what sealed/ reads."""
+    src = os.path.join(view.top, "secret.txt")
+    with open(src, "wb") as f:
+        f.write(b"s3cr3t\n" * 20000)                   # three chunks
+    sh(f"cp {src} {view.sealed}/")
+    keys = os.path.join(view.mnt, "keys", "rsa-2048")
+    out = sh(f"cat {view.dir}/secret.txt > {keys}/unseal; cat {keys}/unseal").stdout
+    assert out == b"s3cr3t\n" * 20000
+    sh(f"cat {src} > {keys}/seal; cat {keys}/seal > {view.dir}/by-shell")
+    assert view.get("by-shell") == b"s3cr3t\n" * 20000
+    assert os.stat(view.s("by-shell")).st_size == 7 * 20000
+
+
+def test_data_keys_live_in_locked_undumped_memory(view):
+    """The data-key region: one mapping of 1024 keys of 32 bytes, locked
+    (VmFlags lo) and excluded from core dumps (dd)."""
+    view.put("for-a-key", b"x")
+    view.get("for-a-key")
+    with open(f"/proc/{view.m.proc.pid}/smaps") as f:
+        maps = f.read().split("\n")
+    found = []
+    size = None
+    for line in maps:
+        if line.startswith("Size:"):
+            size = line.split()[1]
+        elif line.startswith("VmFlags:"):
+            flags = line.split()[1:]
+            if "dd" in flags:
+                found.append((size, "lo" in flags, "wf" in flags))
+    assert ("32", True, True) in found, found
