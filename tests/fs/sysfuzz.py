@@ -125,6 +125,7 @@ class Worker:
         self.creates = 0
         self.calls = 0
         self.first = {}                 # "call outcome" -> first call seen
+        self.fatal = None
         self.local = None
         self.rd, self.wr = os.pipe2(os.O_NONBLOCK)
 
@@ -290,6 +291,12 @@ class Worker:
         self.counts[call][outcome] += 1
         self.calls += 1
         self.first.setdefault(call + " " + outcome, desc)
+        if outcome in ("ENOTCONN", "ECONNABORTED") and not self.fatal:
+            # The first call the daemon did not answer: most likely the
+            # one that killed it.  Kept on disk, the worker may be killed.
+            self.fatal = desc
+            with open(os.path.join(self.scratch, "fatal.%d" % self.index), "w") as f:
+                f.write("%s -> %s" % (desc, outcome))
         if outcome in ("EIO", "ENOTCONN", "ECONNABORTED", "EFAULT") or outcome.startswith("py:") or outcome.startswith("SIG"):
             s = self.samples[outcome]
             if len(s) < 10:
@@ -699,6 +706,26 @@ class Worker:
                 self.run_call("read", "read(%r) [two commands]" % rel, os.read, fd, 1 << 16)
                 self.run_call("close", "close(%r) [two commands]" % rel, os.close, fd)
 
+    def c_ctl(self):
+        """A command to ctl (root: create, flush) or to a fz-* key's ctl or
+        rotation.json, written the way `echo CMD > ctl` does."""
+        r = self.rng.randrange(10)
+        key = self.choice(POOL).encode()
+        if r < 3:
+            rel, data = b"ctl", self.root_ctl()
+        elif r < 8:
+            rel, data = b"keys/%s/ctl" % key, self.key_ctl()
+        else:
+            rel = b"keys/%s/rotation.json" % key
+            data = self.choice([b'{"lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}], "attributes": {"expiryTime": "P2Y"}}',
+                                b'{"lifetimeActions": []}', b'{"attributes": {"expiryTime": "P1D"}}', b"{", b'{"lifetimeActions": 5}'])
+        if self.rng.random() < 0.2:
+            data += b"\n"
+        fd = self.run_call("open", "open(%r, O_WRONLY|O_TRUNC) [ctl]" % rel, os.open, self.full(rel), os.O_WRONLY | os.O_TRUNC)
+        if fd is not None:
+            self.run_call("write", "write(%r, %r) [ctl]" % (rel, data[:80]), os.write, fd, data)
+            self.run_call("close", "close(%r) [ctl %r]" % (rel, data[:80]), os.close, fd)
+
     def c_backup(self):
         rel = b"keys/%s/backup" % self.choice(POOL + PROTECTED[:1]).encode()
         fd = self.run_call("open", "open(%r, O_RDONLY)" % rel, os.open, self.full(rel), os.O_RDONLY)
@@ -713,7 +740,7 @@ class Worker:
              ("c_fallocate", 2), ("c_fsync", 2), ("c_mmap", 2), ("c_lock", 3),
              ("c_copy", 4), ("c_meta", 8), ("c_names", 6), ("c_xattr", 3),
              ("c_dir", 5), ("c_misc", 2), ("c_onehandle", 6),
-             ("c_twocmd", 5), ("c_backup", 1)]
+             ("c_twocmd", 5), ("c_ctl", 2), ("c_backup", 1)]
 
     def run(self):
         table = [name for name, w in self.CALLS for _ in range(w)]
@@ -906,13 +933,18 @@ def _wait_workers(procs, slots, timeout, res, daemon):
                 if not os.WIFEXITED(status) or os.WEXITSTATUS(status):
                     res.failures.append("worker %d ended with status %#x" % (i, status))
         now = time.monotonic()
-        for i, s in enumerate(slots):
-            t, desc = s.read()
-            if t and now - t > timeout:
-                res.failures.append("HANG: no answer in %.0f s to %s" % (now - t, desc))
-                return False
+        inflight = sorted((t, d) for t, d in (s.read() for s in slots) if t)
+        if inflight and now - inflight[0][0] > timeout:
+            # The oldest call is the one the daemon hangs in; later ones
+            # may only wait behind it (the kernel's inode lock).
+            res.failures.append("HANG: no answer in %.0f s to %s" % (now - inflight[0][0], inflight[0][1]))
+            for t, d in inflight[1:]:
+                res.failures.append("  also waiting %.0f s: %s" % (now - t, d))
+            return False
         if daemon.poll() is not None:
-            res.failures.append("the daemon exited with %s during the run" % daemon.returncode)
+            inflight = [d for t, d in (s.read() for s in slots) if t]
+            res.failures.append("the daemon exited with %s during the run; calls in flight: %s" %
+                                (daemon.returncode, "; ".join(inflight) or "none"))
             return False
         if not res.figures or now - res.figures[-1][0] >= 5:
             try:
@@ -954,7 +986,14 @@ def run(mount, seconds, seed=None, call_timeout=30.0, uids=UIDS, log=print):
             procs[p] = i
         ok = _wait_workers(procs, slots, call_timeout, res, mount.proc)
         if not ok:
+            time.sleep(1)
             _kill_all(procs, mount)
+            for i in range(len(uids)):
+                try:
+                    with open(os.path.join(scratch, "fatal.%d" % i)) as f:
+                        res.failures.append("worker %d: first call not answered: %s" % (i, f.read()))
+                except OSError:
+                    pass
         res.seconds = time.monotonic() - t0
         for i in range(len(uids)):
             try:
