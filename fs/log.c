@@ -22,17 +22,30 @@ static int to_syslog(enum log_level l)
 	}
 }
 
+/*
+ * Messages carry what users chose (file names, ctl commands): a newline
+ * there would start a line that looks like the daemon's, an escape
+ * sequence would act on the terminal that shows the log.  Every control
+ * byte becomes '?'.
+ */
+static void defang(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
-	if (use_syslog) {
-		vsyslog(to_syslog(lvl), fmt, ap);
-		return;
-	}
 	/* One fprintf per line keeps lines whole across threads. */
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "hsmfs: %s\n", line);
+	defang(line);
+	if (use_syslog)
+		syslog(to_syslog(lvl), "%s", line);
+	else
+		fprintf(stderr, "hsmfs: %s\n", line);
 }
 
 void log_write(enum log_level lvl, const char *fmt, ...)

@@ -1033,6 +1033,9 @@ def _after(mount, res, scratch):
     except OSError as e:
         res.failures.append("the mount does not answer: %s" % e)
         return
+    bad = _log_control_lines(mount.log_path)
+    if bad:
+        res.failures.append("%d lines of the daemon's log carry control bytes, e.g. %r" % (len(bad), bad[0][:200]))
     time.sleep(1)       # releases of the workers' handles are asynchronous
     res.after = daemon_figures(mount.proc.pid)
     res.kinds = fd_kinds(mount.proc.pid)
@@ -1040,6 +1043,19 @@ def _after(mount, res, scratch):
         res.signs = final_check(mount.path, scratch)
     except (AssertionError, OSError, subprocess.SubprocessError) as e:
         res.failures.append("after the run: %s" % e)
+
+
+def _log_control_lines(path):
+    """Lines of the daemon's log with a control byte: a user's bytes
+    written raw (a forged line, a terminal escape)."""
+    import re
+    ctl = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+    bad = []
+    with open(path, "rb") as f:
+        for line in f:
+            if ctl.search(line.rstrip(b"\n")):
+                bad.append(line)
+    return bad
 
 
 def _kill_all(procs, mount):

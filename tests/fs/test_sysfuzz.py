@@ -115,3 +115,23 @@ def test_symlink_is_eperm_like_link(shared):
     r = subprocess.run(["bash", "-c", "%s ln -s README %s/lnk2" % (NOBODY, m)],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "not implemented" not in r.stderr, r
+
+
+def test_log_lines_cannot_be_forged(shared):
+    """Found by the fuzzer (its random bytes came out raw in the daemon's
+    log): a file name or a ctl command put a newline or terminal escapes
+    into the log, so whoever may use the mount could write lines that look
+    like the daemon's."""
+    m = shared.path
+    forged = "hsmfs: keysx: forged line"
+    for name in ("a\n" + forged, "b\r" + forged, "c\x1b[2J\x1b[Hd"):
+        with pytest.raises(OSError):
+            os.mkdir(os.path.join(m, "keys", name))
+        with pytest.raises(OSError):
+            with open(os.path.join(m, "ctl"), "w") as f:
+                f.write("bogus" + name.replace("\n", " "))
+    log = shared.log()
+    assert log.count("forged line") == 2, log[-3000:]   # the mkdirs
+    assert "\n" + forged not in log, log[-3000:]
+    bad = [l for l in log.splitlines() if any(ord(c) < 32 and c != "\t" for c in l) or "\x7f" in l]
+    assert not bad, bad
