@@ -253,7 +253,7 @@ void audit_event(struct audit *a, const struct audit_ev *ev)
 	if (n < 0)
 		return;		/* cannot happen: the fields are bounded */
 	if (a->sink == AUDIT_SYSLOG) {
-		syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit: %s", line);
+		log_syslog(LOG_AUTHPRIV | LOG_NOTICE, "audit: ", line);
 		return;
 	}
 	line[n++] = '\n';

@@ -23,6 +23,10 @@ void log_close(void);
 void log_write(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* One message to syslog (/dev/log, never blocking: dropped when the
+ * reader has no room); prio is facility | severity, msg is prefix + msg. */
+void log_syslog(int prio, const char *prefix, const char *msg);
+
 /* The client's log hook (struct hsm_config.log); arg is unused. */
 void log_client_sink(void *arg, enum hsm_log_level lvl, const char *msg);
 

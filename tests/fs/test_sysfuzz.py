@@ -9,6 +9,7 @@ scripts/sysfuzz SECONDS.
 import errno
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -138,3 +139,35 @@ def test_log_lines_cannot_be_forged(shared):
     assert "\n" + forged not in log, log[-3000:]
     bad = [l for l in log.splitlines() if any(ord(c) < 32 and c != "\t" for c in l) or "\x7f" in l]
     assert not bad, bad
+
+
+def test_a_stalled_syslog_does_not_stop_the_daemon(emulator_factory, mount_factory):
+    """Found while fuzzing next to the other suites: with a /dev/log whose
+    reader stalls (tests/fs/test_observe.py's stand-in, a busy journald),
+    syslog(3) blocked every thread that audited, and every operation of
+    every user with them.  Messages the reader has no room for are now
+    dropped."""
+    if os.path.exists("/dev/log"):
+        pytest.skip("/dev/log belongs to a syslog daemon: cannot stall it here")
+    emu = emulator_factory(demo_keys=True)
+    m = mount_factory(emu)                        # audit=syslog by default
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("/dev/log")                            # and never read
+    try:
+        sign = os.path.join(m.path, "keys", "ec-p256", "sign")
+        r = _run_with_timeout(sign)
+        assert r == 0, "40 signs with a stalled syslog: %s" % r
+    finally:
+        s.close()
+        os.unlink("/dev/log")
+
+
+def _run_with_timeout(sign, seconds=15):
+    """40 audited signs in a child; 'timeout' when they do not finish."""
+    try:
+        r = subprocess.run(["bash", "-c", "for i in $(seq 40); do exec 3<>%s; printf m >&3; "
+                            "cat <&3 >/dev/null || exit 1; exec 3<&-; done" % sign],
+                           capture_output=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return r.returncode
