@@ -23,17 +23,30 @@ static int to_syslog(enum log_level l)
 	}
 }
 
+/*
+ * Messages carry what users chose (file names, ctl commands): a newline
+ * there would start a line that looks like the daemon's, an escape
+ * sequence would act on the terminal that shows the log.  Every control
+ * byte becomes '?'.
+ */
+static void defang(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
-	if (use_syslog) {
-		syslogger_vsend(LOG_DAEMON | to_syslog(lvl), fmt, ap);
-		return;
-	}
 	/* One fprintf per line keeps lines whole across threads. */
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "hsmfs: %s\n", line);
+	defang(line);
+	if (use_syslog)
+		syslogger_send(LOG_DAEMON | to_syslog(lvl), "%s", line);
+	else
+		fprintf(stderr, "hsmfs: %s\n", line);
 }
 
 void log_write(enum log_level lvl, const char *fmt, ...)
@@ -54,7 +67,11 @@ static void fuse_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 	if (l > log_threshold)
 		return;
 	if (use_syslog) {
-		syslogger_vsend(LOG_DAEMON | to_syslog(l), fmt, ap);
+		char line[2048];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		defang(line);
+		syslogger_send(LOG_DAEMON | to_syslog(l), "%s", line);
 		return;
 	}
 	/* libfuse's messages carry their own newline. */
@@ -65,8 +82,6 @@ void log_open(bool foreground, enum log_level threshold)
 {
 	log_threshold = threshold;
 	use_syslog = !foreground;
-	if (use_syslog)
-		syslogger_open("hsmfs");
 	fuse_set_log_func(fuse_sink);
 }
 

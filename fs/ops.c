@@ -462,7 +462,10 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		err = opfile_open(fs, path, &nd, fi);
 	else if (node_is_input(&nd) && acc != O_RDONLY)
 		err = open_input(fs, path, &nd, fi);
-	else if (acc != O_RDONLY)
+	else if (acc != O_RDONLY || (fi->flags & O_TRUNC))
+		/* O_TRUNC too: the kernel takes an open that accepted it as
+		 * the file emptied, and readers elsewhere then get EOF (or
+		 * SIGBUS in a mapping) until its size is asked again. */
 		err = fs_fail_errno(fs, path, -EACCES, "the file is read-only");
 	else
 		err = open_read_only(fs, path, &nd, fi);
@@ -680,6 +683,14 @@ static int op_unlink(const char *path)
 	return deny(path, NULL);
 }
 
+/* Without it the kernel answers symlink with ENOSYS, as if the call did
+ * not exist; link is EPERM, and so is this. */
+static int op_symlink(const char *target, const char *path)
+{
+	(void)target;
+	return deny(path, NULL);
+}
+
 /* rmdir keys/NAME deletes the key, rmdir deleted/NAME purges it. */
 static int op_rmdir(const char *path)
 {
@@ -785,6 +796,7 @@ const struct fuse_operations hsmfs_ops = {
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
+	.symlink = op_symlink,
 	.rmdir = op_rmdir,
 	.rename = op_rename,
 	.chmod = op_chmod,

@@ -34,15 +34,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int sock = -1;
 static bool stalled;		/* the last send was dropped: do not wait */
-static char ident[32] = "hsmfs";
 static uint64_t dropped;	/* atomic */
-
-void syslogger_open(const char *name)
-{
-	pthread_mutex_lock(&lock);
-	snprintf(ident, sizeof(ident), "%s", name);
-	pthread_mutex_unlock(&lock);
-}
 
 void syslogger_close(void)
 {
@@ -118,7 +110,7 @@ void syslogger_vsend(int pri, const char *fmt, va_list ap)
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 	pthread_mutex_lock(&lock);
 	/* RFC 3164, as glibc writes it: <PRI>TIMESTAMP IDENT[PID]: MSG */
-	n = snprintf(msg, sizeof(msg), "<%d>%s %s[%d]: ", pri, stamp, ident,
+	n = snprintf(msg, sizeof(msg), "<%d>%s hsmfs[%d]: ", pri, stamp,
 		     (int)getpid());
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = 0;

@@ -10,8 +10,6 @@
 #include <stdint.h>
 #include <syslog.h>
 
-/* The identity in every message (default "hsmfs"). */
-void syslogger_open(const char *ident);
 void syslogger_close(void);
 
 /* pri: facility | level, as syslog(3). */
