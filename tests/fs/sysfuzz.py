@@ -193,8 +193,12 @@ class Worker:
     def path(self, destructive=False):
         """A path relative to the mount, of any kind."""
         r = self.rng.randrange(100)
-        if r < 12:
+        if r < 8:
             return self.choice(ROOT_FILES).encode()
+        if r < 12:
+            # the sealed view: a few names, so files get created,
+            # rewritten, read, renamed and removed
+            return b"sealed/" + self.choice([b"s0", b"s1", b"s2", b"d", b"d/s3", b"d/e/s4"])
         if r < 17:
             return self.choice([b"keys", b"deleted", b""])
         if r < 52:
@@ -1081,9 +1085,15 @@ def mount_for_fuzzing(emu, top, extra=()):
     """The mount every run uses: shared by several uids.  The audit log
     goes to a file: with the default, syslog, a host whose syslog reader
     stalls blocks the daemon in syslog(3), which is not what is tested."""
+    sealed = os.path.join(top, "sealed")
+    os.makedirs(sealed, exist_ok=True)
+    os.chmod(sealed, 0o1777)       # every uid may create sealed files
+    # gid 65534: the tree's group, so uid 65534 uses keys and 1001 (in no
+    # group of the tree) meets the modes' EACCES.
     return hsmtest.Mount(emu, os.path.join(top, "mnt"), debug=False,
                          options=["allow_other", "default_permissions",
-                                  "allow_delete",
+                                  "allow_delete", "gid=65534",
+                                  "sealed_dir=" + sealed, "seal_key=rsa-2048",
                                   "audit=" + os.path.join(top, "audit.log")] +
                          list(extra))
 
