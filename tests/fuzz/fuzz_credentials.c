@@ -29,12 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Only values may carry the marker for the check to be fair. */
 	secret = eq != NULL && strstr(eq, "s3cr3t") != NULL &&
-		 memmem(text, (size_t)(eq - text), "s3cr3t", 6) == NULL;
+		 memmem(text, (size_t)(eq - text), "s3cr3t", 6) == NULL &&
+		 strchr(text, '\n') == NULL;	/* one line: its key is known */
 	memset(errbuf, 0x41, sizeof(errbuf));
 	if (options_cred_text(text, "/etc/hsmfs/creds", set, errbuf,
 			      sizeof(errbuf)) != 0) {
 		fz_check(memchr(errbuf, 0, sizeof(errbuf)) != NULL);
-		if (secret && strchr(text, '\n') == NULL)
+		if (secret)
 			fz_check(strstr(errbuf, "s3cr3t") == NULL);
 	}
 	free(text);
