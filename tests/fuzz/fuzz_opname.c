@@ -8,29 +8,13 @@
 #include <errno.h>
 
 #include "fuzz.h"
+#include "fuzz_shapes.h"
 #include "opname.h"
-
-static const struct keyshape shapes[] = {
-	{ KEY_EC, CRV_P256, 256, KOP_SIGN | KOP_VERIFY },
-	{ KEY_EC, CRV_P256K, 256, KOP_SIGN | KOP_VERIFY },
-	{ KEY_EC, CRV_P384, 384, KOP_SIGN },
-	{ KEY_EC, CRV_P521, 521, KOP_SIGN | KOP_VERIFY },
-	{ KEY_RSA, CRV_NONE, 2048, KOP_SIGN | KOP_VERIFY | KOP_ENCRYPT |
-	  KOP_DECRYPT | KOP_WRAP | KOP_UNWRAP },
-	{ KEY_RSA, CRV_NONE, 4096, KOP_DECRYPT | KOP_UNWRAP },
-	{ KEY_OCT, CRV_NONE, 128, KOP_ENCRYPT | KOP_DECRYPT | KOP_WRAP |
-	  KOP_UNWRAP },
-	{ KEY_OCT, CRV_NONE, 192, KOP_WRAP | KOP_UNWRAP },
-	{ KEY_OCT, CRV_NONE, 256, KOP_ENCRYPT | KOP_DECRYPT | KOP_WRAP |
-	  KOP_UNWRAP },
-	{ KEY_OCT, CRV_NONE, 256, 0 },
-};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz f = { data, size };
-	const struct keyshape *k = &shapes[fz_byte(&f) %
-					   (sizeof(shapes) / sizeof(shapes[0]))];
+	const struct keyshape *k = fz_shape(&f);
 	char *name = fz_str(&f);
 	struct opname on;
 	int rc;
