@@ -642,7 +642,8 @@ enum hsm_status jm_parse_token(const char *text, size_t len, int64_t now,
 	if (int_member(root, "expires_on", &n) && n > 0)
 		*expires_on = n;
 	else if (int_member(root, "expires_in", &n) && n > 0)
-		*expires_on = now + n;
+		/* Saturated: now + 6e19 overflows (found by fuzz_token). */
+		*expires_on = n > INT64_MAX - now ? INT64_MAX : now + n;
 	else if ((s = str_member(root, "expiresOn")) && parse_local_time(s, &n))
 		*expires_on = n;
 	st = HSM_OK;

@@ -671,6 +671,11 @@ static void test_tokens(void)
 		   tok == NULL, "token with a NUL refused");
 		ok(jm_parse_token(crlf, strlen(crlf), 0, &tok, &len, &exp) == HSM_E_PROTOCOL &&
 		   tok == NULL, "token with CR LF refused");
+		/* tests/fuzz/regressions/token: now + expires_in overflowed. */
+		ok(jm_parse_token("{\"access_token\":\"e\",\"expires_in\":60444444444444444444}",
+				  54, 1000, &tok, &len, &exp) == HSM_OK && exp == INT64_MAX,
+		   "a huge expires_in saturates");
+		free(tok);
 	}
 	{
 		/* tests/fuzz/regressions/json_map: a time of 1e99 is not
