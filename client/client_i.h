@@ -47,4 +47,8 @@ struct hsm_client {
 	uint64_t n_retries, n_throttled, n_server_errors, n_failovers;
 };
 
+/* The path of a list page's nextLink relative to c's URLs, or NULL when
+ * it points anywhere else (hsm_client.c; tests/fuzz feeds it). */
+const char *client_link_path(const struct hsm_client *c, const char *link);
+
 #endif

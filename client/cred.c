@@ -610,7 +610,7 @@ static enum hsm_status take_reply(struct http_resp *r, const char *what,
 	st = jm_parse_token(r->body, r->len, now_unix(), tok, len, exp);
 	if (st != HSM_OK)
 		return err_set(err, st == HSM_E_NOMEM ? st : HSM_E_AUTH, 200,
-			    "%s sent a reply without an access token", what);
+			    "%s sent a reply without a usable access token", what);
 	return HSM_OK;
 }
 

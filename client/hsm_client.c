@@ -526,7 +526,7 @@ static enum hsm_status op_run(struct ctx *x, enum op_id id, const char *name,
  * starts with one of our base URLs (the bearer token goes nowhere else),
  * as a path relative to the URL in use, so failover keeps working.
  */
-static const char *link_path(struct hsm_client *c, const char *link)
+const char *client_link_path(const struct hsm_client *c, const char *link)
 {
 	for (size_t i = 0; i < c->n_urls; i++) {
 		size_t n = strlen(c->urls[i]);
@@ -566,7 +566,7 @@ static enum hsm_status list_all(struct ctx *x, enum op_id id, const char *name,
 		}
 		if (!next)
 			break;
-		p = link_path(x->c, next);
+		p = client_link_path(x->c, next);
 		if (!p) {
 			st = bad(x, HSM_E_PROTOCOL,
 				 "the service's nextLink points to another host; not followed");

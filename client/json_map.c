@@ -122,7 +122,13 @@ static bool int_member(struct json_object *o, const char *name, int64_t *out)
 		return true;
 	}
 	if (json_object_is_type(v, json_type_double)) {
-		*out = (int64_t)json_object_get_double(v);
+		double d = json_object_get_double(v);
+
+		/* 1e99 or NaN cast to int64_t is undefined behaviour (found
+		 * by tests/fuzz/fuzz_json_map): not a number we can use. */
+		if (!(d > -9.2e18 && d < 9.2e18))
+			return false;
+		*out = (int64_t)d;
 		return true;
 	}
 	if (!json_object_is_type(v, json_type_string))
@@ -602,6 +608,23 @@ static bool parse_local_time(const char *s, int64_t *out)
 	return true;
 }
 
+/*
+ * A bearer token is visible ASCII (RFC 6750 §2.1: b64token).  A NUL
+ * (JSON "\u0000") would cut the header line short and leave the bytes
+ * after it unwiped (callers wipe strlen() bytes); CR or LF would add
+ * header lines to our requests.  Found by tests/fuzz/fuzz_token.
+ */
+static bool token_chars(struct json_object *v)
+{
+	const char *s = json_object_get_string(v);
+	int n = json_object_get_string_len(v);
+
+	for (int i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
 enum hsm_status jm_parse_token(const char *text, size_t len, int64_t now,
 			       char **token, size_t *token_len,
 			       int64_t *expires_on)
@@ -618,7 +641,7 @@ enum hsm_status jm_parse_token(const char *text, size_t len, int64_t now,
 	v = member(root, "access_token", json_type_string);
 	if (!v)
 		v = member(root, "accessToken", json_type_string);
-	if (!v || json_object_get_string_len(v) == 0)
+	if (!v || json_object_get_string_len(v) == 0 || !token_chars(v))
 		goto out;
 	st = HSM_E_NOMEM;
 	*token_len = (size_t)json_object_get_string_len(v);
@@ -629,7 +652,8 @@ enum hsm_status jm_parse_token(const char *text, size_t len, int64_t now,
 	if (int_member(root, "expires_on", &n) && n > 0)
 		*expires_on = n;
 	else if (int_member(root, "expires_in", &n) && n > 0)
-		*expires_on = now + n;
+		/* Saturated: now + 6e19 overflows (found by fuzz_token). */
+		*expires_on = n > INT64_MAX - now ? INT64_MAX : now + n;
 	else if ((s = str_member(root, "expiresOn")) && parse_local_time(s, &n))
 		*expires_on = n;
 	st = HSM_OK;

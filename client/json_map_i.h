@@ -60,7 +60,8 @@ enum hsm_status jm_parse_random(const char *text, size_t len, uint8_t *buf,
  * A token reply: Entra ({"access_token","expires_in":N}), managed identity
  * (strings "expires_in"/"expires_on") or the Azure CLI ({"accessToken",
  * "expires_on": N, "expiresOn": "YYYY-MM-DD HH:MM:SS.ffffff" local time}).
- * *token is a secret (wipe it); *expires_on is absolute unix time, or 0
+ * *token is a secret (wipe it), visible ASCII (anything else is
+ * HSM_E_PROTOCOL); *expires_on is absolute unix time, or 0
  * when the reply gives no lifetime.  now is the current unix time.
  */
 enum hsm_status jm_parse_token(const char *text, size_t len, int64_t now,

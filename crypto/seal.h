@@ -98,8 +98,9 @@ void sealer_free(struct sealer *s);
 /* Incremental unsealer.  get_key is called once, when the header is
  * complete, to produce the data key (the unwrap); its error is returned.
  * update releases the plaintext of every chunk whose tag verified in this
- * call (*out NULL when none; at most len bytes, so the caller bounds the
- * memory by its slicing); a chunk is released only once a byte beyond it
+ * call (*out NULL when none; at most len bytes plus the one chunk held
+ * from earlier calls, so the caller bounds the memory by its slicing and
+ * the chunk size); a chunk is released only once a byte beyond it
  * has arrived, as it may be the last.  On an error nothing of the call is
  * released.  finish verifies the last chunk and fails with -EBADMSG on
  * truncation (also inside the header).  After an error, or after finish,

@@ -15,6 +15,7 @@
 #include "secret.h"
 #include "names.h"
 #include "options.h"
+#include "options_i.h"
 
 enum { KEY_HELP, KEY_VERSION, KEY_ALLOW_OTHER, KEY_DEFAULT_PERMS };
 
@@ -294,8 +295,9 @@ static int cred_open(const char *path, char *errbuf, size_t errlen)
 	return -1;
 }
 
-/* One line "KEY=VALUE" (or blank, or a # comment) into the environment. */
+/* One line "KEY=VALUE" (or blank, or a # comment) given to set(). */
 static int cred_line(char *line, int lineno, const char *path,
+		     int (*set)(const char *, const char *),
 		     char *errbuf, size_t errlen)
 {
 	char *eq, *k = line;
@@ -317,11 +319,34 @@ static int cred_line(char *line, int lineno, const char *path,
 			 path, lineno, k);
 		return -1;
 	}
-	if (setenv(k, eq + 1, 1) != 0) {
+	if (set(k, eq + 1) != 0) {
 		snprintf(errbuf, errlen, "out of memory");
 		return -1;
 	}
 	return 0;
+}
+
+int options_cred_text(char *text, const char *path,
+		      int (*set)(const char *, const char *),
+		      char *errbuf, size_t errlen)
+{
+	char *line, *save = NULL;
+	int lineno = 0, rc = 0;
+
+	/* strtok_r() skips empty lines: count them by hand. */
+	for (line = text; rc == 0 && line != NULL; line = save) {
+		save = strchr(line, '\n');
+		if (save != NULL)
+			*save++ = '\0';
+		lineno++;
+		rc = cred_line(line, lineno, path, set, errbuf, errlen);
+	}
+	return rc;
+}
+
+static int set_env(const char *k, const char *v)
+{
+	return setenv(k, v, 1);
 }
 
 /*
@@ -332,10 +357,10 @@ static int cred_line(char *line, int lineno, const char *path,
  */
 static int load_credentials(struct fs_options *o, char *errbuf, size_t errlen)
 {
-	char buf[16384], *line, *save = NULL;
+	char buf[16384];
 	ssize_t n;
 	size_t len = 0;
-	int fd, lineno = 0, rc = 0;
+	int fd, rc = 0;
 
 	if (o->credentials == NULL)
 		return 0;
@@ -354,14 +379,7 @@ static int load_credentials(struct fs_options *o, char *errbuf, size_t errlen)
 		goto out_wipe;
 	}
 	buf[len] = '\0';
-	/* strtok_r() skips empty lines: count them by hand. */
-	for (line = buf; rc == 0 && line != NULL; line = save) {
-		save = strchr(line, '\n');
-		if (save != NULL)
-			*save++ = '\0';
-		lineno++;
-		rc = cred_line(line, lineno, o->credentials, errbuf, errlen);
-	}
+	rc = options_cred_text(buf, o->credentials, set_env, errbuf, errlen);
 out_wipe:
 	secret_wipe(buf, sizeof(buf));
 	return rc;

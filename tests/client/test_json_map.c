@@ -662,6 +662,34 @@ static void test_tokens(void)
 	ok(jm_parse_token("{\"expires_in\":5}", 16, 0, &tok, &len, &exp) == HSM_E_PROTOCOL &&
 	   tok == NULL, "reply without a token");
 	{
+		/* tests/fuzz/regressions/token: a NUL or CR LF in the token
+		 * would cut or add header lines. */
+		const char *nul = "{\"access_token\":\"a\\u0000b\",\"expires_in\":60}";
+		const char *crlf = "{\"access_token\":\"a\\r\\nX-Evil: 1\"}";
+
+		ok(jm_parse_token(nul, strlen(nul), 0, &tok, &len, &exp) == HSM_E_PROTOCOL &&
+		   tok == NULL, "token with a NUL refused");
+		ok(jm_parse_token(crlf, strlen(crlf), 0, &tok, &len, &exp) == HSM_E_PROTOCOL &&
+		   tok == NULL, "token with CR LF refused");
+		/* tests/fuzz/regressions/token: now + expires_in overflowed. */
+		ok(jm_parse_token("{\"access_token\":\"e\",\"expires_in\":60444444444444444444}",
+				  54, 1000, &tok, &len, &exp) == HSM_OK && exp == INT64_MAX,
+		   "a huge expires_in saturates");
+		free(tok);
+	}
+	{
+		/* tests/fuzz/regressions/json_map: a time of 1e99 is not
+		 * cast (undefined behaviour), it is ignored. */
+		const char *big = "{\"key\":{\"kid\":\"https://h/keys/k/v\",\"kty\":\"oct-HSM\"},"
+				  "\"attributes\":{\"updated\":1e99,\"created\":5.5}}";
+		struct hsm_key bk;
+
+		ok(jm_parse_key(big, strlen(big), &bk) == HSM_OK &&
+		   bk.attrs.updated == 0 && bk.attrs.created == 5,
+		   "out-of-range time ignored, fraction truncated");
+		hsm_key_cleanup(&bk);
+	}
+	{
 		const char *te = "{\"error\":\"invalid_client\",\"error_description\":"
 				 "\"AADSTS7000215: Invalid client secret.\\r\\nTrace ID: x\","
 				 "\"error_codes\":[7000215]}";

@@ -7,7 +7,9 @@ $HSMFS_BUILD (default: <repo>/build).
 import atexit
 import json
 import os
+import re
 import shutil
+import shlex
 import signal
 import ssl
 import subprocess
@@ -307,6 +309,17 @@ class Mount:
         if opts:
             cmd += ["-o", ",".join(opts)]
         cmd += list(args) + [emu.url, self.path]
+        # HSMFS_DAEMON_WRAPPER (scripts/test's valgrind phase): run the
+        # daemon under e.g. "valgrind --error-exitcode=99 ...".  A
+        # valgrind wrapper writes its report next to the mount's log;
+        # umount() fails on any error in it.
+        self.wrapper_log = None
+        wrapper = shlex.split(os.environ.get("HSMFS_DAEMON_WRAPPER", ""))
+        if wrapper:
+            if os.path.basename(wrapper[0]) == "valgrind":
+                self.wrapper_log = self.log_path + ".valgrind"
+                wrapper.append("--log-file=" + self.wrapper_log)
+            cmd = wrapper + cmd
         self.cmd = cmd
         self._log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
@@ -318,6 +331,8 @@ class Mount:
             raise
 
     def wait_for_mount(self, timeout=20):
+        if self.wrapper_log:
+            timeout *= 10       # valgrind starts the daemon slowly
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if is_mounted(self.path):
@@ -335,9 +350,28 @@ class Mount:
 
     def umount(self):
         subprocess.run(["fusermount3", "-u", self.path], check=True)
-        rc = self.proc.wait(30)
+        rc = self.proc.wait(300 if self.wrapper_log else 30)
         self._log.close()
-        assert rc == 0, f"hsmfs exited {rc}: {self.log()}"
+        assert rc == 0, f"hsmfs exited {rc}: {self.log()}{self.wrapper_report()}"
+        self.check_wrapper()
+
+    def wrapper_report(self):
+        if not self.wrapper_log or not os.path.exists(self.wrapper_log):
+            return ""
+        with open(self.wrapper_log, errors="replace") as f:
+            return "\nvalgrind (" + self.wrapper_log + "):\n" + f.read()[-6000:]
+
+    def check_wrapper(self):
+        """valgrind's verdict on the daemon: no errors, no definite leak."""
+        if not self.wrapper_log:
+            return
+        with open(self.wrapper_log, errors="replace") as f:
+            text = f.read()
+        m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        assert m, "valgrind wrote no summary: " + self.wrapper_report()
+        lost = re.search(r"definitely lost: ([\d,]+) bytes", text)
+        assert int(m.group(1)) == 0 and (not lost or lost.group(1) == "0"), \
+            "valgrind found errors in hsmfs: " + self.wrapper_report()
 
     def cleanup(self):
         stop_daemon(self.proc, self.path)
