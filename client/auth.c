@@ -89,6 +89,17 @@ bool auth_ready(struct auth *a)
 	return r;
 }
 
+bool auth_resource(struct auth *a, char *out, size_t len)
+{
+	bool r;
+
+	pthread_mutex_lock(&a->lock);
+	r = a->ready;
+	snprintf(out, len, "%s", r ? a->resource : "");
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
 /* ---------------------------------------------------------- challenge */
 
 /* Next auth-param of a challenge; false at the end. */
@@ -217,6 +228,35 @@ static bool origin_of(const char *url, char *out, size_t len, char *host,
 	return true;
 }
 
+/*
+ * A Key Vault audience (vault.azure.net and its sovereign clouds) for a
+ * vault's URL (NAME.vault.azure.net) or a loopback one (the emulator's
+ * vault flavour); never for a Managed HSM's or another host.
+ * Interim: the general rule of DESIGN.md §5 (the request's host ends
+ * with "." + the resource's host, loopback excepted) replaces it.
+ */
+static bool vault_audience(const char *rh, const char *service_url)
+{
+	static const char *const vaults[] = {
+		"vault.azure.net", "vault.usgovcloudapi.net", "vault.azure.cn",
+	};
+	char so[300], sh[256];
+	size_t sl, vl;
+
+	if (!service_url || !origin_of(service_url, so, sizeof(so), sh, sizeof(sh)))
+		return false;
+	for (size_t i = 0; i < sizeof(vaults) / sizeof(vaults[0]); i++) {
+		if (strcmp(rh, vaults[i]))
+			continue;
+		sl = strlen(sh);
+		vl = strlen(vaults[i]);
+		return url_is_loopback(service_url) ||
+		       (sl > vl && sh[sl - vl - 1] == '.' &&
+			!strcmp(sh + sl - vl, vaults[i]));
+	}
+	return false;
+}
+
 bool auth_resource_allowed(const char *resource, const char *service_url)
 {
 	static const char *const domains[] = {
@@ -236,6 +276,8 @@ bool auth_resource_allowed(const char *resource, const char *service_url)
 		     !strcmp(rh + hl - dl, domains[i])))
 			return true;
 	}
+	if (vault_audience(rh, service_url))
+		return true;
 	return service_url && origin_of(service_url, so, sizeof(so), sh, sizeof(sh)) &&
 	       !strcmp(ro, so);
 }
@@ -257,7 +299,7 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 		err->status = HSM_E_AUTH;
 		err->http_status = 401;
 		snprintf(err->message, sizeof(err->message),
-			 "the service at %.200s asks for a token for '%.200s', which is not a Managed HSM audience: refused",
+			 "the service at %.200s asks for a token for '%.200s', which is not a Managed HSM or Key Vault audience: refused",
 			 service_url ? service_url : "?", resource);
 		return HSM_E_AUTH;
 	}

@@ -34,6 +34,10 @@ void auth_free(struct auth *a);
 /* True once a challenge told us the tenant and resource. */
 bool auth_ready(struct auth *a);
 
+/* The resource a challenge named, into out; false when no challenge was
+ * seen yet. */
+bool auth_resource(struct auth *a, char *out, size_t len);
+
 /*
  * Record the WWW-Authenticate header of a 401 from service_url.  Returns
  * HSM_OK, or HSM_E_AUTH when it is not a usable Bearer challenge or names
@@ -44,8 +48,8 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 
 /*
  * Whether a challenge from service_url may ask for tokens for resource:
- * a Managed HSM audience (managedhsm.azure.net, .usgovcloudapi.net,
- * .azure.cn) or the service's own origin.  Anything else (management,
+ * a Managed HSM or Key Vault audience (managedhsm.azure.net,
+ * vault.azure.net, and their .usgovcloudapi.net, .azure.cn clouds) or the service's own origin.  Anything else (management,
  * Graph, storage...) would let a rogue URL collect a token for it.
  */
 bool auth_resource_allowed(const char *resource, const char *service_url);
