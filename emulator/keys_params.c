@@ -45,22 +45,8 @@ struct json_object *keys_parse_body(const struct emu_request *req,
 
 static int parse_kty(const char *s, enum key_type *out, bool *hsm)
 {
-	static const struct {
-		const char *name;
-		enum key_type kty;
-	} names[] = { { "RSA", KEY_RSA }, { "EC", KEY_EC }, { "oct", KEY_OCT } };
-	size_t n;
-
-	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
-		n = strlen(names[i].name);
-		if (strncmp(s, names[i].name, n) == 0 &&
-		    (s[n] == '\0' || strcmp(s + n, "-HSM") == 0)) {
-			*out = names[i].kty;
-			*hsm = s[n] != '\0';
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return s != NULL && key_type_from_name(s, strlen(s), out, hsm) == 0 ?
+	       0 : -EINVAL;
 }
 
 int keys_take_kty(const char *s, enum emu_flavor fl, const char *what,

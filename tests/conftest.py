@@ -13,6 +13,9 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mhsm_only: needs what only a Managed HSM offers (oct keys, "
         "random bytes); deselected against an emulator in the vault flavour")
+    config.addinivalue_line(
+        "markers", "vault_only: checks a vault's own behaviour; deselected "
+        "against a Managed HSM emulator")
 
 
 def _vault_item(item):
@@ -27,7 +30,9 @@ def pytest_collection_modifyitems(config, items):
     """Deselect, not skip: a vault run reports only what it really ran."""
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("mhsm_only") and _vault_item(item)
+        vault = _vault_item(item)
+        (drop if (item.get_closest_marker("mhsm_only") and vault) or
+         (item.get_closest_marker("vault_only") and not vault)
          else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
