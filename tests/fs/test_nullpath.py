@@ -96,7 +96,8 @@ def test_calls_on_a_metadata_fd(m):
     alive(m)
 
 
-@pytest.mark.parametrize("name", ["README", "random", "status", "error"])
+@pytest.mark.parametrize("name", ["README", pytest.param("random", marks=pytest.mark.mhsm_only),
+                                  "status", "error"])
 def test_calls_on_a_root_file_fd(m, name):
     with open(os.path.join(m.path, name), "rb") as f:
         st = os.fstat(f.fileno())
