@@ -602,7 +602,8 @@ def test_shape_sign_encrypt(emulator, token):
                       {"alg": "RSA-OAEP", "value": b64u(b"5063e6aaa845f150200547944fd199679c98ed6f99da0a0b2dafeaf1f4684496fd532c1c229968cb9dee44957fcef7ccef59ceda0b362e56bcd78fd3faee5781c623c0bb22b35beabde0664fd30e0e824aba3dd1b0afffc4a3d955ede20cf6a854d52cfd")})
     assert st == 200
     assert_shape(ours, recorded("test_encrypt_and_decrypt", "POST", r"/keys/[^/]+/[0-9a-f]{32}/encrypt"))
-    for alg, pick in (("A256GCM", "A256GCM"), ("A256CBC", "A256CBC")):
+    # AES: a Managed HSM's only (a vault has no oct keys)
+    for alg, pick in (("A256GCM", "A256GCM"), ("A256CBC", "A256CBC")) * (emulator.flavor == "mhsm"):
         body = {"alg": alg, "value": b64u(os.urandom(200)), "aad": "dGVzdA"}
         if alg == "A256CBC":
             body["iv"] = b64u(os.urandom(16))
@@ -683,7 +684,7 @@ def test_vault_refuses_oct_keys(sdk, emulator, make):
     with pytest.raises(HttpResponseError) as e:
         make(kc, name)
     assert e.value.status_code == 400
-    err = e.value.response.json()["error"]
+    err = json.loads(e.value.response.text())["error"]
     assert err["code"] == "BadParameter" and err["innererror"]["code"] == "KeyTypeNotSupported"
     assert re.fullmatch(r"Invalid kty value: oct(-HSM)?", err["message"]), err
     with pytest.raises(ResourceNotFoundError):
