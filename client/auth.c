@@ -86,6 +86,17 @@ bool auth_ready(struct auth *a)
 	return r;
 }
 
+bool auth_resource(struct auth *a, char *out, size_t len)
+{
+	bool r;
+
+	pthread_mutex_lock(&a->lock);
+	r = a->ready;
+	snprintf(out, len, "%s", r ? a->resource : "");
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
 /* ---------------------------------------------------------- challenge */
 
 /* Next auth-param of a challenge; false at the end. */

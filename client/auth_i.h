@@ -34,6 +34,10 @@ void auth_free(struct auth *a);
 /* True once a challenge told us the tenant and resource. */
 bool auth_ready(struct auth *a);
 
+/* The resource a challenge named, into out; false when no challenge was
+ * seen yet. */
+bool auth_resource(struct auth *a, char *out, size_t len);
+
 /*
  * Record the WWW-Authenticate header of a 401 from service_url.  Returns
  * HSM_OK, or HSM_E_AUTH when it is not a usable Bearer challenge or names

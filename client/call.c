@@ -29,8 +29,10 @@ enum hsm_status status_from_http(long http, const char *code,
 	if (!strcmp(inner, "KeyDisabled") || !strcmp(inner, "KeyNotYetValid") ||
 	    !strcmp(inner, "KeyExpired"))
 		return HSM_E_KEY_EXPIRED;
+	/* KeyTypeNotSupported: a vault asked for an oct key. */
 	if (!strcmp(inner, "ForbiddenByPolicy") ||
-	    !strcmp(inner, "UnsupportedAlgorithm"))
+	    !strcmp(inner, "UnsupportedAlgorithm") ||
+	    !strcmp(inner, "KeyTypeNotSupported"))
 		return HSM_E_UNSUPPORTED;
 	switch (http) {
 	case 400: return HSM_E_INVALID;
@@ -445,6 +447,39 @@ enum hsm_status call_request(struct hsm_client *c, struct hsm_call *call,
 		call->retries += a.retries;
 	if (st != HSM_OK)
 		err->status = st;
+	return st;
+}
+
+enum hsm_status call_probe(struct hsm_client *c, struct hsm_call *call,
+			   struct hsm_error *err)
+{
+	static const struct http_req req = {
+		.method = "GET", .path = "/keys?maxresults=1", .replay_safe = true,
+	};
+	struct attempt a = {
+		.c = c, .call = call, .req = &req, .start = now_ms(),
+		.deadline = call_deadline(c, call), .probe = true, .plen = 5,
+	};
+	enum hsm_status st;
+	uint64_t gen = 0;
+
+	memset(err, 0, sizeof(*err));
+	a.h = xport_get(&c->xp);
+	if (!a.h)
+		return err_set(err, HSM_E_NOMEM, 0, "out of memory (curl handle)");
+	a.idx = __atomic_load_n(&c->cur_url, __ATOMIC_SEQ_CST);
+	st = exchange(&a, &gen, err);
+	if (st == HSM_OK && a.x.cc != CURLE_OK)
+		st = err_set(err, HSM_E_UNREACHABLE, 0, "%s: %s", c->urls[a.idx],
+			     xport_strerror(&a.x));
+	else if (st == HSM_OK && (a.x.status != 401 || !a.x.www_auth[0]))
+		st = err_set(err, HSM_E_AUTH, (int)a.x.status,
+			     "the service answered %ld without a Bearer challenge",
+			     a.x.status);
+	else if (st == HSM_OK)
+		st = auth_challenge(c->auth, a.x.www_auth, c->urls[a.idx], err);
+	xport_reply_reset(&a.x);
+	xport_put(&c->xp, a.h);
 	return st;
 }
 

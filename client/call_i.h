@@ -38,6 +38,15 @@ enum hsm_status call_request(struct hsm_client *c, struct hsm_call *call,
 /* The deadline of a call starting now. */
 int64_t call_deadline(struct hsm_client *c, const struct hsm_call *call);
 
+/*
+ * Send only the challenge probe (GET /keys without token or body) and hand
+ * a 401's challenge to auth_challenge(), as a request's first attempt
+ * does.  HSM_OK once a challenge was taken; else a failure (unreachable,
+ * no Bearer challenge, a refused resource) with err filled.
+ */
+enum hsm_status call_probe(struct hsm_client *c, struct hsm_call *call,
+			   struct hsm_error *err);
+
 /* Map an HTTP error status + envelope to hsm_status (contracts.md). */
 enum hsm_status status_from_http(long http, const char *code,
 				 const char *inner);

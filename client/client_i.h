@@ -4,6 +4,7 @@
  *
  * The files, each calling only the ones below it:
  *   hsm_client.c  the public API (hsm_client.h): the typed calls
+ *   service.c     hsm_service(): Managed HSM or vault
  *   call.c        one logical request: retries, failover (call_i.h)
  *   auth.c        the bearer token: cache, refresh, challenge (auth_i.h)
  *   cred.c        the credentials: settings, token requests (cred_i.h)
@@ -42,6 +43,11 @@ struct hsm_client {
 	struct auth *auth;
 	struct xport xp;		/* the pool; counts the requests */
 	bool have_xp;			/* xp is set up */
+
+	/* hsm_service(): the kind once known (enum hsm_service), and when
+	 * a probe that found nothing may run again; __atomic builtins */
+	int service;
+	int64_t service_probe_at;
 
 	/* counters, updated with __atomic builtins */
 	uint64_t n_retries, n_throttled, n_server_errors, n_failovers;

@@ -59,6 +59,17 @@ void hsm_scrub_environment(void);
 
 void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out);
 
+/*
+ * Which service is behind the URL: a Managed HSM or a Key Vault vault.
+ * Known from the URL's host (NAME.vault.azure.net, NAME.managedhsm.azure.net,
+ * their sovereign clouds) or from the resource of the service's challenge;
+ * when neither is known yet, one challenge probe (no token, no body,
+ * at most 5 s) asks the service.  UNKNOWN when the service could not be
+ * asked (then not again for 10 s) or its challenge names neither; callers
+ * then assume a Managed HSM.
+ */
+enum hsm_service hsm_service(struct hsm_client *c, struct hsm_call *call);
+
 /* ------------------------------------------------------------------ keys */
 
 /* All pages are followed (nextLink, api-version added when absent). */

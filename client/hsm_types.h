@@ -39,6 +39,13 @@ enum hsm_status {
 	HSM_E_IO,		/* anything unclassified */
 };
 
+/* The kind of service behind the URL (hsm_service()). */
+enum hsm_service {
+	HSM_SERVICE_UNKNOWN,	/* not known (yet): no challenge seen */
+	HSM_SERVICE_MHSM,	/* a Managed HSM */
+	HSM_SERVICE_VAULT,	/* a Key Vault vault */
+};
+
 /* The detail of a failure. */
 struct hsm_error {
 	enum hsm_status status;
@@ -169,6 +176,9 @@ void hsm_key_list_cleanup(struct hsm_key_list *l);
 
 struct hsm_create {
 	enum key_type kty;
+	bool hsm;			/* ask for "EC-HSM" etc.; false: the plain
+					 * "EC" (a vault's software key; Managed
+					 * HSM protects it by HSM anyway) */
 	enum curve crv;			/* EC; CRV_NONE: service default */
 	unsigned bits;			/* RSA 2048/3072/4096, oct 128/192/256; 0: default */
 	unsigned long public_exponent;	/* 0: default */

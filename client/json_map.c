@@ -816,13 +816,14 @@ static struct json_object *create_attrs(const struct hsm_create *p)
 char *jm_build_create(const struct hsm_create *p)
 {
 	struct json_object *o = json_object_new_object();
-	static const char *const kty[] = {
-		[KEY_EC] = "EC-HSM", [KEY_RSA] = "RSA-HSM", [KEY_OCT] = "oct-HSM",
+	static const char *const kty[][2] = {
+		[KEY_EC] = { "EC", "EC-HSM" }, [KEY_RSA] = { "RSA", "RSA-HSM" },
+		[KEY_OCT] = { "oct", "oct-HSM" },
 	};
 	bool ok = o != NULL;
 
 	if (ok)
-		ok = add(o, "kty", json_object_new_string(kty[p->kty]));
+		ok = add(o, "kty", json_object_new_string(kty[p->kty][p->hsm]));
 	if (ok && p->kty == KEY_EC && p->crv != CRV_NONE)
 		ok = add(o, "crv", json_object_new_string(curve_name(p->crv)));
 	if (ok && p->kty != KEY_EC && p->bits)

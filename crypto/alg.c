@@ -144,6 +144,28 @@ const char *curve_name(enum curve c)
 	return r ? r->name : NULL;
 }
 
+int key_type_from_name(const char *s, size_t len, enum key_type *kty,
+		       bool *hsm)
+{
+	static const struct {
+		const char *name;
+		enum key_type kty;
+	} names[] = { { "EC", KEY_EC }, { "RSA", KEY_RSA }, { "oct", KEY_OCT } };
+	size_t n;
+
+	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i].name);
+		if (len < n || strncmp(s, names[i].name, n) != 0)
+			continue;
+		if (len == n || (len == n + 4 && strncmp(s + n, "-HSM", 4) == 0)) {
+			*kty = names[i].kty;
+			*hsm = len != n;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 enum curve curve_from_name(const char *name)
 {
 	size_t i;

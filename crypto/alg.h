@@ -25,6 +25,12 @@ enum alg_family {
 
 enum key_type { KEY_EC, KEY_RSA, KEY_OCT };
 
+/* JWK kty names, the first len bytes of s: "EC", "RSA", "oct", and the
+ * same with "-HSM" (*hsm set: HSM-protected; a vault also has software
+ * keys).  0, or -1 for anything else. */
+int key_type_from_name(const char *s, size_t len, enum key_type *kty,
+		       bool *hsm);
+
 /* Bits in a key's operation set (key_ops). */
 enum key_op {
 	KOP_ENCRYPT	= 1u << 0,

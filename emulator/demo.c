@@ -41,7 +41,7 @@ static void *demo_gen(void *arg)
 	return NULL;
 }
 
-int demo_seed(struct keystore *ks)
+int demo_seed(struct keystore *ks, enum emu_flavor fl)
 {
 	enum { N = sizeof(demo_keys) / sizeof(demo_keys[0]) };
 	struct demo_job jobs[N];
@@ -68,10 +68,11 @@ int demo_seed(struct keystore *ks)
 
 		if (err == 0)
 			err = jobs[i].err;
-		if (err != 0) {
+		if (err != 0 || (fl == FLAVOR_VAULT && demo_keys[i].kty == KEY_OCT)) {
 			mat_put(jobs[i].m);
 			continue;
 		}
+		jobs[i].m->software = fl == FLAVOR_VAULT;
 		v = ver_new(jobs[i].m, store_now());
 		if (v == NULL) {
 			err = -ENOMEM;

@@ -17,6 +17,13 @@
 
 #include <stddef.h>
 
+/* The service the emulator stands in for (--flavor). */
+enum emu_flavor {
+	FLAVOR_MHSM,	/* Managed HSM: every key HSM-protected; oct keys; /rng */
+	FLAVOR_VAULT,	/* Key Vault, Premium tier: software (RSA, EC) and
+			 * HSM-protected (RSA-HSM, EC-HSM) keys; no oct, no /rng */
+};
+
 /* What an identity may do (MHSM local RBAC, simplified). */
 enum emu_role {
 	ROLE_NONE,	/* authenticates, may do nothing */
@@ -35,6 +42,7 @@ struct emu_request {
 	size_t body_len;
 	const char *base_url;	/* "https://127.0.0.1:8443", for kid/nextLink */
 	enum emu_role role;
+	enum emu_flavor flavor;
 	const char *principal;	/* client id of the caller, for messages */
 };
 

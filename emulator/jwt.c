@@ -320,6 +320,11 @@ static bool same_resource(const char *a, const char *b)
 	return la == lb && strncmp(a, b, la) == 0;
 }
 
+const char *jwt_resource(const struct emu_server *srv)
+{
+	return srv->flavor == FLAVOR_VAULT ? EMU_RESOURCE_VAULT : EMU_RESOURCE;
+}
+
 static void issuer(struct emu_server *srv, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s/%s/v2.0", srv->base_url, EMU_TENANT);
@@ -380,7 +385,7 @@ static enum tok_result validate_full(struct emu_server *srv, const char *jwt,
 	issuer(srv, iss, sizeof(iss));
 	if ((s = jmember_str(c, "iss")) == NULL || strcmp(s, iss) != 0)
 		goto out;
-	if ((s = jmember_str(c, "aud")) == NULL || !same_resource(s, EMU_RESOURCE))
+	if ((s = jmember_str(c, "aud")) == NULL || !same_resource(s, jwt_resource(srv)))
 		goto out;
 	if ((s = jmember_str(c, "tid")) == NULL || strcmp(s, EMU_TENANT) != 0)
 		goto out;

@@ -19,6 +19,7 @@
 
 #define EMU_TENANT "00000000-0000-0000-0000-000000000000"
 #define EMU_RESOURCE "https://managedhsm.azure.net"
+#define EMU_RESOURCE_VAULT "https://vault.azure.net"
 
 struct tokens;
 
@@ -34,8 +35,13 @@ enum tok_result {
 	TOK_EXPIRED,	/* well-formed and signed by us but exp has passed */
 };
 
+/* The resource the challenge names and data-plane tokens must have as
+ * their audience: EMU_RESOURCE, or EMU_RESOURCE_VAULT in the vault
+ * flavour. */
+const char *jwt_resource(const struct emu_server *srv);
+
 /* Validate a bearer token (len bytes) for the data plane: RS256 signature,
- * iss, aud == EMU_RESOURCE, nbf, exp, tid; on TOK_OK *who is the identity
+ * iss, aud == jwt_resource(srv), nbf, exp, tid; on TOK_OK *who is the identity
  * named by its appid (borrowed from srv->ids). */
 enum tok_result jwt_validate(struct emu_server *srv, const char *jwt,
 			     size_t len, const struct emu_identity **who);

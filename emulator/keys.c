@@ -72,6 +72,16 @@ static bool refused(const struct emu_request *req, const struct route *r,
 	return true;
 }
 
+/* A vault has no random number endpoint: the REST spec calls GetRandomBytes
+ * "Managed HSM only", and an Azure SDK maintainer says a vault answers the
+ * request with HTTP 400 (azure-sdk-for-rust #1271).  The code and the
+ * wording of that 400 are not recorded [unverified]. */
+static void no_rng(struct emu_response *resp)
+{
+	emu_error(resp, 400, "BadParameter", NULL,
+		  "Random bytes (POST /rng) are a Managed HSM operation; a key vault does not offer them.");
+}
+
 void keys_handle(struct keystore *ks, const struct emu_request *req,
 		 struct emu_response *resp)
 {
@@ -100,7 +110,12 @@ void keys_handle(struct keystore *ks, const struct emu_request *req,
 	case OP_ROTATE: keys_rotate(ks, req, r.name, resp); break;
 	case OP_GET_POLICY: keys_get_policy(ks, req, r.name, resp); break;
 	case OP_SET_POLICY: keys_set_policy(ks, req, r.name, resp); break;
-	case OP_RNG: keys_rng(req, resp); break;
+	case OP_RNG:
+		if (req->flavor == FLAVOR_VAULT)
+			no_rng(resp);
+		else
+			keys_rng(req, resp);
+		break;
 	case OP_SIGN: case OP_VERIFY: case OP_ENCRYPT: case OP_DECRYPT:
 	case OP_WRAP: case OP_UNWRAP:
 		keys_crypto_op(ks, req, keys_op_info(r.op)->name, r.name,

@@ -84,7 +84,7 @@ void keys_create(struct keystore *ks, const struct emu_request *req,
 
 	if (o == NULL)
 		return;
-	if (keys_parse_create(o, &c, resp) != 0 ||
+	if (keys_parse_create(o, req->flavor, &c, resp) != 0 ||
 	    keys_parse_params(o, o, &p, resp) != 0)
 		goto out;
 	if (keys_name_deleted(ks, name)) {
@@ -98,6 +98,7 @@ void keys_create(struct keystore *ks, const struct emu_request *req,
 			  strerror(-err));
 		goto out;
 	}
+	mat->software = c.software;
 	add_new_key(ks, req, name, mat, c.kty, &p, resp);
 out:
 	json_object_put(o);
@@ -111,6 +112,7 @@ void keys_import(struct keystore *ks, const struct emu_request *req,
 	enum key_type kty;
 	struct key_mat *mat = NULL;
 	const char *why;
+	bool software;
 	int err;
 
 	if (o == NULL)
@@ -121,11 +123,14 @@ void keys_import(struct keystore *ks, const struct emu_request *req,
 			  "The request must contain 'key', a JSON Web Key with private parts.");
 		goto out;
 	}
-	if (keys_parse_kty(jmember_str(jwk, "kty"), &kty) != 0) {
-		emu_error(resp, 400, "BadParameter", NULL,
-			  "Invalid or missing 'kty' in 'key'. Managed HSM imports RSA-HSM, EC-HSM and oct-HSM keys.");
+	if (keys_take_kty(jmember_str(jwk, "kty"), req->flavor,
+			  "'kty' in 'key'", &kty, &software, resp) != 0)
 		goto out;
-	}
+	/* A vault also protects an imported key by HSM when asked with the
+	 * body's "Hsm" member (spec: KeyImportParameters). */
+	if (jmember(o, "Hsm") != NULL &&
+	    json_object_get_boolean(jmember(o, "Hsm")))
+		software = false;
 	if (keys_parse_params(o, jwk, &p, resp) != 0)
 		goto out;
 	if (keys_name_deleted(ks, name)) {
@@ -138,8 +143,10 @@ void keys_import(struct keystore *ks, const struct emu_request *req,
 	else if (err != 0)
 		emu_error(resp, 400, "BadParameter", NULL,
 			  "Invalid key to import: %s.", why);
-	else
+	else {
+		mat->software = software;
 		add_new_key(ks, req, name, mat, kty, &p, resp);
+	}
 out:
 	/* The body held private key parts: cleanse json-c's copies. */
 	keys_wipe_jwk(jmember(o, "key"));

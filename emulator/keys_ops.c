@@ -429,7 +429,7 @@ static const struct alg_info *alg_for(const struct snapshot *s, const char *op,
 		snprintf(what, sizeof(what), "%u bits", s->m->bits);
 	emu_error(resp, 400, "BadParameter", "UnsupportedAlgorithm",
 		  "Algorithm '%.40s' is not valid for %s with this key (%s, %s).",
-		  alg_name, op, render_kty(s->m->kty), what);
+		  alg_name, op, render_kty(s->m), what);
 	return NULL;
 }
 

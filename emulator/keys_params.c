@@ -43,19 +43,43 @@ struct json_object *keys_parse_body(const struct emu_request *req,
 	return o;
 }
 
-int keys_parse_kty(const char *s, enum key_type *out)
+static int parse_kty(const char *s, enum key_type *out, bool *hsm)
 {
-	if (s == NULL)
+	return s != NULL && key_type_from_name(s, strlen(s), out, hsm) == 0 ?
+	       0 : -EINVAL;
+}
+
+int keys_take_kty(const char *s, enum emu_flavor fl, const char *what,
+		  enum key_type *out, bool *software,
+		  struct emu_response *resp)
+{
+	bool hsm = false;
+
+	if (fl == FLAVOR_MHSM) {
+		*software = false;
+		if (parse_kty(s, out, &hsm) == 0)
+			return 0;
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid or missing %s. Managed HSM supports RSA-HSM, EC-HSM and oct-HSM (RSA, EC and oct are accepted).",
+			  what);
 		return -EINVAL;
-	if (strcmp(s, "RSA") == 0 || strcmp(s, "RSA-HSM") == 0)
-		*out = KEY_RSA;
-	else if (strcmp(s, "EC") == 0 || strcmp(s, "EC-HSM") == 0)
-		*out = KEY_EC;
-	else if (strcmp(s, "oct") == 0 || strcmp(s, "oct-HSM") == 0)
-		*out = KEY_OCT;
+	}
+	if (parse_kty(s, out, &hsm) == 0 && *out != KEY_OCT) {
+		*software = !hsm;
+		return 0;
+	}
+	/* A vault's answer to oct, recorded (azure-sdk-for-net #13437, and
+	 * the same for import in azure-sdk-for-java #12898).  For oct-HSM
+	 * and for other unknown values the same wording is assumed
+	 * [unverified]. */
+	if (s != NULL)
+		emu_error(resp, 400, "BadParameter", "KeyTypeNotSupported",
+			  "Invalid kty value: %.32s", s);
 	else
-		return -EINVAL;
-	return 0;
+		emu_error(resp, 400, "BadParameter", NULL,
+			  "Invalid or missing %s. Key Vault supports RSA, RSA-HSM, EC and EC-HSM.",
+			  what);
+	return -EINVAL;
 }
 
 static int bad_param(struct emu_response *resp, const char *msg)
@@ -226,8 +250,8 @@ static int parse_rsa(struct json_object *o, struct create_params *c,
 	return 0;
 }
 
-int keys_parse_create(struct json_object *o, struct create_params *c,
-		      struct emu_response *resp)
+int keys_parse_create(struct json_object *o, enum emu_flavor fl,
+		      struct create_params *c, struct emu_response *resp)
 {
 	struct json_object *m;
 	const char *crv;
@@ -235,8 +259,9 @@ int keys_parse_create(struct json_object *o, struct create_params *c,
 	c->bits = 0;
 	c->crv = CRV_P256;
 	c->exponent = 65537;
-	if (keys_parse_kty(jmember_str(o, "kty"), &c->kty) != 0)
-		return bad_param(resp, "Invalid or missing 'kty'. Managed HSM supports RSA-HSM, EC-HSM and oct-HSM (RSA, EC and oct are accepted).");
+	if (keys_take_kty(jmember_str(o, "kty"), fl, "'kty'", &c->kty,
+			  &c->software, resp) != 0)
+		return -EINVAL;
 	if ((m = jmember(o, "key_size")) != NULL) {
 		if (!json_object_is_type(m, json_type_int))
 			return bad_size(resp, c->kty);

@@ -19,9 +19,14 @@
 struct json_object *keys_parse_body(const struct emu_request *req,
 				    struct emu_response *resp);
 
-/* "RSA"/"RSA-HSM", "EC"/"EC-HSM", "oct"/"oct-HSM"; -EINVAL otherwise
- * (no answer is filled: callers word it). */
-int keys_parse_kty(const char *s, enum key_type *out);
+/* The kty of a create or import body as the flavour takes it: "RSA",
+ * "RSA-HSM", "EC", "EC-HSM", and on Managed HSM "oct", "oct-HSM".  0 with
+ * *out and *software (a vault's RSA and EC are software keys; Managed HSM
+ * has none); else -EINVAL with the service's 400 in resp, where what
+ * names the member ("'kty'" or "'kty' in 'key'"). */
+int keys_take_kty(const char *s, enum emu_flavor fl, const char *what,
+		  enum key_type *out, bool *software,
+		  struct emu_response *resp);
 
 /* The common members of create, import and update bodies. */
 struct key_params {
@@ -44,12 +49,13 @@ int keys_apply_params(struct key_ver *v, const struct key_params *p);
 /* What a create body asks to generate. */
 struct create_params {
 	enum key_type kty;
+	bool software;		/* a vault's software key */
 	unsigned bits;		/* RSA modulus, AES key size */
 	enum curve crv;		/* EC */
 	unsigned long exponent;	/* RSA public exponent */
 };
-int keys_parse_create(struct json_object *o, struct create_params *c,
-		      struct emu_response *resp);
+int keys_parse_create(struct json_object *o, enum emu_flavor fl,
+		      struct create_params *c, struct emu_response *resp);
 
 /* The private key in an import's JSON Web Key of type kty: 0 and new
  * material in *out; -ENOMEM; or -EINVAL with the reason in *why (the

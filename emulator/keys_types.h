@@ -38,6 +38,8 @@ struct key_mat {
 	struct secret *k;	/* oct */
 	unsigned bits;		/* RSA modulus bits, AES key bits */
 	enum curve crv;		/* EC */
+	bool software;		/* a vault's software-protected key (kty RSA
+				 * or EC); false: HSM-protected (*-HSM) */
 	char *pub_a;		/* base64url: RSA n, EC x */
 	char *pub_b;		/* base64url: RSA e, EC y */
 };

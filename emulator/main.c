@@ -3,6 +3,7 @@
  *
  *   hsm-emulator [--listen HOST:PORT] [--data DIR] [--ready-file FILE]
  *                [--identities FILE] [--plain-http] [--demo-keys]
+ *                [--flavor mhsm|vault]
  *
  * Bad arguments: a one-line message and exit status 2.  Start-up failures:
  * a one-line message and exit status 1.  SIGTERM/SIGINT: clean shutdown,
@@ -36,8 +37,8 @@
 
 static const char usage[] =
 	"Usage: hsm-emulator [OPTIONS]\n"
-	"A local Azure Managed HSM (keys data plane) with Entra ID, IMDS and App\n"
-	"Service token endpoints, for tests.\n"
+	"A local Azure Managed HSM or Key Vault (keys data plane) with Entra ID,\n"
+	"IMDS and App Service token endpoints, for tests.\n"
 	"\n"
 	"  --listen HOST:PORT   address to listen on (default 127.0.0.1:0, any free port)\n"
 	"  --data DIR           keep keys and TLS files in DIR (default: a temporary\n"
@@ -46,6 +47,10 @@ static const char usage[] =
 	"  --identities FILE    add clients and managed identities from a JSON file\n"
 	"  --plain-http         serve plain HTTP instead of HTTPS\n"
 	"  --demo-keys          create the demo keys when the store is empty\n"
+	"  --flavor mhsm|vault  the service to stand in for: a Managed HSM (default)\n"
+	"                       or a Key Vault vault (Premium: RSA, EC, RSA-HSM,\n"
+	"                       EC-HSM keys; no oct keys, no /rng; audience\n"
+	"                       https://vault.azure.net)\n"
 	"  --help               show this help and exit\n"
 	"  --version            show the version and exit\n"
 	"\n"
@@ -60,6 +65,7 @@ struct opts {
 	const char *identities;
 	bool plain_http;
 	bool demo;
+	enum emu_flavor flavor;
 };
 
 static int bad_args(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -112,6 +118,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "identities", required_argument, NULL, 'i' },
 		{ "plain-http", no_argument, NULL, 'p' },
 		{ "demo-keys", no_argument, NULL, 'k' },
+		{ "flavor", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -145,6 +152,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'k':
 			o->demo = true;
+			break;
+		case 'f':
+			if (strcmp(optarg, "mhsm") == 0)
+				o->flavor = FLAVOR_MHSM;
+			else if (strcmp(optarg, "vault") == 0)
+				o->flavor = FLAVOR_VAULT;
+			else
+				return bad_args("--flavor '%s': expected mhsm or vault", optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -226,7 +241,7 @@ static int open_state(struct emu_server *srv, const struct opts *o,
 	}
 	snprintf(keysdir, sizeof(keysdir), "%s/keys", dir);
 	srv->ks = keystore_open(keysdir);
-	if (srv->ks == NULL || (o->demo && (rc = demo_seed(srv->ks)) != 0)) {
+	if (srv->ks == NULL || (o->demo && (rc = demo_seed(srv->ks, o->flavor)) != 0)) {
 		fprintf(stderr, "hsm-emulator: cannot open the key store in %s: %s\n",
 			keysdir, strerror(srv->ks ? -rc : errno));
 		return -1;
@@ -290,6 +305,7 @@ int main(int argc, char **argv)
 		return rc;
 
 	memset(&srv, 0, sizeof(srv));
+	srv.flavor = o.flavor;
 	pthread_mutex_init(&srv.sleep_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

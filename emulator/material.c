@@ -146,6 +146,7 @@ unsigned mat_default_ops(enum key_type kty)
 int mat_regenerate(const struct key_mat *old, struct key_mat **out)
 {
 	unsigned long exponent = 65537;
+	int err;
 
 	if (old->kty == KEY_RSA) {
 		struct bytes n = { 0 }, e = { 0 };
@@ -158,5 +159,9 @@ int mat_regenerate(const struct key_mat *old, struct key_mat **out)
 		bytes_free(&n);
 		bytes_free(&e);
 	}
-	return mat_generate(old->kty, old->bits, old->crv, exponent, out);
+	/* A rotated version keeps the key's protection. */
+	err = mat_generate(old->kty, old->bits, old->crv, exponent, out);
+	if (err == 0)
+		(*out)->software = old->software;
+	return err;
 }

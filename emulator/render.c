@@ -26,9 +26,11 @@ char *render_kid(const char *base, const char *name, const char *version)
 	return s;
 }
 
-const char *render_kty(enum key_type t)
+const char *render_kty(const struct key_mat *m)
 {
-	return t == KEY_RSA ? "RSA-HSM" : t == KEY_EC ? "EC-HSM" : "oct-HSM";
+	if (m->software)
+		return m->kty == KEY_RSA ? "RSA" : "EC";
+	return m->kty == KEY_RSA ? "RSA-HSM" : m->kty == KEY_EC ? "EC-HSM" : "oct-HSM";
 }
 
 static struct json_object *render_attributes(const struct key_ver *v)
@@ -94,7 +96,7 @@ static struct json_object *render_key(const struct key_entry *e,
 	json_object_object_add(k, "key_ops", ops);
 	jadd_str(k, "kid", kid ? kid : "");
 	free(kid);
-	jadd_str(k, "kty", render_kty(v->m->kty));
+	jadd_str(k, "kty", render_kty(v->m));
 	if (v->m->kty == KEY_RSA) {
 		jadd_str(k, "n", v->m->pub_a);
 	} else if (v->m->kty == KEY_EC) {

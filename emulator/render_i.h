@@ -26,8 +26,9 @@ struct json_object *render_policy(const struct key_entry *e);
  * unwrap results carry plaintext.  obj NULL: a 500 reply. */
 void render_reply(struct emu_response *resp, int status,
 		  struct json_object *obj);
-/* The service's kty of a key: "RSA-HSM", "EC-HSM" or "oct-HSM". */
-const char *render_kty(enum key_type t);
+/* The service's kty of a key: "RSA-HSM", "EC-HSM", "oct-HSM", or for a
+ * vault's software keys "RSA", "EC". */
+const char *render_kty(const struct key_mat *m);
 /* "base/keys/name/version" (version NULL: without). malloc()ed. */
 char *render_kid(const char *base, const char *name, const char *version);
 

@@ -35,6 +35,7 @@
 #define IDLE_TIMEOUT_S 300	/* idle keep-alive connections are closed */
 #define EMU_BODY_MAX (1024 * 1024)	/* larger request bodies: 413 */
 #define BUILD_VERSION "1.0.20260320-1-emulator"
+#define VAULT_SERVICE_VERSION "1.9.0.0-emulator"
 
 static const char *const api_versions[] = {
 	"7.0", "7.1", "7.2", "7.3", "7.4", "7.4-preview.1", "7.5", "7.6",
@@ -95,13 +96,22 @@ static bool is_data_path(const char *p)
 	return false;
 }
 
+/* The 401 challenge as each service words it (reference §5.3): Managed
+ * HSM with an empty body, a vault with login.windows.net and an error
+ * body [rec-vault]. */
 static void challenge(struct emu_server *srv, struct http_resp *resp)
 {
+	bool vault = srv->flavor == FLAVOR_VAULT;
+
 	admin_count_challenge(srv->adm);
+	if (vault && resp->body == NULL)
+		http_error(resp, 401, "Unauthorized",
+			 "Request is missing a Bearer or PoP token.");
 	resp->status = 401;
 	http_resp_header(resp, "WWW-Authenticate",
-			 "Bearer authorization=\"https://login.microsoftonline.com/%s\", resource=\"%s\"",
-			 EMU_TENANT, EMU_RESOURCE);
+			 "Bearer authorization=\"https://%s/%s\", resource=\"%s\"",
+			 vault ? "login.windows.net" : "login.microsoftonline.com",
+			 EMU_TENANT, jwt_resource(srv));
 }
 
 /* The scope in AccessDenied messages, as the key side words it:
@@ -270,6 +280,7 @@ static void to_keys(struct emu_server *srv, const struct http_req *req,
 	er.body_len = req->body_len;
 	er.base_url = srv->base_url;
 	er.role = who->role;
+	er.flavor = srv->flavor;
 	er.principal = who->client_id;
 	keys_handle(srv->ks, &er, &kr);
 	resp->status = kr.status;
@@ -358,7 +369,8 @@ static void dispatch(struct emu_server *srv, const struct http_req *req,
 		}
 	}
 	http_error(resp, 404, "NotFound",
-		 "The requested path was not found on this Managed HSM: %.200s", p);
+		 "The requested path was not found on this %s: %.200s",
+		 srv->flavor == FLAVOR_VAULT ? "key vault" : "Managed HSM", p);
 }
 
 /* ---- libmicrohttpd glue ------------------------------------------------- */
@@ -410,7 +422,16 @@ static void add_headers(struct emu_server *srv, struct MHD_Response *r,
 		MHD_add_response_header(r, "x-ms-keyvault-region", "local");
 		MHD_add_response_header(r, "x-ms-keyvault-network-info",
 					"conn_type=Ipv4;addr=127.0.0.1;act_addr_fam=Ipv4;");
-		MHD_add_response_header(r, "x-ms-build-version", BUILD_VERSION);
+		if (srv->flavor == FLAVOR_VAULT) {
+			/* What a vault adds [rec-vault]; it has no build version. */
+			MHD_add_response_header(r, "Pragma", "no-cache");
+			MHD_add_response_header(r, "Expires", "-1");
+			MHD_add_response_header(r, "x-ms-keyvault-service-version",
+						VAULT_SERVICE_VERSION);
+			MHD_add_response_header(r, "X-Powered-By", "ASP.NET");
+		} else {
+			MHD_add_response_header(r, "x-ms-build-version", BUILD_VERSION);
+		}
 	}
 	if (!srv->plain_http)
 		MHD_add_response_header(r, "Strict-Transport-Security",

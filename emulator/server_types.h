@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "emu.h"
+
 struct keystore;
 struct identities;
 struct tokens;
@@ -23,6 +25,7 @@ struct emu_server {
 	struct admin *adm;
 	char base_url[160];	/* "https://127.0.0.1:PORT", no trailing slash */
 	bool plain_http;
+	enum emu_flavor flavor;
 
 	/* Interruptible sleeps (latency / stall faults) end at shutdown. */
 	pthread_mutex_t sleep_lock;

@@ -389,6 +389,8 @@ static struct json_object *ver_to_json(const struct key_ver *v)
 		return NULL;
 	jadd_str(o, "id", v->id);
 	jadd_str(o, "kty", kty_tag(v->m->kty));
+	if (v->m->software)
+		jadd_bool(o, "software", true);
 	if (v->m->kty == KEY_OCT) {
 		err = jadd_b64(o, "k", secret_bytes(v->m->k), secret_len(v->m->k));
 	} else {
@@ -489,6 +491,8 @@ static struct key_ver *ver_from_json(struct json_object *o)
 	secret_wipe_free(raw, len);
 	if (m == NULL)
 		return NULL;
+	/* Absent in stores written before the vault flavour: HSM. */
+	m->software = json_object_get_boolean(json_object_object_get(o, "software"));
 	v = ver_new(m, 0);
 	if (v == NULL)
 		return NULL;

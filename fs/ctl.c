@@ -148,14 +148,8 @@ static const char *opt(const char *word, const char *key)
 static int create_kty(struct hsm_create *p, const char *v, char *msg,
 		      size_t len)
 {
-	if (strcmp(v, "EC") == 0)
-		p->kty = KEY_EC;
-	else if (strcmp(v, "RSA") == 0)
-		p->kty = KEY_RSA;
-	else if (strcmp(v, "oct") == 0)
-		p->kty = KEY_OCT;
-	else
-		return bad(msg, len, "kty=%s: not EC, RSA or oct", v);
+	if (key_type_from_name(v, strlen(v), &p->kty, &p->hsm) != 0)
+		return bad(msg, len, "kty=%s: not EC, RSA or oct (or EC-HSM, RSA-HSM, oct-HSM)", v);
 	return 0;
 }
 
@@ -243,7 +237,7 @@ static int parse_create(struct ctl *c, char **w, size_t n, char *msg,
 		if ((err = create_opt(c, w[i], &have_kty, msg, len)) != 0)
 			return err;
 	if (!have_kty)
-		return bad(msg, len, "create: kty=EC|RSA|oct is required");
+		return bad(msg, len, "create: kty=EC|RSA|oct is required (or EC-HSM, RSA-HSM, oct-HSM)");
 	return create_check(&c->create, msg, len);
 }
 

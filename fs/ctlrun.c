@@ -116,7 +116,17 @@ int lc_create(struct fs_state *fs, struct hsm_call *call, const char *name,
 		return fail_local(f, -EEXIST, "a deleted key has this name: "
 				  "recover it (mv deleted/NAME keys/) or purge "
 				  "it (rmdir deleted/NAME)");
-	return st == HSM_OK ? 0 : fail_status(f, st, call);
+	if (st == HSM_OK)
+		return 0;
+	fail_status(f, st, call);
+	if (st == HSM_E_UNSUPPORTED && p->kty == KEY_OCT) {
+		/* A vault's "Invalid kty value: oct": say what to do. */
+		size_t n = strlen(f->message);
+
+		snprintf(f->message + n, sizeof(f->message) - n,
+			 " (a Key Vault vault has no oct keys: create RSA or EC keys there, or use a Managed HSM)");
+	}
+	return f->err;
 }
 
 /* Run a parsed command; *f says how it ended. */

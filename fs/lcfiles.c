@@ -238,7 +238,8 @@ enum hsm_status lc_deleted_list(struct fs_state *fs, struct hsm_call *call,
 int lc_mkdir(struct fs_state *fs, const char *path, const struct node *nd)
 {
 	struct hsm_create p = {
-		.kty = fs->opts->mkdir_kty, .crv = fs->opts->mkdir_crv,
+		.kty = fs->opts->mkdir_kty, .hsm = fs->opts->mkdir_hsm,
+		.crv = fs->opts->mkdir_crv,
 		.bits = fs->opts->mkdir_bits,
 	};
 	struct hsm_key out = { .name = NULL };

@@ -56,6 +56,24 @@ static const struct root_entry root_entries[] = {
 _Static_assert(sizeof(root_entries) / sizeof(root_entries[0]) <= ROOT_MAX,
 	       "fs_state.snaps[] has a slot per root entry");
 
+/*
+ * What the service does not offer is not in the tree (DESIGN.md §5): a
+ * Key Vault vault has no random bytes, so its root has no `random`.  The
+ * client tells which service it is (by the URL's host, else the
+ * challenge's resource, asked once); when it cannot tell, the tree is a
+ * Managed HSM's.
+ */
+/* Root entries that this mount does not have: sealed/ without
+ * sealed_dir (sv_rel() takes the path when it is set), random on a Key
+ * Vault vault (which has no getRandomBytes). */
+static bool entry_absent(struct fs_state *fs, enum node_kind kind)
+{
+	if (kind == N_SEALED)
+		return fs->opts->sealed_dir == NULL;
+	return kind == N_RANDOM &&
+	       hsm_service(fs->client, NULL) == HSM_SERVICE_VAULT;
+}
+
 /* The held text of a TX_SNAPSHOT root file (one per entry). */
 static struct snap *snap_of(struct fs_state *fs, const struct root_entry *e)
 {
@@ -91,8 +109,8 @@ static int resolve(struct fs_state *fs, const char *path,
 	int err;
 
 	err = resolve_parse(path, root_entries, nd);
-	if (err == 0 && nd->kind == N_SEALED)
-		err = -ENOENT;	/* no sealed_dir: sv_rel() took it else */
+	if (err == 0 && entry_absent(fs, nd->kind))
+		err = -ENOENT;
 	if (err == 0) {
 		call_init(&call);
 		err = resolve_key(fs->kc, &call, nd, depth, &f);
@@ -273,7 +291,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	case N_ROOT:
 		fill_dots(buf, fill);
 		for (e = root_entries; e->name != NULL; e++)
-			if (e->kind != N_SEALED || fs->opts->sealed_dir)
+			if (!entry_absent(fs, e->kind))
 				fill(buf, e->name, NULL, 0, 0);
 		break;
 	case N_KEYS:

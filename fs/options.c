@@ -141,32 +141,34 @@ static int parse_mkdir_key(struct fs_options *o, char *errbuf, size_t errlen)
 	const char *colon = strchr(spec, ':');
 	size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
 	const char *arg = colon ? colon + 1 : NULL;
+	enum key_type kty;
 
-	if (klen == 2 && strncmp(spec, "EC", 2) == 0) {
+	if (key_type_from_name(spec, klen, &kty, &o->mkdir_hsm) != 0)
+		goto bad;
+	if (kty == KEY_EC) {
 		o->mkdir_kty = KEY_EC;
 		o->mkdir_crv = arg ? curve_from_name(arg) : CRV_P256;
 		if (o->mkdir_crv == CRV_NONE)
 			goto bad;
-	} else if (klen == 3 && strncmp(spec, "RSA", 3) == 0) {
+	} else if (kty == KEY_RSA) {
 		o->mkdir_kty = KEY_RSA;
 		o->mkdir_bits = arg ? (unsigned)atoi(arg) : 3072;
 		if (o->mkdir_bits != 2048 && o->mkdir_bits != 3072 &&
 		    o->mkdir_bits != 4096)
 			goto bad;
-	} else if (klen == 3 && strncmp(spec, "oct", 3) == 0) {
+	} else {
 		o->mkdir_kty = KEY_OCT;
 		o->mkdir_bits = arg ? (unsigned)atoi(arg) : 256;
 		if (o->mkdir_bits != 128 && o->mkdir_bits != 192 &&
 		    o->mkdir_bits != 256)
 			goto bad;
-	} else {
-		goto bad;
 	}
 	return 0;
 bad:
 	snprintf(errbuf, errlen,
 		 "mkdir_key=%s is not valid (EC[:P-256|P-256K|P-384|P-521], "
-		 "RSA[:2048|3072|4096], oct[:128|192|256])", spec);
+		 "RSA[:2048|3072|4096], oct[:128|192|256]; EC-HSM, RSA-HSM, "
+		 "oct-HSM likewise)", spec);
 	return -1;
 }
 

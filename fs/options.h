@@ -58,6 +58,7 @@ struct fs_options {
 	size_t n_urls;
 	int auth_kind;		/* enum hsm_auth */
 	enum key_type mkdir_kty;
+	bool mkdir_hsm;		/* mkdir_key=EC-HSM...: ask for HSM protection */
 	enum curve mkdir_crv;
 	unsigned mkdir_bits;
 	const char **shell_list;	/* NULL-terminated */

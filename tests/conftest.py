@@ -9,6 +9,36 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import hsmtest  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mhsm_only: needs what only a Managed HSM offers (oct keys, "
+        "random bytes); deselected against an emulator in the vault flavour")
+    config.addinivalue_line(
+        "markers", "vault_only: checks a vault's own behaviour; deselected "
+        "against a Managed HSM emulator")
+
+
+def _vault_item(item):
+    """The test runs against a vault: the whole run is (HSMFS_TEST_FLAVOR),
+    or its emulator fixture is parametrized so."""
+    cs = getattr(item, "callspec", None)
+    return (hsmtest.FLAVOR == "vault" or
+            (cs is not None and cs.params.get("emulator") == "vault"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect, not skip: a vault run reports only what it really ran."""
+    keep, drop = [], []
+    for item in items:
+        vault = _vault_item(item)
+        (drop if (item.get_closest_marker("mhsm_only") and vault) or
+         (item.get_closest_marker("vault_only") and not vault)
+         else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def emulator():
     """One TLS emulator with the demo keys, shared by a whole run.  Tests

@@ -130,6 +130,17 @@ static void test_resource_allowed(void)
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://[::2]") &&
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://localhost@evil.com"),
 	   "... only as the URL writes it");
+	ok(auth_resource_allowed("https://vault.azure.net", "https://myv.vault.azure.net") &&
+	   auth_resource_allowed("https://vault.azure.net/", "https://MYV.vault.azure.net:443/") &&
+	   auth_resource_allowed("https://vault.azure.cn", "https://v.vault.azure.cn") &&
+	   auth_resource_allowed("https://vault.azure.net", "https://127.0.0.1:8443"),
+	   "a vault's audience for a vault or loopback URL");
+	ok(!auth_resource_allowed("https://vault.azure.net", "https://vault.azure.net.evil.com") &&
+	   !auth_resource_allowed("https://vault.azure.net", "https://evilvault.azure.net") &&
+	   !auth_resource_allowed("https://vault.azure.net", "https://hsm.example.com") &&
+	   !auth_resource_allowed("https://vault.azure.net", "https://v.vault.azure.cn") &&
+	   !auth_resource_allowed("https://vault.azure.net", NULL),
+	   "a vault's audience refused for any other host");
 }
 
 static void test_backoff(void)

@@ -7,6 +7,11 @@
 * the `cryptography` module checks AES results for imported keys;
 * the recordings of the real service (shared/reference/recordings) give the
   JSON shapes: same members and JSON types, recursively, values ignored.
+
+Every check runs against both flavours of the emulator: a Managed HSM and a
+Key Vault vault (--flavor vault); those of what only a Managed HSM has (oct
+keys, random bytes) are marked mhsm_only and not run against the vault,
+whose own refusals are checked at the end.
 """
 import base64
 import glob
@@ -46,6 +51,22 @@ def b64u(data):
 
 def unb64u(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+@pytest.fixture(scope="module", params=["mhsm", "vault"])
+def emulator(request):
+    """This module's emulator, once per flavour (overrides the session one)."""
+    emu = hsmtest.Emulator(demo_keys=True, flavor=request.param)
+    try:
+        yield emu
+    finally:
+        emu.close()
+
+
+def kty(emulator, base):
+    """The kty the service gives a key asked for as base ("RSA", "EC"):
+    Managed HSM protects every key by HSM; a vault makes a software key."""
+    return base if emulator.flavor == "vault" else base + "-HSM"
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +199,10 @@ OCT_OPS = {"deriveKey", "wrapKey", "verify", "sign", "unwrapKey", "encrypt", "de
 
 
 @pytest.mark.parametrize("size", [2048, 3072, 4096])
-def test_create_rsa(sdk, size):
+def test_create_rsa(sdk, emulator, size):
     kc, _ = sdk
     k = kc.create_rsa_key(uniq("rsa"), size=size)
-    assert k.key_type == "RSA-HSM"
+    assert k.key_type == kty(emulator, "RSA")
     assert len(k.key.n) * 8 == size and k.key.e == b"\x01\x00\x01"
     assert set(k.key_operations) == RSA_OPS
     assert re.fullmatch(r"[0-9a-f]{32}", k.properties.version)
@@ -197,14 +218,15 @@ def test_create_rsa_public_exponent(sdk):
 
 
 @pytest.mark.parametrize("crv,coord", [("P-256", 32), ("P-256K", 32), ("P-384", 48), ("P-521", 66)])
-def test_create_ec(sdk, crv, coord):
+def test_create_ec(sdk, emulator, crv, coord):
     kc, _ = sdk
     k = kc.create_ec_key(uniq("ec"), curve=crv)
-    assert k.key_type == "EC-HSM" and k.key.crv == crv
+    assert k.key_type == kty(emulator, "EC") and k.key.crv == crv
     assert len(k.key.x) == coord and len(k.key.y) == coord
     assert set(k.key_operations) == EC_OPS
 
 
+@pytest.mark.mhsm_only
 @pytest.mark.parametrize("size", [128, 192, 256])
 def test_create_oct(sdk, size):
     kc, _ = sdk
@@ -214,6 +236,7 @@ def test_create_oct(sdk, size):
     assert k.key.k is None
 
 
+@pytest.mark.mhsm_only
 def test_oct_key_size_on_the_wire(emulator, token):
     name = uniq("octsz")
     st, _, body = api(emulator, token, "POST", "/keys/%s/create" % name,
@@ -221,7 +244,7 @@ def test_oct_key_size_on_the_wire(emulator, token):
     assert st == 200 and body["attributes"]["key_size"] == 192 and "k" not in body["key"]
 
 
-def test_import_rsa_sign_with_sdk(sdk, tmp_path):
+def test_import_rsa_sign_with_sdk(sdk, emulator, tmp_path):
     kc, crypto = sdk
     priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     n = priv.private_numbers()
@@ -233,7 +256,7 @@ def test_import_rsa_sign_with_sdk(sdk, tmp_path):
                      q=be(n.q), dp=be(n.dmp1), dq=be(n.dmq1), qi=be(n.iqmp),
                      key_ops=["sign", "verify", "decrypt", "encrypt"])
     k = kc.import_key(uniq("imp-rsa"), jwk)
-    assert k.key_type == "RSA-HSM"
+    assert k.key_type == kty(emulator, "RSA")
     assert k.key.n == be(pub.n), "leading zero byte stripped as the service does"
     assert set(k.key_operations) == {"sign", "verify", "decrypt", "encrypt"}
     digest = hashlib.sha256(b"imported").digest()
@@ -259,6 +282,7 @@ def test_import_ec(sdk, tmp_path):
     assert openssl_verify(public_pem(k.key, tmp_path), "ES384", digest, sig, tmp_path)
 
 
+@pytest.mark.mhsm_only
 def test_import_oct_aes_against_cryptography(sdk):
     """Encrypt on the emulator, decrypt with `cryptography` (and back)."""
     kc, crypto = sdk
@@ -384,6 +408,7 @@ def test_rotation(sdk):
             KeyRotationLifetimeAction(KeyRotationPolicyAction.notify, time_before_expiry="P30D")]))
 
 
+@pytest.mark.mhsm_only
 def test_random_bytes(sdk):
     kc, _ = sdk
     a = kc.get_random_bytes(32)
@@ -443,6 +468,7 @@ def test_rsa_openssl_encrypt_emulator_decrypt(sdk, tmp_path, key, alg):
     assert cc.unwrap_key(alg, cc.wrap_key(alg, plain).encrypted_key).key == plain
 
 
+@pytest.mark.mhsm_only
 @pytest.mark.parametrize("bits", [128, 192, 256])
 def test_aes_all_modes(sdk, bits):
     kc, crypto = sdk
@@ -538,6 +564,7 @@ def test_shape_create_ec_with_tags_and_get(emulator, token):
     assert_shape(got, rec)
 
 
+@pytest.mark.mhsm_only
 def test_shape_import_rsa_and_oct(emulator, token):
     rec = recorded(CRUD, "PUT", r"/keys/[^/]+")
     st, _, ours = api(emulator, token, "PUT", "/keys/%s" % uniq("shape"),
@@ -575,7 +602,8 @@ def test_shape_sign_encrypt(emulator, token):
                       {"alg": "RSA-OAEP", "value": b64u(b"5063e6aaa845f150200547944fd199679c98ed6f99da0a0b2dafeaf1f4684496fd532c1c229968cb9dee44957fcef7ccef59ceda0b362e56bcd78fd3faee5781c623c0bb22b35beabde0664fd30e0e824aba3dd1b0afffc4a3d955ede20cf6a854d52cfd")})
     assert st == 200
     assert_shape(ours, recorded("test_encrypt_and_decrypt", "POST", r"/keys/[^/]+/[0-9a-f]{32}/encrypt"))
-    for alg, pick in (("A256GCM", "A256GCM"), ("A256CBC", "A256CBC")):
+    # AES: a Managed HSM's only (a vault has no oct keys)
+    for alg, pick in (("A256GCM", "A256GCM"), ("A256CBC", "A256CBC")) * (emulator.flavor == "mhsm"):
         body = {"alg": alg, "value": b64u(os.urandom(200)), "aad": "dGVzdA"}
         if alg == "A256CBC":
             body["iv"] = b64u(os.urandom(16))
@@ -628,6 +656,7 @@ def test_shape_rotation_policy(emulator, token):
     assert_shape(ours, rot[3]["ResponseBody"])
 
 
+@pytest.mark.mhsm_only
 def test_shape_rng_and_backup(emulator, token):
     st, _, ours = api(emulator, token, "POST", "/rng", {"count": 8})
     assert st == 200
@@ -636,3 +665,75 @@ def test_shape_rng_and_backup(emulator, token):
     st, _, ours = api(emulator, token, "POST", "/keys/ec-p384/backup")
     assert st == 200
     assert_shape(ours, recorded("test_backup_restore", "POST", r"/keys/[^/]+/backup"))
+
+
+# -- a vault: what it refuses, how it authenticates ------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda kc, n: kc.create_oct_key(n, size=256),
+    lambda kc, n: kc.create_oct_key(n, size=256, hardware_protected=True),
+    lambda kc, n: kc.create_key(n, "oct"),
+    lambda kc, n: kc.import_key(n, JsonWebKey(kty="oct", k=os.urandom(32))),
+])
+@pytest.mark.vault_only
+def test_vault_refuses_oct_keys(sdk, emulator, make):
+    """The answer a vault gave the .NET and Java SDKs (azure-sdk-for-net
+    #13437): 400 BadParameter, innererror KeyTypeNotSupported."""
+    kc, _ = sdk
+    name = uniq("vault-oct")
+    with pytest.raises(HttpResponseError) as e:
+        make(kc, name)
+    assert e.value.status_code == 400
+    err = json.loads(e.value.response.text())["error"]
+    assert err["code"] == "BadParameter" and err["innererror"]["code"] == "KeyTypeNotSupported"
+    assert re.fullmatch(r"Invalid kty value: oct(-HSM)?", err["message"]), err
+    with pytest.raises(ResourceNotFoundError):
+        kc.get_key(name)
+
+
+@pytest.mark.vault_only
+def test_vault_has_no_random_bytes(sdk, emulator):
+    kc, _ = sdk
+    with pytest.raises(HttpResponseError) as e:
+        kc.get_random_bytes(16)
+    assert e.value.status_code == 400
+    assert emulator.stats()["requests"].get("rng") >= 1
+
+
+@pytest.mark.vault_only
+def test_vault_software_and_hsm_keys(sdk, emulator, tmp_path):
+    kc, crypto = sdk
+    soft = kc.create_rsa_key(uniq("v-soft"), size=2048)
+    hard = kc.create_rsa_key(uniq("v-hard"), size=2048, hardware_protected=True)
+    ech = kc.create_ec_key(uniq("v-ech"), curve="P-256", hardware_protected=True)
+    assert (soft.key_type, hard.key_type, ech.key_type) == ("RSA", "RSA-HSM", "EC-HSM")
+    # kids name the vault's own base URL, as the service names its host
+    assert soft.id.startswith(emulator.url + "/keys/")
+    # protection survives a rotation and a restart
+    kc.update_key_rotation_policy(hard.name, KeyRotationPolicy(
+        expires_in="P90D", lifetime_actions=[KeyRotationLifetimeAction(
+            KeyRotationPolicyAction.rotate, time_after_create="P30D")]))
+    assert kc.rotate_key(hard.name).key_type == "RSA-HSM"
+    emulator.restart()
+    assert kc.get_key(soft.name).key_type == "RSA"
+    assert kc.get_key(hard.name).key_type == "RSA-HSM"
+    digest = hashlib.sha256(b"vault").digest()
+    for k, alg in ((soft, "RS256"), (ech, "ES256")):
+        sig = crypto(kc.get_key(k.name)).sign(alg, digest).signature
+        assert openssl_verify(public_pem(kc.get_key(k.name).key, tmp_path), alg, digest, sig, tmp_path)
+
+
+@pytest.mark.vault_only
+def test_vault_challenge_and_audience(emulator):
+    """A vault's challenge names https://vault.azure.net [rec-vault]; its
+    data plane takes tokens for that audience only."""
+    st, hdrs, body = emulator.request("GET", "/keys?api-version=7.5")
+    assert st == 401 and body["error"]["message"] == "Request is missing a Bearer or PoP token."
+    assert hdrs["WWW-Authenticate"] == (
+        'Bearer authorization="https://login.windows.net/%s", resource="https://vault.azure.net"'
+        % hsmtest.TENANT)
+    mhsm_token = emulator.token(scope=hsmtest.SCOPE)
+    st, _, _ = emulator.request("GET", "/keys?api-version=7.5", token=mhsm_token)
+    assert st == 401
+    st, _, _ = emulator.request("GET", "/keys?api-version=7.5", token=emulator.token())
+    assert st == 200

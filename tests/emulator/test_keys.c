@@ -1061,7 +1061,7 @@ static void test_persistence(void)
 	json_object_put(o);
 	keystore_close(ks);
 	ks = keystore_open(dir);
-	ok(ks != NULL && demo_seed(ks) == 0, "reopen");
+	ok(ks != NULL && demo_seed(ks, FLAVOR_MHSM) == 0, "reopen");
 	o = call("GET", "/keys", NULL);
 	ok(strcmp(order, json_object_to_json_string(jp(o, "value"))) == 0,
 	   "the list keeps creation order across the restart");

@@ -1,6 +1,7 @@
 """The Azure SDK's own credentials (azure-identity / MSAL) get tokens from
 hsm-emulator's endpoints and the key client uses them: the SDK is the
-judge of the token endpoints' wire format."""
+judge of the token endpoints' wire format.  Against both flavours: a
+Managed HSM, and a vault, whose tokens are for https://vault.azure.net."""
 import json
 
 import pytest
@@ -8,11 +9,8 @@ import pytest
 import hsmtest
 from server_util import fresh_emulator, make_cert
 
-SCOPE = hsmtest.SCOPE
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", params=["mhsm", "vault"])
+def env(tmp_path_factory, request):
     d = tmp_path_factory.mktemp("sdk")
     key, cert, _ = make_cert(str(d), "cert-app")
     both = d / "cert-app-with-key.pem"
@@ -23,7 +21,7 @@ def env(tmp_path_factory):
                     {"client_id": "wl-app", "role": "user",
                      "federated_subject": "system:serviceaccount:ns:sa"}],
         "managed_identities": [{"client_id": "mi-2", "role": "reader"}]}))
-    emu = fresh_emulator(identities=str(ids))
+    emu = fresh_emulator(identities=str(ids), flavor=request.param)
     try:
         yield {"emu": emu, "pem": str(both), "dir": d}
     finally:
@@ -33,7 +31,7 @@ def env(tmp_path_factory):
 
 def use(emu, cred):
     """Token through the credential, then a real call with the SDK."""
-    tok = cred.get_token(SCOPE)
+    tok = cred.get_token(emu.resource + "/.default")
     assert tok.token.count(".") == 2
     kc, _ = hsmtest.sdk_clients(emu, credential=cred)
     assert kc.get_key("ec-p256").name == "ec-p256"
@@ -52,7 +50,7 @@ def test_client_secret_credential(env):
                                  connection_verify=emu.ca)
     from azure.core.exceptions import ClientAuthenticationError
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000215"):
-        bad.get_token(SCOPE)
+        bad.get_token(emu.resource + "/.default")
 
 
 @pytest.mark.parametrize("send_chain", [False, True])

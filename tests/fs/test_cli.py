@@ -121,6 +121,7 @@ def test_mount_command(emulator, tmp_path, form):
         assert wait_unmounted_and_gone(str(mnt), lambda: any(os.path.exists(f"/proc/{p}") for p in pids))
 
 
+@pytest.mark.mhsm_only  # looks for the demo key aes-128
 def test_plain_http_needs_allow_http(emulator_factory, mount_factory, tmp_path):
     emu = emulator_factory(plain_http=True)
     mnt = tmp_path / "refused"

@@ -145,6 +145,7 @@ def test_mkdir_delete_recover_purge_backup_restore(life):
     assert read(p(m, "keys", "d1", "info")) .split(b"\n")[1] == kid.split(b"\n")[1]
 
 
+@pytest.mark.mhsm_only  # creates an oct key
 def test_no_allow_delete(emulator_module, mount_factory):
     m = mount_factory(emulator_module, name="nodel")
     write(p(m, "ctl"), "create n1 kty=oct\n")
@@ -220,6 +221,7 @@ def test_reader_role_ctl_eacces(emulator_factory, mount_factory, tmp_path):
     assert info(m, "ec-p256")["enabled"] == "true"
 
 
+@pytest.mark.mhsm_only  # creates an oct key
 def test_restore_takes_raw_bytes_too(life):
     """az and the SDKs write the decoded blob to a backup file."""
     import base64

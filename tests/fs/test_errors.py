@@ -57,6 +57,7 @@ def test_enodata(mnt):
     assert errno_of(os.open, kp(mnt, "rsa-4096", "sign.PS512.b64"), os.O_RDONLY) == errno.ENODATA
 
 
+@pytest.mark.mhsm_only  # uses the demo key aes-256
 def test_einval_emsgsize(mnt):
     assert errno_of(run, kp(mnt, "ec-p256", "sign.prehashed"), b"short") == errno.EINVAL
     assert errno_of(run, kp(mnt, "rsa-2048", "decrypt.b64"), b"!!not base64!!") == errno.EINVAL
@@ -135,6 +136,7 @@ def test_retries_zero_means_none(emulator, mount_factory):
         emulator.clear_faults()
 
 
+@pytest.mark.mhsm_only  # uses the demo key aes-256
 def test_etimedout_and_stall_does_not_block_ls(emulator, mount_factory):
     m = mount_factory(emulator, options=["timeout=4", "retries=0"])
     run(kp(m, "ec-p256", "sign"), b"warm")
@@ -206,6 +208,7 @@ def test_unreachable_serves_cache(emulator_factory, mount_factory, tmp_path):
     assert ct
 
 
+@pytest.mark.mhsm_only  # reads random
 def test_error_file_after_failed_random_read(emulator, mount_factory):
     """A failed read of `random` is in the reader's error file (§4.3)."""
     m = mount_factory(emulator)
@@ -257,8 +260,8 @@ def test_error_file_after_failed_key_lookup_at_open(emulator, mount_factory):
     ("echo hi > {m}/newfile", "/newfile", errno.EACCES),
     ("echo hi > {m}/keys/ec-p256/sign.nonsense", "/keys/ec-p256/sign.nonsense", errno.ENOENT),
     ("truncate -s 5 {m}/keys/ec-p256/sign", "/keys/ec-p256/sign", errno.EACCES),
-    ("head -c 2000000 /dev/zero > {m}/keys/aes-256/encrypt", "/keys/aes-256/encrypt",
-     errno.EMSGSIZE),
+    pytest.param("head -c 2000000 /dev/zero > {m}/keys/aes-256/encrypt", "/keys/aes-256/encrypt",
+                 errno.EMSGSIZE, marks=pytest.mark.mhsm_only),
 ])
 def test_every_failure_is_in_the_error_file(mnt, cmd, file, err):
     """Each failure a caller sees, whatever the call, is in its error file."""

@@ -66,6 +66,7 @@ def test_create_rsa_size(m, kc):
     assert read_info(m, name)["size"] == "2048"
 
 
+@pytest.mark.mhsm_only  # creates an oct key
 def test_create_oct(m, kc, emu):
     name = uniq("c-oct")
     run_ok(m, f"create {name} kty=oct size=128 ops=encrypt,decrypt", ctl(m))

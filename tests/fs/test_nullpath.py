@@ -96,7 +96,8 @@ def test_calls_on_a_metadata_fd(m):
     alive(m)
 
 
-@pytest.mark.parametrize("name,bits", [("README", 0o444), ("random", 0o440),
+@pytest.mark.parametrize("name,bits", [("README", 0o444),
+                                       pytest.param("random", 0o440, marks=pytest.mark.mhsm_only),
                                        ("status", 0o440), ("error", 0o444)])
 def test_calls_on_a_root_file_fd(m, name, bits):
     with open(os.path.join(m.path, name), "rb") as f:

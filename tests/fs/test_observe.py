@@ -76,6 +76,7 @@ def workload(m):
             ("decrypt", "ENODATA"): 1, ("random", "ok"): 1}
 
 
+@pytest.mark.mhsm_only  # uses the demo key aes-256
 def test_metrics_promtool_and_counters(emulator, mount_factory, tmp_path):
     m = mount_factory(emulator, options=["metrics_per_key"])
     promtool(open(os.path.join(m.path, "metrics"), "rb").read())
@@ -157,6 +158,7 @@ def test_stat_size_is_what_is_read(mnt, name):
         assert out.endswith(b"request_id: none\n"), out
 
 
+@pytest.mark.mhsm_only  # uses the demo key aes-128
 def test_metrics_snapshot_between_stat_and_read(mnt):
     # Counters change between stat and the read: the text read is the one
     # whose size stat reported (a new series makes the text longer).
@@ -175,6 +177,7 @@ def audit_lines(path):
     return [json.loads(l) for l in open(path).read().splitlines()]
 
 
+@pytest.mark.mhsm_only  # uses the demo key aes-256
 def test_audit_file_session(emulator, mount_factory, tmp_path):
     log = tmp_path / "audit.jsonl"
     tok = emulator.token()          # the canary: must appear nowhere

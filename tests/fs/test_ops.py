@@ -146,6 +146,7 @@ def test_rsa_encrypt_wrap_roundtrip(mnt, key, tmp_path):
     assert two_cmd(k(mnt, key, "unwrap"), w, str(tmp_path)) == dk
 
 
+@pytest.mark.mhsm_only  # uses the demo AES keys
 @pytest.mark.parametrize("key", sorted(AES_KEYS))
 def test_aes_roundtrips(mnt, key, tmp_path):
     bits = AES_KEYS[key]
@@ -244,6 +245,7 @@ def test_remote_verify_and_encrypt(emulator, mount_factory, tmp_path):
     assert one_handle(k(m, "rsa-3072", "unwrap"), w) == b"w" * 16
 
 
+@pytest.mark.mhsm_only  # uses the demo AES keys
 def test_log_has_no_secrets(mnt, tmp_path):
     """At debug level the daemon's log carries neither the token, the
     client secret, nor plaintext that passed through it."""
