@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "secret.h"
 #include "transport_i.h"
@@ -17,11 +18,39 @@
 
 /* --------------------------------------------------------------- pool */
 
+/* The CA certificates every connection trusts, read once: curl would
+ * give each handle its own copy of the store (~850 KiB for the system's
+ * bundle).  Without cafile, the bundle and directory curl was built to
+ * use.  NULL when a source is unreadable. */
+static X509_STORE *load_store(const char *cafile)
+{
+	char *file = (char *)cafile, *dir = NULL;
+	X509_STORE *st = X509_STORE_new();
+	CURL *h = NULL;
+	bool ok;
+
+	if (!cafile && (h = curl_easy_init())) {
+		curl_easy_getinfo(h, CURLINFO_CAINFO, &file);
+		curl_easy_getinfo(h, CURLINFO_CAPATH, &dir);
+	}
+	ok = st && (cafile || h) &&
+	     (!file || X509_STORE_load_file(st, file) == 1) &&
+	     (!dir || X509_STORE_load_path(st, dir) == 1);
+	if (h)
+		curl_easy_cleanup(h);
+	if (!ok) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
 int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms)
 {
 	memset(xp, 0, sizeof(*xp));
 	if (cafile && !(xp->cafile = strdup(cafile)))
 		return -1;
+	xp->store = load_store(cafile);
 	xp->connect_timeout_ms = connect_timeout_ms;
 	xp->idle_ms = XPORT_IDLE_MS;
 	pthread_mutex_init(&xp->lock, NULL);
@@ -32,6 +61,7 @@ void xport_destroy(struct xport *xp)
 {
 	for (size_t i = 0; i < xp->n_pool; i++)
 		curl_easy_cleanup(xp->pool[i].h);
+	X509_STORE_free(xp->store);
 	free(xp->cafile);
 	pthread_mutex_destroy(&xp->lock);
 	memset(xp, 0, sizeof(*xp));
@@ -279,18 +309,20 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
  * replies carry tokens and key material.  It frees the read and write
  * buffers (~17 KiB each) of a connection with nothing in them: most of
  * the pool's connections are idle most of the time. */
-void xport_tune_ssl_ctx(void *ctx)
+CURLcode xport_tune_ssl_ctx(struct xport *xp, void *ctx)
 {
+	if (!xp->store)
+		return CURLE_SSL_CACERT_BADFILE;
+	SSL_CTX_set1_cert_store(ctx, xp->store);
 	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
 }
 
 static CURLcode on_ssl_ctx(CURL *h, void *ctx, void *arg)
 {
 	(void)h;
-	(void)arg;
-	xport_tune_ssl_ctx(ctx);
-	return CURLE_OK;
+	return xport_tune_ssl_ctx(arg, ctx);
 }
 
 /* The options every exchange sets: TLS, timeouts, callbacks. */
@@ -311,9 +343,11 @@ static void set_common(struct xport *xp, CURL *h, const struct xport_req *rq,
 			 rq->allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (xp->cafile)
-		curl_easy_setopt(h, CURLOPT_CAINFO, xp->cafile);
+	/* No file for curl to load: on_ssl_ctx() gives xp's store. */
+	curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, xp);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <openssl/x509.h>
 
 #include "hsm_types.h"
 
@@ -40,12 +41,17 @@ struct xport {
 	int64_t idle_ms;		/* XPORT_IDLE_MS; tests shorten it */
 	uint64_t n_closed;		/* idle handles closed; under lock */
 	char *cafile;			/* NULL: the system store */
+	X509_STORE *store;		/* cafile's (or curl's default) CA
+					 * certificates, one copy for every
+					 * connection; NULL: unreadable */
 	long connect_timeout_ms;
 	uint64_t n_requests;		/* exchanges run; __atomic builtins */
 };
 
-/* Set up xp (cafile copied; NULL: the system store).  Returns 0, or -1
- * when out of memory (xp then needs no xport_destroy()). */
+/* Set up xp (cafile copied; NULL: the system store) and load the CA
+ * certificates once (an unreadable file fails every connection with
+ * CURLE_SSL_CACERT_BADFILE).  Returns 0, or -1 when out of memory (xp
+ * then needs no xport_destroy()). */
 int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms);
 /* Close the idle handles and free. */
 void xport_destroy(struct xport *xp);
@@ -108,9 +114,10 @@ const char *xport_strerror(const struct xport_reply *rp);
 int64_t xport_retry_after(const struct xport_reply *rp);
 /* Transport errors that a retry cannot cure (configuration or local). */
 bool xport_fatal(CURLcode cc);
-/* What every TLS context gets (an SSL_CTX *): wipe plaintext from
- * OpenSSL's buffers, free them while the connection is idle. */
-void xport_tune_ssl_ctx(void *ssl_ctx);
+/* What every TLS context of xp gets (an SSL_CTX *): xp's CA store; wipe
+ * plaintext from OpenSSL's buffers, free them while the connection is
+ * idle.  CURLE_SSL_CACERT_BADFILE when xp has no store. */
+CURLcode xport_tune_ssl_ctx(struct xport *xp, void *ssl_ctx);
 
 /* A reply handed to the caller. */
 struct http_resp {

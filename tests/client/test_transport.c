@@ -493,18 +493,28 @@ static void test_pool_bounds(void)
 	xport_destroy(&xp);
 }
 
-static void test_ssl_ctx(void)
+/* Every TLS context gets the transport's one CA store, cleansing and
+ * buffers released when idle; no store (an unreadable cafile): refused. */
+static void test_ssl_ctx(const char *cafile)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct xport xp, bad;
 
-	if (!ctx)
+	if (!ctx || xport_init(&xp, cafile, 1000) != 0 ||
+	    xport_init(&bad, "/nonexistent/ca.pem", 1000) != 0)
 		abort();
-	xport_tune_ssl_ctx(ctx);
+	ok(xp.store && xport_tune_ssl_ctx(&xp, ctx) == CURLE_OK &&
+	   SSL_CTX_get_cert_store(ctx) == xp.store,
+	   "TLS context: the transport's CA store (%s)", cafile);
 	ok(SSL_CTX_get_options(ctx) & SSL_OP_CLEANSE_PLAINTEXT,
 	   "TLS context: plaintext cleansed");
 	ok(SSL_CTX_get_mode(ctx) & SSL_MODE_RELEASE_BUFFERS,
 	   "TLS context: idle buffers released");
+	ok(!bad.store && xport_tune_ssl_ctx(&bad, ctx) ==
+	   CURLE_SSL_CACERT_BADFILE, "unreadable cafile: refused");
 	SSL_CTX_free(ctx);
+	xport_destroy(&bad);
+	xport_destroy(&xp);
 }
 
 int main(int argc, char **argv)
@@ -524,7 +534,7 @@ int main(int argc, char **argv)
 	test_client_new();
 	test_call_past_deadline();
 	test_pool_bounds();
-	test_ssl_ctx();
+	test_ssl_ctx("/etc/ssl/certs/ca-certificates.crt");
 	curl_global_cleanup();
 	return done_testing();
 }
