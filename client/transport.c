@@ -2,6 +2,7 @@
  * transport.c - one HTTP exchange on a pooled keep-alive curl handle,
  * within a deadline, with a reply cap and a cancel hook (transport_i.h).
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "secret.h"
 #include "transport_i.h"
@@ -16,12 +18,41 @@
 
 /* --------------------------------------------------------------- pool */
 
+/* The CA certificates every connection trusts, read once: curl would
+ * give each handle its own copy of the store (~850 KiB for the system's
+ * bundle).  Without cafile, the bundle and directory curl was built to
+ * use.  NULL when a source is unreadable. */
+static X509_STORE *load_store(const char *cafile)
+{
+	char *file = (char *)cafile, *dir = NULL;
+	X509_STORE *st = X509_STORE_new();
+	CURL *h = NULL;
+	bool ok;
+
+	if (!cafile && (h = curl_easy_init())) {
+		curl_easy_getinfo(h, CURLINFO_CAINFO, &file);
+		curl_easy_getinfo(h, CURLINFO_CAPATH, &dir);
+	}
+	ok = st && (cafile || h) &&
+	     (!file || X509_STORE_load_file(st, file) == 1) &&
+	     (!dir || X509_STORE_load_path(st, dir) == 1);
+	if (h)
+		curl_easy_cleanup(h);
+	if (!ok) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
 int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms)
 {
 	memset(xp, 0, sizeof(*xp));
 	if (cafile && !(xp->cafile = strdup(cafile)))
 		return -1;
+	xp->store = load_store(cafile);
 	xp->connect_timeout_ms = connect_timeout_ms;
+	xp->idle_ms = XPORT_IDLE_MS;
 	pthread_mutex_init(&xp->lock, NULL);
 	return 0;
 }
@@ -29,21 +60,59 @@ int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms)
 void xport_destroy(struct xport *xp)
 {
 	for (size_t i = 0; i < xp->n_pool; i++)
-		curl_easy_cleanup(xp->pool[i]);
-	free(xp->pool);
+		curl_easy_cleanup(xp->pool[i].h);
+	X509_STORE_free(xp->store);
 	free(xp->cafile);
 	pthread_mutex_destroy(&xp->lock);
 	memset(xp, 0, sizeof(*xp));
 }
 
+/* Under the lock: move the n oldest idle handles out of the pool into
+ * out[] (closed by the caller, outside the lock). */
+static size_t take_oldest(struct xport *xp, size_t n, CURL **out)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = xp->pool[i].h;
+	xp->n_pool -= n;
+	memmove(xp->pool, xp->pool + n, xp->n_pool * sizeof(xp->pool[0]));
+	xp->n_closed += n;
+	return n;
+}
+
+/* Under the lock: the handles idle for longer than idle_ms, beyond the
+ * XPORT_IDLE_KEEP most recently used. */
+static size_t take_expired(struct xport *xp, int64_t now, CURL **out)
+{
+	size_t n = 0;
+
+	while (xp->n_pool - n > XPORT_IDLE_KEEP &&
+	       now - xp->pool[n].since > xp->idle_ms)
+		n++;
+	return n ? take_oldest(xp, n, out) : 0;
+}
+
+/* Close what take_*() removed.  Their connections' memory is spread over
+ * the malloc arenas of the threads that used them: give the free pages
+ * back once a burst's connections are gone. */
+static void close_handles(CURL **hs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		curl_easy_cleanup(hs[i]);
+	if (n >= XPORT_IDLE_KEEP)
+		malloc_trim(0);
+}
+
 CURL *xport_get(struct xport *xp)
 {
-	CURL *h = NULL;
+	CURL *h = NULL, *old[XPORT_IDLE_MAX];
+	size_t n;
 
 	pthread_mutex_lock(&xp->lock);
+	n = take_expired(xp, now_ms(), old);
 	if (xp->n_pool)
-		h = xp->pool[--xp->n_pool];
+		h = xp->pool[--xp->n_pool].h;
 	pthread_mutex_unlock(&xp->lock);
+	close_handles(old, n);
 	if (!h)
 		h = curl_easy_init();
 	return h;
@@ -51,25 +120,20 @@ CURL *xport_get(struct xport *xp)
 
 void xport_put(struct xport *xp, CURL *h)
 {
+	CURL *old[XPORT_IDLE_MAX];
+	int64_t now = now_ms();
+	size_t n;
+
 	if (!h)
 		return;
 	pthread_mutex_lock(&xp->lock);
-	if (xp->n_pool == xp->cap_pool) {
-		size_t cap = xp->cap_pool ? xp->cap_pool * 2 : 8;
-		CURL **p = realloc(xp->pool, cap * sizeof(*p));
-
-		if (p) {
-			xp->pool = p;
-			xp->cap_pool = cap;
-		}
-	}
-	if (xp->n_pool < xp->cap_pool) {
-		xp->pool[xp->n_pool++] = h;
-		h = NULL;
-	}
+	n = take_expired(xp, now, old);
+	if (xp->n_pool == XPORT_IDLE_MAX)
+		n += take_oldest(xp, 1, old + n);
+	xp->pool[xp->n_pool].h = h;
+	xp->pool[xp->n_pool++].since = now;
 	pthread_mutex_unlock(&xp->lock);
-	if (h)
-		curl_easy_cleanup(h);
+	close_handles(old, n);
 }
 
 /* ------------------------------------------------------------ headers */
@@ -242,13 +306,23 @@ static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 }
 
 /* OpenSSL wipes a record's plaintext from its buffers once we read it:
- * replies carry tokens and key material. */
+ * replies carry tokens and key material.  It frees the read and write
+ * buffers (~17 KiB each) of a connection with nothing in them: most of
+ * the pool's connections are idle most of the time. */
+CURLcode xport_tune_ssl_ctx(struct xport *xp, void *ctx)
+{
+	if (!xp->store)
+		return CURLE_SSL_CACERT_BADFILE;
+	SSL_CTX_set1_cert_store(ctx, xp->store);
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 static CURLcode on_ssl_ctx(CURL *h, void *ctx, void *arg)
 {
 	(void)h;
-	(void)arg;
-	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
-	return CURLE_OK;
+	return xport_tune_ssl_ctx(arg, ctx);
 }
 
 /* The options every exchange sets: TLS, timeouts, callbacks. */
@@ -269,9 +343,11 @@ static void set_common(struct xport *xp, CURL *h, const struct xport_req *rq,
 			 rq->allow_http ? "http,https" : "https");
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (xp->cafile)
-		curl_easy_setopt(h, CURLOPT_CAINFO, xp->cafile);
+	/* No file for curl to load: on_ssl_ctx() gives xp's store. */
+	curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, xp);
 	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);

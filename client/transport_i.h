@@ -13,28 +13,54 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <openssl/x509.h>
 
 #include "hsm_types.h"
 
+/* How many idle handles (each with its keep-alive TLS connection, ~100
+ * KiB) the pool keeps: at most XPORT_IDLE_MAX, the excess closed when it
+ * is put back; and above XPORT_IDLE_KEEP, only those used within the last
+ * idle_ms (XPORT_IDLE_MS).  HTTP/1.1 needs one connection per request in
+ * flight, so the bound is well above what 64 callers keep busy (no
+ * reconnects there), and a burst's connections go once it is over. */
+#define XPORT_IDLE_MAX	128
+#define XPORT_IDLE_KEEP	16
+#define XPORT_IDLE_MS	10000
+
+/* An idle handle and since when (now_ms()). */
+struct xport_idle {
+	CURL *h;
+	int64_t since;
+};
+
 /* The transport of one client, shared by all its threads. */
 struct xport {
-	pthread_mutex_t lock;		/* protects pool, n_pool, cap_pool */
-	CURL **pool;			/* idle handles (keep-alive) */
-	size_t n_pool, cap_pool;
+	pthread_mutex_t lock;		/* protects pool, n_pool */
+	struct xport_idle pool[XPORT_IDLE_MAX];	/* oldest first */
+	size_t n_pool;
+	int64_t idle_ms;		/* XPORT_IDLE_MS; tests shorten it */
+	uint64_t n_closed;		/* idle handles closed; under lock */
 	char *cafile;			/* NULL: the system store */
+	X509_STORE *store;		/* cafile's (or curl's default) CA
+					 * certificates, one copy for every
+					 * connection; NULL: unreadable */
 	long connect_timeout_ms;
 	uint64_t n_requests;		/* exchanges run; __atomic builtins */
 };
 
-/* Set up xp (cafile copied; NULL: the system store).  Returns 0, or -1
- * when out of memory (xp then needs no xport_destroy()). */
+/* Set up xp (cafile copied; NULL: the system store) and load the CA
+ * certificates once (an unreadable file fails every connection with
+ * CURLE_SSL_CACERT_BADFILE).  Returns 0, or -1 when out of memory (xp
+ * then needs no xport_destroy()). */
 int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms);
 /* Close the idle handles and free. */
 void xport_destroy(struct xport *xp);
 
-/* A handle from the pool (or a new one; NULL when out of memory), and
- * back into it (NULL is a no-op).  A logical request keeps one handle for
- * all its attempts. */
+/* A handle from the pool (the most recently used, or a new one; NULL
+ * when out of memory), and back into it (NULL is a no-op; closed when the
+ * pool is full); both close handles idle for longer than idle_ms beyond
+ * XPORT_IDLE_KEEP.  A logical request keeps one handle for all its
+ * attempts. */
 CURL *xport_get(struct xport *xp);
 void xport_put(struct xport *xp, CURL *h);
 
@@ -88,6 +114,10 @@ const char *xport_strerror(const struct xport_reply *rp);
 int64_t xport_retry_after(const struct xport_reply *rp);
 /* Transport errors that a retry cannot cure (configuration or local). */
 bool xport_fatal(CURLcode cc);
+/* What every TLS context of xp gets (an SSL_CTX *): xp's CA store; wipe
+ * plaintext from OpenSSL's buffers, free them while the connection is
+ * idle.  CURLE_SSL_CACERT_BADFILE when xp has no store. */
+CURLcode xport_tune_ssl_ctx(struct xport *xp, void *ssl_ctx);
 
 /* A reply handed to the caller. */
 struct http_resp {

@@ -1,6 +1,7 @@
 """Retries, deadlines, cancellation, failover, token refresh and secrets
 hygiene, with faults injected by the emulator."""
 import re
+import subprocess
 import time
 
 import pytest
@@ -184,3 +185,18 @@ def test_one_deadline_for_a_chunked_call(call, emulator):
     emulator.faults(ops=["rng"], status=503, count=2, retry_after_ms=50)
     run = ok(call("random", 300))
     assert run.r["retries"] == 2 and len(run.r["value"]) == 600
+
+
+def test_only_the_configured_ca_is_trusted(emulator_factory):
+    # Every connection verifies the service against the one CA store the
+    # transport loads (client/transport.c): another emulator's CA, or the
+    # system's bundle when no cafile is given, does not vouch for this one.
+    a = emulator_factory(demo_keys=False)
+    b = emulator_factory(demo_keys=False)
+    ok(hsm_call(a, "create", "fo", "EC", env=a.env()))
+    r = hsm_call(a, "sign", "fo", "ES256", SHA, cafile=b.ca, env=a.env())
+    assert r.rc != 0 and not r.r["ok"] and "certificate" in r.r["message"].lower(), r
+    cmd = [hsmtest.bin_path("tests/client/hsm-call"), "--url", a.url, "sign", "fo", "ES256", SHA]
+    p = subprocess.run(cmd, env=a.env(), capture_output=True, timeout=60)
+    assert p.returncode != 0 and b"certificate" in p.stdout.lower(), p
+    ok(hsm_call(a, "sign", "fo", "ES256", SHA, env=a.env()))

@@ -2,7 +2,8 @@
  * test_transport.c - the pure parts of client/util.c and client/auth.c:
  * the WWW-Authenticate challenge parser, backoff arithmetic, Retry-After
  * headers, URL validation and request ids; the token refresh of a static
- * token file; a request whose deadline passed.  No network.
+ * token file; a request whose deadline passed; the handle pool's bounds
+ * and the TLS context's settings.  No network.
  *
  * argv[1] (optional): the recordings directory, for the recorded
  * challenge header.
@@ -15,6 +16,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/ssl.h>
 
 #include "auth_i.h"
 #include "call_i.h"
@@ -470,6 +472,62 @@ static void test_call_past_deadline(void)
 	hsm_client_free(c);
 }
 
+/* The pool keeps at most XPORT_IDLE_MAX idle handles, and above
+ * XPORT_IDLE_KEEP only those used within idle_ms; it hands out the most
+ * recently used one. */
+static void test_pool_bounds(void)
+{
+	enum { N = XPORT_IDLE_MAX + 40 };
+	static CURL *h[N];
+	struct xport xp;
+	CURL *again;
+
+	if (xport_init(&xp, NULL, 1000) != 0)
+		abort();
+	for (int i = 0; i < N; i++)
+		h[i] = xport_get(&xp);
+	for (int i = 0; i < N; i++)
+		xport_put(&xp, h[i]);
+	ok(xp.n_pool == XPORT_IDLE_MAX && xp.n_closed == N - XPORT_IDLE_MAX,
+	   "%d handles put back: %zu kept, %llu closed", N, xp.n_pool,
+	   (unsigned long long)xp.n_closed);
+	again = xport_get(&xp);
+	ok(again == h[N - 1], "the most recently used handle comes back");
+	xport_put(&xp, again);
+	xp.idle_ms = 30;
+	usleep(60 * 1000);
+	again = xport_get(&xp);
+	ok(xp.n_pool == XPORT_IDLE_KEEP - 1 && again == h[N - 1],
+	   "after idle_ms: %zu idle kept besides the one handed out",
+	   xp.n_pool);
+	xport_put(&xp, again);
+	xport_destroy(&xp);
+}
+
+/* Every TLS context gets the transport's one CA store, cleansing and
+ * buffers released when idle; no store (an unreadable cafile): refused. */
+static void test_ssl_ctx(const char *cafile)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	struct xport xp, bad;
+
+	if (!ctx || xport_init(&xp, cafile, 1000) != 0 ||
+	    xport_init(&bad, "/nonexistent/ca.pem", 1000) != 0)
+		abort();
+	ok(xp.store && xport_tune_ssl_ctx(&xp, ctx) == CURLE_OK &&
+	   SSL_CTX_get_cert_store(ctx) == xp.store,
+	   "TLS context: the transport's CA store (%s)", cafile);
+	ok(SSL_CTX_get_options(ctx) & SSL_OP_CLEANSE_PLAINTEXT,
+	   "TLS context: plaintext cleansed");
+	ok(SSL_CTX_get_mode(ctx) & SSL_MODE_RELEASE_BUFFERS,
+	   "TLS context: idle buffers released");
+	ok(!bad.store && xport_tune_ssl_ctx(&bad, ctx) ==
+	   CURLE_SSL_CACERT_BADFILE, "unreadable cafile: refused");
+	SSL_CTX_free(ctx);
+	xport_destroy(&bad);
+	xport_destroy(&xp);
+}
+
 int main(int argc, char **argv)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -486,6 +544,8 @@ int main(int argc, char **argv)
 	test_names();
 	test_client_new();
 	test_call_past_deadline();
+	test_pool_bounds();
+	test_ssl_ctx("/etc/ssl/certs/ca-certificates.crt");
 	curl_global_cleanup();
 	return done_testing();
 }
