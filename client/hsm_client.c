@@ -146,9 +146,18 @@ static enum hsm_status set_options(struct hsm_client *c,
 		return HSM_E_INVALID;
 	}
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-	if (xport_init(&c->xp, cfg->cafile, cfg->connect_timeout_ms ?
-		       cfg->connect_timeout_ms : DEFAULT_CONNECT_MS) != 0)
+	switch (xport_init(&c->xp, cfg->cafile, cfg->connect_timeout_ms ?
+			   cfg->connect_timeout_ms : DEFAULT_CONNECT_MS)) {
+	case 0:
+		break;
+	case -2:
+		snprintf(errbuf, errlen, "cafile %.200s: no CA certificate "
+			 "could be read from it (a PEM bundle is expected)",
+			 cfg->cafile);
+		return HSM_E_INVALID;
+	default:
 		return HSM_E_NOMEM;
+	}
 	c->have_xp = true;
 	if (cfg->retries < HSM_NO_RETRIES) {
 		snprintf(errbuf, errlen, "retries must not be negative");

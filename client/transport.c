@@ -51,6 +51,12 @@ int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms)
 	if (cafile && !(xp->cafile = strdup(cafile)))
 		return -1;
 	xp->store = load_store(cafile);
+	if (cafile && !xp->store) {
+		/* Said now, once, rather than by every connection later. */
+		free(xp->cafile);
+		xp->cafile = NULL;
+		return -2;
+	}
 	xp->connect_timeout_ms = connect_timeout_ms;
 	xp->idle_ms = XPORT_IDLE_MS;
 	pthread_mutex_init(&xp->lock, NULL);

@@ -49,9 +49,10 @@ struct xport {
 };
 
 /* Set up xp (cafile copied; NULL: the system store) and load the CA
- * certificates once (an unreadable file fails every connection with
- * CURLE_SSL_CACERT_BADFILE).  Returns 0, or -1 when out of memory (xp
- * then needs no xport_destroy()). */
+ * certificates once.  Returns 0; -1 when out of memory; -2 when cafile
+ * holds no readable certificate (without cafile, a system store that
+ * cannot be read fails every connection with CURLE_SSL_CACERT_BADFILE).
+ * On failure xp needs no xport_destroy(). */
 int xport_init(struct xport *xp, const char *cafile, int connect_timeout_ms);
 /* Close the idle handles and free. */
 void xport_destroy(struct xport *xp);

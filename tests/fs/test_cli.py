@@ -46,6 +46,20 @@ def test_bad_arguments_one_line(emulator, tmp_path, args, word):
     assert not hsmtest.is_mounted(str(mnt))
 
 
+def test_cafile_without_certificates_one_line(emulator, tmp_path):
+    """A cafile that holds no certificate is said at mount time, once,
+    not by every connection later (the CA store is read once)."""
+    ca = tmp_path / "not-a-bundle.pem"
+    ca.write_text("this is not a certificate\n")
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    r = run(["-o", "cafile=" + str(ca), emulator.url, str(mnt)], env=emulator.env())
+    assert r.returncode != 0
+    err = r.stderr.decode().strip()
+    assert err.count("\n") == 0 and "no CA certificate" in err and str(ca) in err, err
+    assert not hsmtest.is_mounted(str(mnt))
+
+
 def test_missing_credentials(emulator, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
     env["PATH"] = "/usr/bin:/bin"          # no az CLI either
