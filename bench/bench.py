@@ -15,8 +15,11 @@ Methods (DESIGN.md §7, issue 5):
   (d) sdk     N threads in one Python process call CryptographyClient.sign
   (e) ceiling hsm-load raw: prebuilt sign requests over keep-alive libcurl
 Seal and unseal (issue 10): --seal-mib MiB sealed and unsealed through one
-handle each (1 MiB writes and reads), against `openssl speed -evp
-aes-256-gcm` in the same run, with the daemon's VmHWM growth.
+handle each (1 MiB writes and reads), --seal-reps times, each run beside
+the stream tool bench/gcm-stream (AES-256-GCM by EVP, pipe to pipe: the
+`openssl enc`-class reference the target is judged against) and against
+`openssl speed -evp aes-256-gcm` (the cipher alone), with the daemon's
+VmHWM growth.  --only-seal runs just that and prints it.
 """
 import argparse
 import json
@@ -707,6 +710,12 @@ class Bench:
         self.mount()
         self.phase_seal()
         self.umount()
+        out = []
+        render_seal(self.facts["seal"], out.append)
+        out += ["", "| target | measured | met |", "|---|---|---|"]
+        for t in seal_targets(self.facts["seal"]):
+            out.append(f"| {t[0]} | {t[1]} | {'-' if t[2] is None else 'yes' if t[2] else '**no**'} |")
+        print("\n".join(out))
 
     def run(self):
         t_start = time.monotonic()
@@ -941,28 +950,7 @@ def render(b, args):
     w(f"| other data-plane requests meanwhile | {sum(L['other_requests'].values())} {fmt_ops(L['other_requests'])} |")
     w(f"| requests during the second `ls -l` | {L['warm_total']} |")
     w("")
-    S = b.facts["seal"]
-    w("### Seal and unseal")
-    w("")
-    w(f"{S['mib']} MiB through `keys/bench-rsa/seal` (one handle, 1 MiB writes, then the "
-      "blob read in 1 MiB reads), the blob written as it is read into `keys/bench-rsa/unseal`, "
-      "the plaintext read back in 1 MiB reads (its size, and the start of every read, "
-      "compared; tests/fs/test_seal.py compares SHA-256). Seal time: its writes and the "
-      "reads of the blob; unseal time: the writes of the blob and the reads of the "
-      "plaintext. Reference: `openssl speed -evp aes-256-gcm -bytes 65536` (one 64 KiB "
-      "chunk per call), the mean of a run before and one after. VmHWM: the daemon's peak "
-      "resident memory, after two 64 MiB warm-up streams (threads, buffers) and after the run.")
-    w("")
-    w("| | MB/s | of OpenSSL |")
-    w("|---|---|---|")
-    w(f"| OpenSSL AES-256-GCM (before / after: {S['gcm0']:.0f} / {S['gcm1']:.0f}) | {S['gcm']:.0f} | 1.00 |")
-    w(f"| seal (RSA key: no HSM request) | {S['seal']:.0f} | {S['seal'] / S['gcm']:.2f} |")
-    w(f"| unseal (one unwrapKey) | {S['unseal']:.0f} | {S['unseal'] / S['gcm']:.2f} |")
-    w("")
-    w(f"Daemon VmHWM {S['base_kib']} KiB after the warm-up, +{S['growth_kib']} KiB after "
-      f"{S['mib']} MiB; emulator requests during the run {fmt_ops({k: v for k, v in S['requests'].items() if v}) or '(none)'}; "
-      f"plaintext back {'as written' if S['ok'] else '**different**'}.")
-    w("")
+    render_seal(b.facts["seal"], w)
     T = b.facts["tokens"]
     w("### Token requests")
     w("")
@@ -976,7 +964,7 @@ def render(b, args):
     w("| target | measured | met |")
     w("|---|---|---|")
     for t in targets(b, args):
-        w(f"| {t[0]} | {t[1]} | {'yes' if t[2] else '**no**'} |")
+        w(f"| {t[0]} | {t[1]} | {'-' if t[2] is None else 'yes' if t[2] else '**no**'} |")
     if b.notes:
         w("")
         w("Notes from the run:")
@@ -984,6 +972,42 @@ def render(b, args):
         for n_ in b.notes:
             w(f"- {n_}")
     return "\n".join(out) + "\n"
+
+
+def render_seal(S, w):
+    """The seal section of the results."""
+    w("### Seal and unseal")
+    w("")
+    w(f"{S['mib']} MiB through `keys/bench-rsa/seal` (one handle, 1 MiB writes, then the "
+      "blob read in 1 MiB reads), the blob written as it is read into `keys/bench-rsa/unseal`, "
+      "the plaintext read back in 1 MiB reads (its size, and the start of every read, "
+      "compared; tests/fs/test_seal.py compares SHA-256). Seal time: its writes and the "
+      "reads of the blob; unseal time: the writes of the blob and the reads of the "
+      f"plaintext. {S['reps']} runs, each beside a run of the stream tool `bench/gcm-stream` "
+      "(the same size written into `gcm-stream enc` through a pipe in 1 MiB writes while its "
+      "output is read from a pipe, then that ciphertext through `gcm-stream dec`: AES-256-GCM "
+      "by OpenSSL's EVP in 64 KiB chunks with a per-chunk nonce and a 300-byte associated "
+      "data, the format's work with an `openssl enc`-class tool's I/O), in alternating order; "
+      "MB/s are medians with the range over the runs, and the ratios to gcm-stream the median "
+      "of the ratios within each run. `openssl speed -evp aes-256-gcm -bytes 65536` (the "
+      "cipher alone, no I/O) ran before and after, averaged. VmHWM: the daemon's peak "
+      "resident memory, after two 64 MiB warm-up streams (threads, buffers) and after all the runs.")
+    w("")
+    w("| | MB/s, median (range) | of `openssl speed` | of gcm-stream, same run |")
+    w("|---|---:|---:|---:|")
+    w(f"| `openssl speed` AES-256-GCM (before / after: {S['gcm0']:.0f} / {S['gcm1']:.0f}) | {S['gcm']:.0f} | 1.00 | |")
+
+    def rng(k):
+        return f"{S[k]:.0f} ({S[k + '_lo']:.0f}–{S[k + '_hi']:.0f})"
+    w(f"| gcm-stream enc, pipe to pipe | {rng('enc')} | {S['enc'] / S['gcm']:.2f} | 1.00 |")
+    w(f"| gcm-stream dec, pipe to pipe | {rng('dec')} | {S['dec'] / S['gcm']:.2f} | 1.00 |")
+    w(f"| **seal** (RSA key: no HSM request) | {rng('seal')} | {S['seal'] / S['gcm']:.2f} | **{S['seal_tool']:.2f}** |")
+    w(f"| **unseal** (one unwrapKey) | {rng('unseal')} | {S['unseal'] / S['gcm']:.2f} | **{S['unseal_tool']:.2f}** |")
+    w("")
+    w(f"Daemon VmHWM {S['base_kib']} KiB after the warm-up, +{S['growth_kib']} KiB after "
+      f"{S['reps']} × {S['mib']} MiB; emulator requests during the runs {fmt_ops({k: v for k, v in S['requests'].items() if v}) or '(none)'}; "
+      f"plaintext back {'as written' if S['ok'] else '**different**'}.")
+    w("")
 
 
 def fmt_ops(d):
@@ -1000,6 +1024,22 @@ def build_type(build):
         return s
     except Exception:
         return "unknown build type"
+
+
+def seal_targets(S):
+    t = []
+    for op in ("seal", "unseal"):
+        t.append((f"{op} ≥ 50 % of an `openssl enc`-class stream tool (gcm-stream, same run)",
+                  f"{S[op + '_tool']:.2f}", S[op + "_tool"] >= 0.5 and S["ok"]))
+    for op in ("seal", "unseal"):
+        t.append((f"{op} against the cipher alone (`openssl speed`): not the target's "
+                  "reference, shown so it is not hidden", f"{S[op] / S['gcm']:.2f}", None))
+    t.append((f"seal + unseal, {S['reps']} × {S['mib']} MiB: daemon memory growth < 8 MiB",
+              f"{S['growth_kib'] / 1024:.1f} MiB", S["growth_kib"] < 8 * 1024 and S["ok"]))
+    t.append((f"seal + unseal, {S['reps']} times: one unwrapKey each, nothing else",
+              fmt_ops({k: v for k, v in S["requests"].items() if v}) or "none",
+              {k: v for k, v in S["requests"].items() if v} == {"unwrapkey": S["reps"]}))
+    return t
 
 
 def targets(b, args):
@@ -1023,15 +1063,7 @@ def targets(b, args):
               f"{L['list_requests']} list, {sum(L['other_requests'].values())} other",
               L["list_requests"] == ideal and not L["other_requests"]
               and L["entries"] == N_KEYS and L["rc"] == 0))
-    S = b.facts["seal"]
-    for op in ("seal", "unseal"):
-        t.append((f"{op} ≥ 50 % of OpenSSL AES-256-GCM", f"{S[op] / S['gcm']:.2f}",
-                  S[op] >= 0.5 * S["gcm"] and S["ok"]))
-    t.append((f"seal + unseal of {S['mib']} MiB: daemon memory growth < 8 MiB",
-              f"{S['growth_kib'] / 1024:.1f} MiB", S["growth_kib"] < 8 * 1024 and S["ok"]))
-    t.append((f"seal + unseal, {S['reps']} times: one unwrapKey each, nothing else",
-              fmt_ops({k: v for k, v in S["requests"].items() if v}) or "none",
-              {k: v for k, v in S["requests"].items() if v} == {"unwrapkey": S["reps"]}))
+    t += seal_targets(b.facts["seal"])
     T = b.facts["tokens"]
     t.append(("one token request (hsmfs, whole run)", str(T["hsmfs"]), T["hsmfs"] == 1))
     return t

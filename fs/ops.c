@@ -822,12 +822,14 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/*
-	 * Requests are read with read(2), not spliced into a pipe: libfuse
-	 * turns on splice reading because its high-level layer has a
-	 * write_buf, but without a write_buf of ours it then copies every
-	 * write's data out of the pipe again (two copies instead of one:
-	 * seal's and unseal's input).  max_write and max_pages are already
-	 * libfuse's maximum (1 MiB requests).
+	 * Requests are read with read(2), never spliced into a pipe: libfuse
+	 * turns splice reading on because its high-level layer has a
+	 * write_buf, but without a write_buf of ours it would copy every
+	 * write's data out of the pipe again (two copies instead of one).
+	 * It falls back to read(2) anyway where its pipe cannot grow past
+	 * pipe-max-size (1 MiB) to a request plus header, as strace showed
+	 * on the bench machine; this makes it so everywhere.  max_write and
+	 * max_pages are already libfuse's maximum: 1 MiB requests.
 	 */
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	/* Replies may be spliced (op_read_buf(): seal's output). */
