@@ -527,12 +527,15 @@ class Bench:
             raise SystemExit("bench: cannot read openssl speed: " + p.stdout[-500:])
         return float(m.group(1)) * 1000 / 1e6
 
-    def vmhwm_kib(self):
+    def proc_status(self, field):
         with open(f"/proc/{self.fs_pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def vmhwm_kib(self):
+        return self.proc_status("VmHWM")
 
     def seal_stream(self, key, total, piece=1 << 20):
         """total bytes through keys/KEY/seal (one handle), the sealed stream
@@ -657,6 +660,7 @@ class Bench:
         for _ in range(2):                          # warm: threads, buffers
             self.seal_stream(KEYS["RS256"], 64 << 20)
         base = self.vmhwm_kib()
+        threads0 = self.proc_status("Threads")
         s0 = self.stats()
         runs, ok = [], True
         for i in range(reps):
@@ -686,6 +690,7 @@ class Bench:
             "mib": self.args.seal_mib, "reps": reps, "ok": ok, "gcm": gcm,
             "gcm0": gcm0, "gcm1": gcm1, "runs": runs,
             "base_kib": base, "growth_kib": growth, "requests": d["req"],
+            "threads": (threads0, self.proc_status("Threads")),
         }
         for k in ("seal", "unseal", "enc", "dec"):
             f[k] = med([r[k] for r in runs])
@@ -1005,7 +1010,8 @@ def render_seal(S, w):
     w(f"| **unseal** (one unwrapKey) | {rng('unseal')} | {S['unseal'] / S['gcm']:.2f} | **{S['unseal_tool']:.2f}** |")
     w("")
     w(f"Daemon VmHWM {S['base_kib']} KiB after the warm-up, +{S['growth_kib']} KiB after "
-      f"{S['reps']} × {S['mib']} MiB; emulator requests during the runs {fmt_ops({k: v for k, v in S['requests'].items() if v}) or '(none)'}; "
+      f"{S['reps']} × {S['mib']} MiB (threads {S['threads'][0]}, then {S['threads'][1]}: libfuse "
+      "starts a worker, with its 1 MiB buffer, when requests queue); emulator requests during the runs {fmt_ops({k: v for k, v in S['requests'].items() if v}) or '(none)'}; "
       f"plaintext back {'as written' if S['ok'] else '**different**'}.")
     w("")
 
