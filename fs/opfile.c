@@ -247,8 +247,14 @@ static int read_sealop(struct fs_state *fs, struct handle *h,
 		       char *buf, size_t size)
 {
 	struct fs_fail f;
-	int n = sealop_read(so, rd, buf, size, &f);
+	int n;
 
+	/* An output that is gone (the operation was reset meanwhile) is an
+	 * error for this reader, never a crash of the daemon. */
+	if (so == NULL)
+		return fs_fail_errno(fs, h->path, -EIO, "the operation's output "
+				     "is gone: run the operation again");
+	n = sealop_read(so, rd, buf, size, &f);
 	return n >= 0 ? n : sealop_failed(fs, h, &f);
 }
 
@@ -331,7 +337,7 @@ ssize_t opfile_splice(struct fs_state *fs, struct handle *h, int pipe_fd,
 	default:
 		return 0;
 	}
-	if (!opx_streams(x))
+	if (!opx_streams(x) || x->so == NULL)
 		return 0;
 	n = sealop_splice(x->so, rd, pipe_fd, size, &f);
 	return n >= 0 ? n : sealop_failed(fs, h, &f);
