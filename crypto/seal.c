@@ -39,25 +39,35 @@ static void chunk_nonce(const struct seal_header *h, uint64_t i, bool last,
 	nonce[11] = last ? 1 : 0;
 }
 
-/* Seal len bytes as chunk i into out (len + SEAL_TAG_LEN bytes). */
+/* Seal len bytes as chunk i into out (len + SEAL_TAG_LEN bytes),
+ * directly: no temporary. */
 static int chunk_seal(const struct seal_header *h, const uint8_t *key,
 		      uint64_t i, bool last, const uint8_t *in, size_t len,
 		      uint8_t *out)
 {
-	uint8_t nonce[NONCE_LEN], *ct = NULL;
-	int rc;
+	uint8_t nonce[NONCE_LEN];
 
 	if (i >= SEAL_CHUNKS_MAX)
 		return -EFBIG;
 	chunk_nonce(h, i, last, nonce);
-	rc = aes_gcm_encrypt(key, SEAL_KEY_LEN, nonce, h->raw, h->raw_len,
-			     in, len, &ct, out + len);
-	if (rc < 0)
-		return rc;
-	if (len > 0)
-		memcpy(out, ct, len);
-	free(ct);
-	return 0;
+	return aes_gcm_encrypt_into(key, SEAL_KEY_LEN, nonce, h->raw,
+				    h->raw_len, in, len, out, out + len);
+}
+
+/* Open chunk i (len bytes, tag included) into out (len - SEAL_TAG_LEN
+ * bytes), wiped when it does not authenticate. */
+static int chunk_open_into(const struct seal_header *h, const uint8_t *key,
+			   uint64_t i, bool last, const uint8_t *in,
+			   size_t len, uint8_t *out)
+{
+	uint8_t nonce[NONCE_LEN];
+
+	if (len < SEAL_TAG_LEN || i >= SEAL_CHUNKS_MAX)
+		return -EBADMSG;
+	chunk_nonce(h, i, last, nonce);
+	return aes_gcm_decrypt_into(key, SEAL_KEY_LEN, nonce, h->raw,
+				    h->raw_len, in, len - SEAL_TAG_LEN,
+				    in + len - SEAL_TAG_LEN, out);
 }
 
 /* Open chunk i (len bytes, tag included) into a new secret. */
@@ -65,14 +75,20 @@ static int chunk_open(const struct seal_header *h, const uint8_t *key,
 		      uint64_t i, bool last, const uint8_t *in, size_t len,
 		      struct secret **out)
 {
-	uint8_t nonce[NONCE_LEN];
+	struct secret *pt;
+	int rc;
 
-	if (len < SEAL_TAG_LEN || i >= SEAL_CHUNKS_MAX)
+	if (len < SEAL_TAG_LEN)
 		return -EBADMSG;
-	chunk_nonce(h, i, last, nonce);
-	return aes_gcm_decrypt(key, SEAL_KEY_LEN, nonce, h->raw, h->raw_len,
-			       in, len - SEAL_TAG_LEN, in + len - SEAL_TAG_LEN,
-			       out);
+	if ((pt = secret_new(NULL, len - SEAL_TAG_LEN)) == NULL)
+		return -ENOMEM;
+	rc = chunk_open_into(h, key, i, last, in, len, secret_bytes(pt));
+	if (rc < 0) {
+		secret_free(pt);
+		return rc;
+	}
+	*out = pt;
+	return 0;
 }
 
 /* The key id must name a version: ".../keys/NAME/VERSION", printable. */
@@ -250,10 +266,10 @@ int seal_chunk_span(const struct seal_header *h, uint64_t sealed, uint64_t i,
 	return 0;
 }
 
-int seal_chunk_open(const struct seal_header *h,
-		    const uint8_t key[SEAL_KEY_LEN], uint64_t sealed,
-		    uint64_t i, const uint8_t *in, size_t len,
-		    struct secret **out)
+/* Chunk i of a blob of sealed bytes is len bytes long; whether it is the
+ * last. */
+static int chunk_check(const struct seal_header *h, uint64_t sealed,
+		       uint64_t i, size_t len, bool *last)
 {
 	uint64_t off, n, plain;
 	size_t want;
@@ -265,7 +281,34 @@ int seal_chunk_open(const struct seal_header *h,
 		return rc;
 	if (len != want)
 		return -EBADMSG;
-	return chunk_open(h, key, i, i == n - 1, in, len, out);
+	*last = i == n - 1;
+	return 0;
+}
+
+int seal_chunk_open(const struct seal_header *h,
+		    const uint8_t key[SEAL_KEY_LEN], uint64_t sealed,
+		    uint64_t i, const uint8_t *in, size_t len,
+		    struct secret **out)
+{
+	bool last;
+	int rc;
+
+	if ((rc = chunk_check(h, sealed, i, len, &last)) < 0)
+		return rc;
+	return chunk_open(h, key, i, last, in, len, out);
+}
+
+int seal_chunk_open_into(const struct seal_header *h,
+			 const uint8_t key[SEAL_KEY_LEN], uint64_t sealed,
+			 uint64_t i, const uint8_t *in, size_t len,
+			 uint8_t *out)
+{
+	bool last;
+	int rc;
+
+	if ((rc = chunk_check(h, sealed, i, len, &last)) < 0)
+		return rc;
+	return chunk_open_into(h, key, i, last, in, len, out);
 }
 
 struct sealer {
@@ -339,6 +382,19 @@ int sealer_update(struct sealer *s, const uint8_t *in, size_t len,
 	if ((rc = sealer_outbuf(s, nemit * c, nemit, &buf, &pos)) < 0)
 		return rc;
 	while (len > 0) {
+		/* A whole chunk with a byte beyond it, nothing buffered:
+		 * sealed straight from the input, no copy. */
+		if (s->fill == 0 && len > c) {
+			rc = chunk_seal(&s->h, s->key, s->counter, false, in,
+					c, buf + pos);
+			if (rc < 0)
+				goto free_buf;
+			s->counter++;
+			pos += c + SEAL_TAG_LEN;
+			in += c;
+			len -= c;
+			continue;
+		}
 		if (s->fill == c) {
 			rc = chunk_seal(&s->h, s->key, s->counter, false,
 					secret_bytes(s->buf), c, buf + pos);
@@ -461,16 +517,13 @@ static int unsealer_take_header(struct unsealer *u, const uint8_t **in,
 static int unsealer_open(struct unsealer *u, bool last, uint8_t *out,
 			 size_t *pos)
 {
-	struct secret *pt;
 	int rc;
 
-	rc = chunk_open(&u->h, u->key, u->counter, last, u->cbuf, u->cfill,
-			&pt);
+	rc = chunk_open_into(&u->h, u->key, u->counter, last, u->cbuf,
+			     u->cfill, out + *pos);
 	if (rc < 0)
 		return rc;
-	memcpy(out + *pos, secret_bytes(pt), secret_len(pt));
-	*pos += secret_len(pt);
-	secret_free(pt);
+	*pos += u->cfill - SEAL_TAG_LEN;
 	u->counter++;
 	u->cfill = 0;
 	return 0;

@@ -83,6 +83,13 @@ int seal_chunk_open(const struct seal_header *h,
 		    uint64_t i, const uint8_t *in, size_t len,
 		    struct secret **out);
 
+/* The same into the caller's buffer out (len - SEAL_TAG_LEN bytes): no
+ * copy; out is wiped when the chunk does not authenticate. */
+int seal_chunk_open_into(const struct seal_header *h,
+			 const uint8_t key[SEAL_KEY_LEN], uint64_t sealed,
+			 uint64_t i, const uint8_t *in, size_t len,
+			 uint8_t *out);
+
 /* Incremental sealer: the header comes out of the first update (or of
  * finish), then each full chunk once a byte beyond it has arrived; finish
  * emits the last chunk.  Outputs are malloc()ed ciphertext (*out NULL when

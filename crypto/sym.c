@@ -158,21 +158,35 @@ static int decrypt_to_secret(const struct cipher_job *j, const uint8_t *in,
 	return 0;
 }
 
+/* A GCM job, or one with a NULL cipher for bad arguments. */
+static struct cipher_job gcm_job(int enc, const uint8_t *key, size_t key_len,
+				 const uint8_t *iv, const uint8_t *aad,
+				 size_t aad_len, const uint8_t *in, size_t len,
+				 const uint8_t *tag_in, uint8_t *tag_out)
+{
+	/* The 12-byte IV is GCM's default length: no SET_IVLEN needed. */
+	struct cipher_job j = {
+		args_cipher(MODE_GCM, key, key_len, in, len), enc, key, iv, -1,
+		aad, aad_len, tag_in, tag_out,
+	};
+
+	if (iv == NULL || (enc ? tag_out == NULL : tag_in == NULL) ||
+	    aad_len > SYM_LEN_MAX || (aad == NULL && aad_len > 0))
+		j.cipher = NULL;
+	return j;
+}
+
 int aes_gcm_encrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t iv[GCM_IV_LEN],
 		    const uint8_t *aad, size_t aad_len,
 		    const uint8_t *in, size_t len,
 		    uint8_t **out, uint8_t tag[GCM_TAG_LEN])
 {
-	/* The 12-byte IV is GCM's default length: no SET_IVLEN needed. */
-	struct cipher_job j = {
-		args_cipher(MODE_GCM, key, key_len, in, len), 1, key, iv, -1,
-		aad, aad_len, NULL, tag,
-	};
+	struct cipher_job j = gcm_job(1, key, key_len, iv, aad, aad_len, in,
+				      len, NULL, tag);
 	size_t olen;
 
-	if (j.cipher == NULL || iv == NULL || tag == NULL ||
-	    aad_len > SYM_LEN_MAX || (aad == NULL && aad_len > 0))
+	if (j.cipher == NULL)
 		return -EINVAL;
 	return encrypt_to_buf(&j, in, len, len, false, out, &olen);
 }
@@ -183,15 +197,54 @@ int aes_gcm_decrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t *in, size_t len,
 		    const uint8_t tag[GCM_TAG_LEN], struct secret **out)
 {
-	struct cipher_job j = {
-		args_cipher(MODE_GCM, key, key_len, in, len), 0, key, iv, -1,
-		aad, aad_len, tag, NULL,
-	};
+	struct cipher_job j = gcm_job(0, key, key_len, iv, aad, aad_len, in,
+				      len, tag, NULL);
 
-	if (j.cipher == NULL || iv == NULL || tag == NULL ||
-	    aad_len > SYM_LEN_MAX || (aad == NULL && aad_len > 0))
+	if (j.cipher == NULL)
 		return -EINVAL;
 	return decrypt_to_secret(&j, in, len, out);
+}
+
+/* GCM into the caller's buffer: it writes exactly len bytes (its final
+ * adds none), so out needs no block of slack. */
+static int gcm_into(const struct cipher_job *j, const uint8_t *in, size_t len,
+		    uint8_t *out)
+{
+	size_t olen = 0;
+	int err;
+
+	if (j->cipher == NULL || (out == NULL && len > 0))
+		return -EINVAL;
+	err = cipher_run(j, in, len, out, &olen);
+	if (err == 0 && olen != len)
+		err = -EIO;
+	if (err && !j->enc && len > 0)	/* unauthenticated: never seen */
+		secret_wipe(out, len);
+	return err;
+}
+
+int aes_gcm_encrypt_into(const uint8_t *key, size_t key_len,
+			 const uint8_t iv[GCM_IV_LEN],
+			 const uint8_t *aad, size_t aad_len,
+			 const uint8_t *in, size_t len,
+			 uint8_t *out, uint8_t tag[GCM_TAG_LEN])
+{
+	struct cipher_job j = gcm_job(1, key, key_len, iv, aad, aad_len, in,
+				      len, NULL, tag);
+
+	return gcm_into(&j, in, len, out);
+}
+
+int aes_gcm_decrypt_into(const uint8_t *key, size_t key_len,
+			 const uint8_t iv[GCM_IV_LEN],
+			 const uint8_t *aad, size_t aad_len,
+			 const uint8_t *in, size_t len,
+			 const uint8_t tag[GCM_TAG_LEN], uint8_t *out)
+{
+	struct cipher_job j = gcm_job(0, key, key_len, iv, aad, aad_len, in,
+				      len, tag, NULL);
+
+	return gcm_into(&j, in, len, out);
 }
 
 int aes_cbc_encrypt(const uint8_t *key, size_t key_len,

@@ -33,6 +33,20 @@ int aes_gcm_decrypt(const uint8_t *key, size_t key_len,
 		    const uint8_t *in, size_t len,
 		    const uint8_t tag[GCM_TAG_LEN], struct secret **out);
 
+/* The same into the caller's buffer out (len bytes; out may equal in):
+ * no allocation, for the sealed format's chunks.  A decryption that does
+ * not authenticate wipes out before returning -EBADMSG. */
+int aes_gcm_encrypt_into(const uint8_t *key, size_t key_len,
+			 const uint8_t iv[GCM_IV_LEN],
+			 const uint8_t *aad, size_t aad_len,
+			 const uint8_t *in, size_t len,
+			 uint8_t *out, uint8_t tag[GCM_TAG_LEN]);
+int aes_gcm_decrypt_into(const uint8_t *key, size_t key_len,
+			 const uint8_t iv[GCM_IV_LEN],
+			 const uint8_t *aad, size_t aad_len,
+			 const uint8_t *in, size_t len,
+			 const uint8_t tag[GCM_TAG_LEN], uint8_t *out);
+
 /* AES-CBC.  pkcs7 = true: PKCS#7 padding (AnnnCBCPAD).  pkcs7 = false:
  * input is zero-padded to the block size on encrypt (as the service does
  * for AnnnCBC; a whole number of blocks gets no extra block, empty input

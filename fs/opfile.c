@@ -232,20 +232,30 @@ int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
  * authenticate fails this read (and, on a read-write handle, every later
  * one until a write starts anew: the output must not go on past a gap).
  */
+static int sealop_failed(struct fs_state *fs, struct handle *h,
+			 const struct fs_fail *f)
+{
+	if (h->kind == H_RUN) {
+		h->u.run.fail = *f;
+		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
+	}
+	return fs_fail(fs, NULL, h->path, (struct fs_fail *)f);
+}
+
 static int read_sealop(struct fs_state *fs, struct handle *h,
 		       const struct sealop *so, struct sealread *rd,
 		       char *buf, size_t size)
 {
 	struct fs_fail f;
-	int n = sealop_read(so, rd, buf, size, &f);
+	int n;
 
-	if (n >= 0)
-		return n;
-	if (h->kind == H_RUN) {
-		h->u.run.fail = f;
-		return fs_fail(fs, NULL, h->path, &h->u.run.fail);
-	}
-	return fs_fail(fs, NULL, h->path, &f);
+	/* An output that is gone (the operation was reset meanwhile) is an
+	 * error for this reader, never a crash of the daemon. */
+	if (so == NULL)
+		return fs_fail_errno(fs, h->path, -EIO, "the operation's output "
+				     "is gone: run the operation again");
+	n = sealop_read(so, rd, buf, size, &f);
+	return n >= 0 ? n : sealop_failed(fs, h, &f);
 }
 
 /* H_RUN: the first read ends the input and runs the operation. */
@@ -301,6 +311,36 @@ int opfile_read(struct fs_state *fs, struct handle *h, char *buf, size_t size)
 	default:
 		return fs_fail_errno(fs, h->path, -EBADF, NULL);
 	}
+}
+
+ssize_t opfile_splice(struct fs_state *fs, struct handle *h, int pipe_fd,
+		      size_t size)
+{
+	const struct request *r;
+	const struct opx *x;
+	struct sealread *rd;
+	struct fs_fail f;
+	ssize_t n;
+
+	switch (h->kind) {
+	case H_RUN:	/* ran, and no failure to report */
+		if (h->u.run.fail.err || h->u.run.out == NULL)
+			return 0;
+		x = &h->u.run.x;
+		rd = &h->u.run.rd;
+		break;
+	case H_GET:
+		r = rs_ref_val(h->u.get.ref);
+		x = &r->x;
+		rd = &h->u.get.rd;
+		break;
+	default:
+		return 0;
+	}
+	if (!opx_streams(x) || x->so == NULL)
+		return 0;
+	n = sealop_splice(x->so, rd, pipe_fd, size, &f);
+	return n >= 0 ? n : sealop_failed(fs, h, &f);
 }
 
 /* The detail of a failed write, taken under the owner's lock: the

@@ -24,6 +24,11 @@ int opfile_open(struct fs_state *fs, const char *path, const struct node *nd,
 
 int opfile_read(struct fs_state *fs, struct handle *h, char *buf,
 		size_t size);
+/* seal's output moved into pipe_fd by splice(2) instead of read into a
+ * buffer: the count, 0 when the read must take opfile_read() (not seal,
+ * not run yet, a failure to report, the end), or -errno (reported). */
+ssize_t opfile_splice(struct fs_state *fs, struct handle *h, int pipe_fd,
+		      size_t size);
 int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,
 		 size_t size);
 

@@ -12,9 +12,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "handle.h"
 #include "hsmfs.h"
@@ -561,6 +564,136 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 	}
 }
 
+/* ------------------------------------------------------------ splice */
+
+/* Reads this big or bigger of seal's output are spliced; smaller ones are
+ * copied (libfuse copies anything under two pages anyway). */
+#define SPLICE_MIN ((size_t)16 << 10)
+#define SPLICE_PIPE ((size_t)1 << 20)
+/* libfuse moves a spliced reply through its own pipe with the header
+ * in front: its pipe (at most pipe-max-size, 1 MiB, for a daemon that is
+ * not root) must hold the data and about three pages more. */
+#define SPLICE_SLACK ((size_t)4 << 12)
+
+/*
+ * Each worker thread's pipe for spliced reads: seal's output goes from
+ * the spool's page cache into it by reference and libfuse moves it on to
+ * /dev/fuse, so its bytes are copied once (into the reader) instead of
+ * twice (pread, then the reply).  libfuse drains the pipe after
+ * op_read_buf() has returned and the handle's lock is released; a pipe
+ * of the thread's own, unlike the spool's fd, cannot be closed and its
+ * number reused by another handle meanwhile.
+ */
+struct rpipe {
+	int fd[2];
+	size_t cap;
+};
+
+static pthread_key_t rpipe_key;
+static pthread_once_t rpipe_once = PTHREAD_ONCE_INIT;
+static bool rpipe_ok;
+
+static void rpipe_free(void *p)
+{
+	struct rpipe *rp = p;
+
+	close(rp->fd[0]);
+	close(rp->fd[1]);
+	free(rp);
+}
+
+static void rpipe_key_init(void)
+{
+	rpipe_ok = pthread_key_create(&rpipe_key, rpipe_free) == 0;
+}
+
+/* This thread's pipe, empty; NULL: read by copying. */
+static struct rpipe *rpipe_get(void)
+{
+	struct rpipe *rp;
+	int n = 0;
+
+	pthread_once(&rpipe_once, rpipe_key_init);
+	if (!rpipe_ok)
+		return NULL;
+	rp = pthread_getspecific(rpipe_key);
+	/* Bytes left by a reply that failed must never reach the next
+	 * reader: such a pipe is replaced. */
+	if (rp != NULL && ioctl(rp->fd[0], FIONREAD, &n) == 0 && n == 0)
+		return rp;
+	if (rp != NULL) {
+		pthread_setspecific(rpipe_key, NULL);
+		rpipe_free(rp);
+	}
+	if ((rp = calloc(1, sizeof(*rp))) == NULL)
+		return NULL;
+	if (pipe2(rp->fd, O_CLOEXEC) != 0) {
+		free(rp);
+		return NULL;
+	}
+	n = fcntl(rp->fd[0], F_SETPIPE_SZ, (int)SPLICE_PIPE);
+	n = n > 0 ? n : fcntl(rp->fd[0], F_GETPIPE_SZ);
+	rp->cap = n > (int)(SPLICE_MIN + SPLICE_SLACK) ?
+		  (size_t)n - SPLICE_SLACK : 0;
+	if (rp->cap == 0 || pthread_setspecific(rpipe_key, rp) != 0) {
+		rpipe_free(rp);
+		return NULL;
+	}
+	return rp;
+}
+
+/* seal's output by splice into a fuse_bufvec naming the pipe: the count
+ * (maybe short: a stream), 0 to read by copying, or -errno. */
+static ssize_t read_spliced(struct handle *h, size_t size,
+			    struct fuse_bufvec *bv)
+{
+	struct rpipe *rp;
+	ssize_t n;
+
+	if (size < SPLICE_MIN || (h->kind != H_RUN && h->kind != H_GET) ||
+	    (rp = rpipe_get()) == NULL)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	n = opfile_splice(state(), h, rp->fd[1],
+			  size < rp->cap ? size : rp->cap);
+	pthread_mutex_unlock(&h->lock);
+	if (n > 0) {
+		*bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)n);
+		bv->buf[0].flags = FUSE_BUF_IS_FD;
+		bv->buf[0].fd = rp->fd[0];
+	}
+	return n;
+}
+
+static int op_read_buf(const char *path, struct fuse_bufvec **bufp,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fuse_bufvec *bv = malloc(sizeof(*bv));
+	ssize_t n;
+
+	if (bv == NULL)
+		return fs_fail_errno(state(), handle_of(fi)->path, -ENOMEM,
+				     NULL);
+	n = read_spliced(handle_of(fi), size, bv);
+	if (n == 0) {
+		*bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT(size);
+		bv->buf[0].mem = malloc(size > 0 ? size : 1);
+		n = bv->buf[0].mem == NULL ? fs_fail_errno(state(),
+			handle_of(fi)->path, -ENOMEM, NULL) :
+			op_read(path, bv->buf[0].mem, size, off, fi);
+		if (n >= 0)
+			bv->buf[0].size = (size_t)n;
+		else
+			free(bv->buf[0].mem);
+	}
+	if (n < 0) {
+		free(bv);
+		return (int)n;
+	}
+	*bufp = bv;
+	return 0;
+}
+
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -774,7 +907,20 @@ static int op_utimens(const char *path, const struct timespec tv[2],
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/*
+	 * Requests are read with read(2), never spliced into a pipe: libfuse
+	 * turns splice reading on because its high-level layer has a
+	 * write_buf, but without a write_buf of ours it would copy every
+	 * write's data out of the pipe again (two copies instead of one).
+	 * It falls back to read(2) anyway where its pipe cannot grow past
+	 * pipe-max-size (1 MiB) to a request plus header, as strace showed
+	 * on the bench machine; this makes it so everywhere.  max_write and
+	 * max_pages are already libfuse's maximum: 1 MiB requests.
+	 */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	/* Replies may be spliced (op_read_buf(): seal's output). */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	/*
 	 * Kernel caches, chosen on purpose: names and attributes are kept
 	 * 1 s, long enough that `ls -l` and repeated opens of one file
@@ -806,6 +952,7 @@ const struct fuse_operations hsmfs_ops = {
 	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,
+	.read_buf = op_read_buf,
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "frame.h"
 #include "sealkey.h"
@@ -67,6 +68,12 @@ const char *sealop_version(const struct sealop *so);
  * -errno with *f filled (EBADMSG: the chunk reached is not authentic). */
 int sealop_read(const struct sealop *so, struct sealread *rd, char *buf,
 		size_t size, struct fs_fail *f);
+/* seal, once finished: up to size bytes of output at rd->pos moved into
+ * the pipe pipe_fd with splice(2), no copy (the spool holds the output as
+ * read, in its encoding); the count, 0 when there is nothing to move (the
+ * end, or not seal: read with sealop_read()), or -errno with *f filled. */
+ssize_t sealop_splice(const struct sealop *so, struct sealread *rd,
+		      int pipe_fd, size_t size, struct fs_fail *f);
 /* Forget the reader's place and wipe what it holds. */
 void sealread_reset(struct sealread *rd);
 

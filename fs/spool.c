@@ -87,6 +87,20 @@ int spool_append(struct spool *s, const void *p, size_t len)
 	return err;
 }
 
+ssize_t spool_splice(const struct spool *s, int pipe_fd, size_t len,
+		     uint64_t off)
+{
+	loff_t at = (loff_t)off;
+	ssize_t n;
+
+	if (off > s->size || len > s->size - off)
+		return -EINVAL;
+	do
+		n = splice(s->fd, &at, pipe_fd, NULL, len, SPLICE_F_MOVE);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 int spool_pread(const struct spool *s, void *p, size_t len, uint64_t off)
 {
 	if (off > s->size || len > s->size - off)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct spool;
 
@@ -22,6 +23,11 @@ int spool_new(const char *dir, struct spool **out);
 int spool_append(struct spool *s, const void *p, size_t len);
 /* Exactly len bytes at off (which must lie within what was appended). */
 int spool_pread(const struct spool *s, void *p, size_t len, uint64_t off);
+/* Up to len bytes at off into the pipe pipe_fd by splice(2): the page
+ * cache's pages are referenced, not copied.  The count moved (short when
+ * the pipe fills), or -errno. */
+ssize_t spool_splice(const struct spool *s, int pipe_fd, size_t len,
+		     uint64_t off);
 uint64_t spool_size(const struct spool *s);
 void spool_free(struct spool *s);
 

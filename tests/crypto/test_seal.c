@@ -336,6 +336,33 @@ static void test_random_access(void)
 	queue_clean("random access: error queue clean");
 }
 
+/* seal_chunk_open_into(): the same plaintext in the caller's buffer, and
+ * on a tampered chunk -EBADMSG with the buffer wiped (no unauthenticated
+ * byte left where the read would return it). */
+static void test_open_into(void)
+{
+	uint8_t ex[256], out[16];
+	size_t n = unhex_to(EX_HEADER EX_CHUNKS, ex), len, j, nz;
+	struct seal_header h;
+	uint64_t off, poff, i;
+
+	seal_header_parse(ex, n, &h);
+	for (i = 0; i < 3; i++) {
+		seal_chunk_span(&h, n, i, &off, &len, &poff);
+		memset(out, 0xee, sizeof(out));
+		is_int(seal_chunk_open_into(&h, ex_key, n, i, ex + off, len, out), 0, "into: chunk %d opens", (int)i);
+		is_mem(out, len - 16, EX_PT + poff, len - 16, "into: chunk %d's plaintext", (int)i);
+	}
+	ex[CH(1) + 5] ^= 1;
+	memset(out, 0xee, sizeof(out));
+	is_int(seal_chunk_open_into(&h, ex_key, n, 1, ex + CH(1), 32, out), -EBADMSG, "into: tampered chunk");
+	for (j = nz = 0; j < sizeof(out); j++)
+		nz += out[j] != 0;
+	is_int(nz, 0, "into: the buffer is wiped after a bad tag");
+	is_int(seal_chunk_open_into(&h, ex_key, n, 0, ex + CH(2), 24, out), -EBADMSG, "into: chunk at the wrong index");
+	queue_clean("into: error queue clean");
+}
+
 static void test_sizes(void)
 {
 	struct seal_header h;
@@ -410,6 +437,7 @@ int main(void)
 	test_round_trips();
 	test_tamper();
 	test_random_access();
+	test_open_into();
 	test_sizes();
 	test_parse();
 	return done_testing();

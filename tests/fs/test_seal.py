@@ -149,6 +149,76 @@ def test_text_encodings(mnt, enc, tmp_path):
     assert two_cmd(k(mnt, "aes-256", "unseal." + enc), txt, str(tmp_path)) == DATA
 
 
+def read_sizes(fd, sizes):
+    """Read fd to EOF, the read sizes taken in turn from sizes."""
+    out, i = b"", 0
+    while True:
+        b = os.read(fd, sizes[i % len(sizes)])
+        i += 1
+        if not b:
+            return out
+        out += b
+
+
+# Big reads of seal's output are spliced from the spool (fs/ops.c
+# op_read_buf), reads under 16 KiB copied (fs/sealop.c sealop_read); mixed
+# sizes make one reader alternate between the two.
+SPLICED, COPIED, MIXED = [1 << 20], [4096], [1 << 20, 4096, 100000, 16384, 333]
+
+
+@pytest.mark.parametrize("enc", ["", ".b64"])
+def test_spliced_and_copied_reads(mnt, enc):
+    """The same blob (a two-command result re-reads) read by splice, by
+    copy and by both in turn is the same bytes, and unseals to the
+    original; one handle too, in binary and in a text encoding (the spool
+    holds the encoded text, so that is spliced as well)."""
+    data = os.urandom(3 * (1 << 20) + 12345)
+    seal = k(mnt, "aes-256", "seal" + enc)
+    fd = os.open(seal, os.O_WRONLY)
+    try:
+        for i in range(0, len(data), 1 << 20):
+            os.write(fd, data[i:i + (1 << 20)])
+    finally:
+        os.close(fd)
+    got = []
+    for sizes in (SPLICED, COPIED, MIXED):
+        fd = os.open(seal, os.O_RDONLY)
+        try:
+            got.append(read_sizes(fd, sizes))
+        finally:
+            os.close(fd)
+    assert got[0] == got[1] == got[2]
+    blob = got[0] if not enc else base64.b64decode(got[0])
+    assert len(blob) == header_len(blob) + len(data) + 49 * TAG
+    for sizes in (SPLICED, MIXED):
+        fd = os.open(seal, os.O_RDWR)
+        try:
+            for i in range(0, len(data), 1 << 20):
+                os.write(fd, data[i:i + (1 << 20)])
+            txt = read_sizes(fd, sizes)
+        finally:
+            os.close(fd)
+        b = txt if not enc else base64.b64decode(txt)
+        assert len(b) == len(blob) and b[:8] == b"HSMFSEAL"
+        assert one_handle(k(mnt, "aes-256", "unseal"), b) == data
+    assert one_handle(k(mnt, "aes-256", "unseal"), blob) == data
+
+
+def test_unseal_read_sizes(mnt):
+    """unseal decrypts whole chunks straight into the read's buffer and
+    copies the rest from the chunk it holds: reads of any size and
+    alignment give the same plaintext."""
+    data = os.urandom(5 * CHUNK + 777)
+    blob = one_handle(k(mnt, "aes-256", "seal"), data)
+    for sizes in ([1 << 20], [CHUNK], [CHUNK + 1], [4096], [1 << 20, 333, CHUNK, 5]):
+        fd = os.open(k(mnt, "aes-256", "unseal"), os.O_RDWR)
+        try:
+            os.write(fd, blob)
+            assert read_sizes(fd, sizes) == data, sizes
+        finally:
+            os.close(fd)
+
+
 def test_bad_text_is_einval(mnt):
     """Malformed text fails the write that brings it, and the read after."""
     fd = os.open(k(mnt, "aes-256", "unseal.b64"), os.O_RDWR)
