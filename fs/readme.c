@@ -18,7 +18,7 @@ const char hsmfs_readme[] =
 "  deleted/NAME/         soft-deleted keys: info, meta.json\n"
 "  ctl                   write: create, flush\n"
 "  restore               write a backup blob to restore its key\n"
-"  random                random bytes from the HSM (at most 1 MiB per open)\n"
+"  random                random bytes from the HSM (4096 a read, 1 MiB an open)\n"
 "  error                 the last error seen in your shell\n"
 "  status                endpoint, identity, token expiry, counters\n"
 "  metrics               Prometheus text (promtool-valid); symlink it as a\n"
