@@ -3,6 +3,7 @@
  * long when the syslog socket's reader stalls).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include <fuse.h>
@@ -23,17 +24,62 @@ static int to_syslog(enum log_level l)
 	}
 }
 
+/* The length of the valid UTF-8 sequence at s that is not a C1 control
+ * (U+0080..U+009F, which 8-bit terminals also obey), else 0. */
+static size_t utf8_printable(const unsigned char *s)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xc2)
+		lo = 0xa0;		/* C1 controls */
+	else if (c == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;		/* past U+10FFFF */
+	for (i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
 /*
  * Messages carry what users chose (file names, ctl commands): a newline
  * there would start a line that looks like the daemon's, an escape
- * sequence would act on the terminal that shows the log.  Every control
- * byte becomes '?'.
+ * sequence (7-bit, or a lone 8-bit CSI 0x9b) would act on the terminal
+ * that shows the log.  Every control byte, C1 control and byte that is
+ * not valid UTF-8 becomes '?'; printable UTF-8 (names in any script)
+ * stays.
  */
-static void defang(char *s)
+void log_defang(char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
+	unsigned char *p = (unsigned char *)s;
+	size_t n;
+
+	while (*p != '\0') {
+		if (*p >= 0x20 && *p < 0x7f) {
+			p++;
+		} else if (*p >= 0x80 && (n = utf8_printable(p)) > 0) {
+			p += n;
+		} else {
+			*p++ = '?';
+		}
+	}
 }
 
 static void vlog(enum log_level lvl, const char *fmt, va_list ap)
@@ -42,7 +88,7 @@ static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	defang(line);
+	log_defang(line);
 	if (use_syslog)
 		syslogger_send(LOG_DAEMON | to_syslog(lvl), "%s", line);
 	else
@@ -70,7 +116,7 @@ static void fuse_sink(enum fuse_log_level level, const char *fmt, va_list ap)
 		char line[2048];
 
 		vsnprintf(line, sizeof(line), fmt, ap);
-		defang(line);
+		log_defang(line);
 		syslogger_send(LOG_DAEMON | to_syslog(l), "%s", line);
 		return;
 	}

@@ -19,6 +19,10 @@ extern enum log_level log_threshold;
 void log_open(bool foreground, enum log_level threshold);
 void log_close(void);
 
+/* Make a message safe for a log: control bytes, C1 controls and invalid
+ * UTF-8 become '?' (in place). */
+void log_defang(char *s);
+
 /* Write one line (no trailing newline needed). */
 void log_write(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
