@@ -203,6 +203,29 @@ int auth_parse_challenge(const char *hdr, char *tenant, size_t tlen,
 	return 0;
 }
 
+/*
+ * The audiences a token may be for: Managed HSM and Key Vault, in each
+ * cloud.  The suffix rule alone lets the host being judged choose its
+ * own resource (https://hsm.example.test naming https://example.test):
+ * harmless for a token minted for that audience, fatal for a static
+ * token (token_file, AZURE_ACCESS_TOKEN), which is for an HSM whatever
+ * the challenge says, and for a loopback URL, where any local user may
+ * listen and ask for a management or Graph token.
+ */
+static bool known_audience(const char *host)
+{
+	static const char *const audiences[] = {
+		"managedhsm.azure.net", "managedhsm.usgovcloudapi.net",
+		"managedhsm.azure.cn",
+		"vault.azure.net", "vault.usgovcloudapi.net", "vault.azure.cn",
+	};
+
+	for (size_t i = 0; i < sizeof(audiences) / sizeof(audiences[0]); i++)
+		if (strcmp(host, audiences[i]) == 0)
+			return true;
+	return false;
+}
+
 bool auth_resource_allowed(const char *resource, const char *service_url)
 {
 	char rh[256], sh[256];
@@ -210,7 +233,7 @@ bool auth_resource_allowed(const char *resource, const char *service_url)
 
 	if (strncasecmp(resource, "https://", 8) ||
 	    !url_host(resource, rh, sizeof(rh)) ||
-	    !url_host(service_url, sh, sizeof(sh)))
+	    !url_host(service_url, sh, sizeof(sh)) || !known_audience(rh))
 		return false;
 	/* The emulator: the admin wrote a loopback address in the URL, so
 	 * no name lookup can send this anywhere else. */
@@ -226,7 +249,7 @@ static enum hsm_status refuse(const char *resource, const char *service_url,
 			      struct hsm_error *err)
 {
 	err_set(err, HSM_E_AUTH, 401,
-		"%.200s asks for a token for %.200s, but its host is not a subdomain of that resource's host: refused, no token fetched or sent (check the URL: a Managed HSM is https://NAME.managedhsm.azure.net)",
+		"%.200s asks for a token for %.200s, which is not a Managed HSM or Key Vault audience or not one its host is under: refused, no token fetched or sent (check the URL: a Managed HSM is https://NAME.managedhsm.azure.net, a vault https://NAME.vault.azure.net)",
 		service_url ? service_url : "?", resource);
 	return HSM_E_AUTH;
 }

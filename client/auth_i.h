@@ -47,11 +47,13 @@ enum hsm_status auth_challenge(struct auth *a, const char *www_auth,
 			       const char *service_url, struct hsm_error *err);
 
 /*
- * Whether service_url may receive a token for resource (the Azure SDK's
- * rule): resource is https:// and service_url's host ends with "." +
- * resource's host, so a URL that is not the service never gets a token.
- * The one exception is a service_url whose host is written as a loopback
- * address (127.x.x.x, [::1], localhost): the emulator.
+ * Whether service_url may receive a token for resource: resource is an
+ * https:// Managed HSM or Key Vault audience (managedhsm.azure.net,
+ * vault.azure.net and their other clouds' hosts) and service_url's host
+ * ends with "." + resource's host (the Azure SDK's rule), so a URL that
+ * is not an HSM or a vault never gets a token.  The one exception to the
+ * suffix is a service_url whose host is written as a loopback address
+ * (127.x.x.x, [::1], localhost): the emulator.
  */
 bool auth_resource_allowed(const char *resource, const char *service_url);
 

@@ -843,10 +843,22 @@ static enum hsm_status spawn_az(struct cred *c, char *const argv[],
 				pid_t *pid, int *out, struct hsm_error *err)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
 	int fds[2], rc;
 
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return err_set(err, HSM_E_AUTH, 0, "pipe: %s", strerror(errno));
+	/* az starts as from a shell: no signal blocked (a worker thread may
+	 * block some) and every one at its default (the daemon ignores
+	 * SIGPIPE, for one). */
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
@@ -854,8 +866,9 @@ static enum hsm_status spawn_az(struct cred *c, char *const argv[],
 	/* Whatever we have open (the service's sockets, /dev/fuse, the
 	 * audit file) is none of az's business, close-on-exec or not. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	rc = posix_spawn(pid, c->az, &fa, NULL, argv, c->az_env);
+	rc = posix_spawn(pid, c->az, &fa, &at, argv, c->az_env);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	close(fds[1]);
 	if (rc != 0) {
 		close(fds[0]);

@@ -35,7 +35,16 @@ static X509_STORE *load_store(const char *cafile)
 	}
 	ok = st && (cafile || h) &&
 	     (!file || X509_STORE_load_file(st, file) == 1) &&
-	     (!dir || X509_STORE_load_path(st, dir) == 1);
+	     (!dir || X509_STORE_load_path(st, dir) == 1) &&
+	     /* a curl built with no default bundle: OpenSSL's defaults, as
+	      * curl itself would use */
+	     (file || dir || X509_STORE_set_default_paths(st) == 1);
+	/* What curl sets on the store of every connection (partial chains:
+	 * a cafile holding only an intermediate), set once here: the store
+	 * is shared, and curl's per-connection writes to it would race. */
+	if (ok)
+		X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN |
+				     X509_V_FLAG_TRUSTED_FIRST);
 	if (h)
 		curl_easy_cleanup(h);
 	if (!ok) {

@@ -42,7 +42,7 @@ class Fake(FakeService):
             return self.reply(200, json.dumps({"token_type": "Bearer", "expires_in": 3600,
                                                "access_token": TOKEN}).encode())
         if not authz:
-            return self.reply(401, b"", {"WWW-Authenticate": CHALLENGE})
+            return self.reply(401, b"", {"WWW-Authenticate": self.server.challenge})
         if host == GOOD and self.server.good_fails:
             return self.reply(503, b'{"error":{"code":"ServiceUnavailable","message":"x"}}')
         self.reply(200, b'{"value": []}')
@@ -72,6 +72,7 @@ def fake(tmp_path_factory):
     srv.daemon_threads = True
     srv.seen = []
     srv.good_fails = False
+    srv.challenge = CHALLENGE
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(crt), str(key))
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
@@ -162,3 +163,36 @@ def test_loopback_address_is_the_exception(fake):
     r = run(fake, f"https://127.0.0.1:{fake.port}")
     assert r.rc == 0 and r.r["ok"], r
     assert fake.seen[-1]["authorization"] == "Bearer " + TOKEN, fake.seen
+
+
+def challenge_for(resource):
+    return ('Bearer authorization="https://login.microsoftonline.com/tenant", '
+            f'resource="{resource}"')
+
+
+def test_host_naming_its_own_parent_gets_no_token(fake):
+    """The suffix rule alone lets the judged host choose the resource:
+    fake.example.test naming https://example.test passes it.  A static
+    token is an HSM's whatever the challenge says: it must not go there."""
+    fake.challenge = challenge_for("https://example.test")
+    try:
+        r = run(fake, url(fake, EVIL), env=clean_env(AZURE_ACCESS_TOKEN="static.secret.token"))
+    finally:
+        fake.challenge = CHALLENGE
+    assert r.r["status"] == "HSM_E_AUTH" and r.rc != 0, r
+    assert "example.test" in r.r["message"], r
+    assert fake.seen and all(s["authorization"] is None for s in fake.seen), fake.seen
+
+
+def test_loopback_asking_for_another_audience_gets_no_token(fake):
+    """Any local user may listen on a loopback port: the emulator's
+    exception covers the suffix, not the audience (a management or Graph
+    token from the same credential must never be fetched for it)."""
+    fake.challenge = challenge_for("https://management.azure.com")
+    try:
+        r = run(fake, f"https://127.0.0.1:{fake.port}")
+    finally:
+        fake.challenge = CHALLENGE
+    assert r.r["status"] == "HSM_E_AUTH" and r.rc != 0, r
+    assert not any("/oauth2/" in s["path"] for s in fake.seen), fake.seen
+    assert all(s["authorization"] is None for s in fake.seen), fake.seen

@@ -89,8 +89,9 @@ static void test_challenges(void)
 	challenge("", -1, NULL, NULL, NULL);
 }
 
-/* The Azure SDK's rule: the request's host ends with "." + the
- * resource's host; loopback URLs (the emulator) are the one exception. */
+/* A Managed HSM or Key Vault audience, and the Azure SDK's rule: the
+ * request's host ends with "." + the resource's host; loopback URLs (the
+ * emulator) are the one exception to the suffix, not to the audience. */
 static void test_resource_allowed(void)
 {
 	const char *svc = "https://myhsm.managedhsm.azure.net";
@@ -100,9 +101,13 @@ static void test_resource_allowed(void)
 	   auth_resource_allowed("https://MANAGEDHSM.azure.net", "https://MyHSM.ManagedHSM.Azure.NET:443/") &&
 	   auth_resource_allowed("https://managedhsm.usgovcloudapi.net", "https://h.managedhsm.usgovcloudapi.net") &&
 	   auth_resource_allowed("https://managedhsm.azure.cn", "https://h.managedhsm.azure.cn") &&
-	   auth_resource_allowed("https://vault.azure.net", "https://myvault.vault.azure.net") &&
-	   auth_resource_allowed("https://azure.net", svc),
+	   auth_resource_allowed("https://vault.azure.net", "https://myvault.vault.azure.net"),
 	   "the request host is a subdomain of the resource's host: allowed");
+	ok(!auth_resource_allowed("https://azure.net", svc) &&
+	   !auth_resource_allowed("https://example.test", "https://hsm.example.test") &&
+	   !auth_resource_allowed("https://com", "https://evil.com") &&
+	   !auth_resource_allowed("https://managedhsm-azure.net", "https://myhsm.managedhsm-azure.net"),
+	   "a host naming its own parent as the resource: refused (a static token is an HSM's)");
 	ok(!auth_resource_allowed("https://managedhsm.azure.net", "https://evil.example.com") &&
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://managedhsm.azure.net") &&
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://evilmanagedhsm.azure.net") &&
@@ -124,9 +129,12 @@ static void test_resource_allowed(void)
 	ok(auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1:8443") &&
 	   auth_resource_allowed("https://managedhsm.azure.net", "http://127.4.5.6:80/") &&
 	   auth_resource_allowed("https://managedhsm.azure.net", "https://[::1]:8443") &&
-	   auth_resource_allowed("https://managedhsm.azure.net", "https://LOCALHOST:8443") &&
-	   auth_resource_allowed("https://127.0.0.1:9999", "https://127.0.0.1:8443"),
+	   auth_resource_allowed("https://managedhsm.azure.net", "https://LOCALHOST:8443"),
 	   "a URL written as a loopback address: allowed");
+	ok(!auth_resource_allowed("https://127.0.0.1:9999", "https://127.0.0.1:8443") &&
+	   !auth_resource_allowed("https://management.azure.com", "https://127.0.0.1:8443") &&
+	   !auth_resource_allowed("https://graph.microsoft.com", "http://[::1]:80"),
+	   "... for an HSM or vault audience only (any local user may listen there)");
 	ok(!auth_resource_allowed("https://managedhsm.azure.net", "https://127.0.0.1.nip.io") &&
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://128.0.0.1") &&
 	   !auth_resource_allowed("https://managedhsm.azure.net", "https://[::2]") &&

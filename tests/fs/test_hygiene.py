@@ -262,11 +262,13 @@ FAKE_AZ = textwrap.dedent("""\
     #!/bin/sh
     env > "DIR/env" 2>/dev/null
     ls -l /proc/$$/fd > "DIR/fds" 2>&1
+    grep -E '^Sig(Blk|Ign):' /proc/$$/status > "DIR/sig"
     cat "DIR/token.json"
     """)
 
 
-def test_azure_cli_sees_no_secret_and_no_descriptor(emulator, mount_factory, tmp_path):
+def test_azure_cli_sees_no_secret_and_no_descriptor(emulator, mount_factory, tmp_path,
+                                                    monkeypatch):
     """auth=azcli: a fake az on PATH records its environment and its open
     descriptors.  The daemon's environment holds a client secret (as a
     host's may): az must not see it, nor any AZURE_* credential, nor a
@@ -283,6 +285,12 @@ def test_azure_cli_sees_no_secret_and_no_descriptor(emulator, mount_factory, tmp
     env.update(PATH=f"{bindir}:/usr/bin:/bin", FAKE_AZ_DIR=str(tmp_path),
                HOME=str(tmp_path), AZURE_CONFIG_DIR=str(tmp_path / "azcfg"),
                IDENTITY_HEADER="idheader-secret")
+    # The daemon starts with SIGUSR1 ignored (as under a service manager
+    # that ignores signals): az must not inherit that.
+    ign = tmp_path / "ignusr1"
+    ign.write_text("#!/bin/sh\ntrap '' USR1\nexec \"$@\"\n")
+    ign.chmod(0o755)
+    monkeypatch.setenv("HSMFS_DAEMON_WRAPPER", str(ign))
     m = mount_factory(emulator, options=QUIET + ["auth=azcli"], env=env)
     sign(m)
     seen = dict(l.split("=", 1) for l in (tmp_path / "env").read_text().splitlines() if "=" in l)
@@ -293,6 +301,12 @@ def test_azure_cli_sees_no_secret_and_no_descriptor(emulator, mount_factory, tmp
     assert seen["PATH"].startswith(str(bindir))
     fds = (tmp_path / "fds").read_text()
     assert "socket:" not in fds and "/dev/fuse" not in fds, fds
+    # started as from a shell: no standard signal (1..31) blocked or
+    # ignored (the daemon's SIGUSR1, its worker threads' masks); 32 and
+    # 33 are glibc's own
+    sig = dict(l.split(":\t", 1) for l in (tmp_path / "sig").read_text().splitlines())
+    std = (1 << 31) - 1
+    assert int(sig["SigBlk"], 16) & std == 0 and int(sig["SigIgn"], 16) & std == 0, sig
     # /dev/null (0), the pipe to the daemon (1), and what the shell opened
     # itself (its script, the file it writes, saved copies of 1 and 2):
     # nothing else of the daemon's (log file, /dev/fuse, audit file).
