@@ -226,6 +226,24 @@ static void slab_free(struct secret *s)
 	pthread_mutex_unlock(&slabs.lock);
 }
 
+void secret_trim(void)
+{
+	pthread_mutex_lock(&slabs.lock);
+	for (int c = 0; c < N_CLASSES; c++) {
+		struct slab *sl = slabs.avail[c], *next;
+
+		for (; sl != NULL; sl = next) {
+			next = sl->next;
+			if (sl->used != 0)
+				continue;
+			unlink_slab(&slabs.avail[c], sl);
+			UNPOISON(sl, SLAB_SIZE);
+			unmap_private(sl, SLAB_SIZE, sl->locked);
+		}
+	}
+	pthread_mutex_unlock(&slabs.lock);
+}
+
 /* A block of at least room bytes, header fields room and from set. */
 static struct secret *block_alloc(size_t room)
 {

@@ -31,6 +31,11 @@ size_t secret_len(const struct secret *s);
 void secret_truncate(struct secret *s, size_t len);
 
 /* Bytes mapped for secrets now, and how many of them are locked. */
+/* Unmap the slabs kept empty for reuse.  Called before a fork whose
+ * child goes on (fuse_daemonize): mlock() is not inherited, so slabs the
+ * child reused would hold its secrets unlocked. */
+void secret_trim(void);
+
 void secret_stats(size_t *mapped, size_t *locked);
 
 /* Wipe len bytes at p in a way the optimiser cannot remove. */

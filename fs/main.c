@@ -22,6 +22,7 @@
 
 #include "hsmfs.h"
 #include "log.h"
+#include "secret.h"
 #include "sealview.h"
 
 /* Worker threads unless -o max_threads / max_idle_threads say otherwise:
@@ -259,6 +260,9 @@ static int mount_and_serve(struct fs_state *fs, struct fs_options *opts,
 		return 1;
 	if (fuse_mount(fuse, copts->mountpoint) != 0)
 		goto out_destroy;
+	/* mlock() does not survive the fork: secret memory the probe
+	 * client left empty must not be reused, unlocked, by the child. */
+	secret_trim();
 	if (fuse_daemonize(copts->foreground) != 0)
 		goto out_unmount;
 	log_open(copts->foreground, lvl);

@@ -75,19 +75,21 @@ def test_credentials_file_values_leave_the_environment(emulator, mount_factory, 
 def scan_memory(pid, needle):
     """Count needle in pid's writable private mappings: in DontDump ones
     (secret memory) and in the others."""
-    counts = {"dontdump": 0, "other": 0, "where": []}
+    counts = {"dontdump": 0, "other": 0, "unlocked": 0, "where": []}
     maps = []
     with open(f"/proc/{pid}/smaps") as f:
         cur = None
         for line in f:
             mo = re.match(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) ", line)
             if mo:
-                cur = [int(mo.group(1), 16), int(mo.group(2), 16), mo.group(3), False, line.strip()]
+                cur = [int(mo.group(1), 16), int(mo.group(2), 16), mo.group(3), False,
+                       line.strip(), False]
                 maps.append(cur)
             elif line.startswith("VmFlags:") and cur:
                 cur[3] = " dd" in line
+                cur[5] = " lo" in line
     with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
-        for lo, hi, perms, dd, desc in maps:
+        for lo, hi, perms, dd, desc, locked in maps:
             if "r" not in perms or "w" not in perms or hi - lo > (1 << 30):
                 continue
             try:
@@ -98,6 +100,8 @@ def scan_memory(pid, needle):
             n = data.count(needle)
             if n:
                 counts["dontdump" if dd else "other"] += n
+                if dd and not locked:
+                    counts["unlocked"] += n
                 if not dd:
                     counts["where"].append(desc)
     return counts
@@ -116,6 +120,27 @@ def test_cached_token_in_dontdump_memory(emulator, mount_factory, tmp_path):
     sign(m)
     found = scan_memory(m.proc.pid, tok.encode())
     assert found["dontdump"] >= 1, found
+
+
+def test_secrets_stay_locked_after_daemonising(emulator, tmp_path):
+    """mlock() does not survive fuse_daemonize()'s fork: secret memory the
+    mount-time probe client left empty, reused by the daemon, held its
+    copy of the client secret unlocked (swappable).  The daemon's copies
+    are in locked memory."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run([hsmtest.bin_path("fs/hsmfs"), "-o", ",".join(
+        QUIET + ["auth=secret", f"cafile={emulator.ca}"]), emulator.url, str(mnt)],
+        env=emulator.env(), capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    try:
+        pid = daemon_pid(str(mnt))
+        assert pid, "no daemon"
+        hsmtest.one_handle(os.path.join(mnt, "keys", "ec-p256", "sign"), b"locked")
+        found = scan_memory(pid, hsmtest.CLIENT_SECRET.encode() + b"\0")
+        assert found["dontdump"] >= 1 and found["unlocked"] == 0, found
+    finally:
+        subprocess.run(["fusermount3", "-u", str(mnt)], stderr=subprocess.DEVNULL)
 
 
 def test_decrypted_plaintext_leaves_no_copy(emulator, mount_factory):
