@@ -295,7 +295,7 @@ class Bench:
                 for src in (SYSTEM_CA, self.emu.ca):
                     with open(src, "rb") as g:
                         f.write(g.read())
-        opts = ",".join(["cafile=" + ca, "max_calls=4096", "max_pending=4096"] +
+        opts = ",".join(["cafile=" + ca, "max_calls=1024", "max_pending=4096"] +
                         ([self.args.fs_options] if self.args.fs_options else []))
         cmd = [hsmtest.bin_path("fs/hsmfs"), "-f", "-o", opts, self.emu.url, self.mnt]
         if self.args.wrap:
@@ -952,7 +952,7 @@ def render(b, args):
     w(f"Run of `scripts/bench` on {when}; {args.duration:g} s per measurement "
       f"after {args.warmup:g} s of warm-up; the whole run took {b.facts['elapsed']:.0f} s. "
       f"Build: `{os.path.relpath(b.build, REPO)}` ({build_type(b.build)})"
-      + "; hsmfs mounted with `-o max_calls=4096,max_pending=4096` (every caller is one uid)"
+      + "; hsmfs mounted with `-o max_calls=1024,max_pending=4096` (every caller is one uid)"
       + (f" and `-o {args.fs_options}`" if args.fs_options else "")
       + ("; cafile: the system's CA bundle plus the emulator's CA." if args.ca_bundle else "."))
     w("")
