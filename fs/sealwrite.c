@@ -108,6 +108,31 @@ static int start_sealer(struct fs_state *fs, struct sealfile *sf,
 	return err ? fail_local(f, err, "out of memory") : 0;
 }
 
+/* What the name holds at open: nothing (a new file) or the inode a
+ * rewrite replaces.  Attribute changes reach the writer, and the commit
+ * renames over the name, only while that is still so: the kernel checked
+ * a chmod against DIR's file, which may be someone else's by then. */
+static void note_target(struct sealfile *sf)
+{
+	struct stat st;
+
+	sf->was_new = fstatat(sf->parent, sf->name, &st,
+			      AT_SYMLINK_NOFOLLOW) != 0;
+	sf->was_dev = sf->was_new ? 0 : st.st_dev;
+	sf->was_ino = sf->was_new ? 0 : st.st_ino;
+}
+
+/* Does the name still hold what it held at open? */
+static bool target_same(const struct sealfile *sf)
+{
+	struct stat st;
+
+	if (fstatat(sf->parent, sf->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return sf->was_new && errno == ENOENT;
+	return !sf->was_new && st.st_dev == sf->was_dev &&
+	       st.st_ino == sf->was_ino;
+}
+
 static int open_write(struct fs_state *fs, const char *path, const char *rel,
 		      bool create, mode_t mode, struct fuse_file_info *fi)
 {
@@ -122,6 +147,8 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 	if (err == 0)
 		err = sf->fd = sealdir_tmpfile(fs->sealed_fd, rel, &sf->parent,
 					       sf->name);
+	if (err >= 0)
+		note_target(sf);
 	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
 			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
 		err = -errno;
@@ -263,6 +290,8 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	pthread_mutex_unlock(&writers_lock);
 	if (err == 0 && fsync(sf->fd) != 0)
 		err = -errno;
+	if (err == 0 && !target_same(sf))
+		err = -ESTALE;
 	if (err == 0)
 		err = sealdir_commit(sf->fd, sf->parent, sf->name);
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
@@ -309,6 +338,19 @@ static int wattr_one(struct sealfile *sf, const struct sv_attr *a)
 	return fstat(sf->fd, &sf->st) != 0 ? -errno : 0;
 }
 
+/* Was the change checked against this writer?  The kernel checked it
+ * against DIR's file at the name, or, with none, against the new file
+ * sv_wstat() showed: the first writer's, so a new file's owner must be
+ * the caller too. */
+static bool wattr_mine(const struct sealfile *sf)
+{
+	uid_t uid = fuse_get_context()->uid;
+
+	if (!target_same(sf))
+		return false;
+	return !sf->was_new || uid == 0 || uid == sf->st.st_uid;
+}
+
 int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 {
 	struct sealfile *sf;
@@ -317,7 +359,7 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
 		if (!sf->done && strcmp(sf->path, path) == 0 &&
-		    (err = wattr_one(sf, a)) == 0)
+		    wattr_mine(sf) && (err = wattr_one(sf, a)) == 0)
 			n++;
 	pthread_mutex_unlock(&writers_lock);
 	return err ? fs_fail_errno(fs, path, err, NULL) : n;
@@ -364,6 +406,14 @@ static bool closer_holds(struct fs_state *fs, const char *path)
 	return held;
 }
 
+static const char *commit_why(int err)
+{
+	if (err == -ESTALE)
+		return "the file was replaced or created by someone else "
+		       "while being written; nothing saved";
+	return "sealing failed: the file keeps its former version";
+}
+
 int sv_flush(struct fs_state *fs, struct handle *h)
 {
 	struct sealfile *sf = sf_of(h);
@@ -388,8 +438,7 @@ int sv_flush(struct fs_state *fs, struct handle *h)
 	if (sf->written == 0 && (!sf->armed || closer_holds(fs, h->path)))
 		return 0;
 	err = commit(fs, sf);
-	return err ? fs_fail_errno(fs, h->path, err, "sealing failed: the "
-				   "file keeps its former version") : 0;
+	return err ? fs_fail_errno(fs, h->path, err, commit_why(err)) : 0;
 }
 
 void sv_release(struct fs_state *fs, struct handle *h)
@@ -402,8 +451,8 @@ void sv_release(struct fs_state *fs, struct handle *h)
 		 * Nobody waits for release: the log says it. */
 		err = commit(fs, sf);
 		if (err)
-			log_warn("%s: sealing failed: %s; the file keeps its "
-				 "former version", h->path, strerror(-err));
+			log_warn("%s: %s (%s)", h->path, commit_why(err),
+				 strerror(-err));
 	}
 	if (sf->writing)
 		writers_del(sf);

@@ -579,3 +579,69 @@ def test_data_keys_live_in_locked_undumped_memory(view):
             if "dd" in flags:
                 found.append((size, "lo" in flags, "wf" in flags))
     assert ("32", True, True) in found, found
+
+
+VICTIM = NOBODY
+# In the mount's group, to get past the mount's root.
+ATTACKER = "setpriv --reuid=1002 --regid=65534 --clear-groups"
+
+
+def test_a_name_taken_while_written_is_not_overwritten(view_factory):
+    """Another user creates DIR's file at the name a new file is being
+    written to and chmods it through the view: the change is not applied
+    to the writer's file, and its close saves nothing (ESTALE)."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    z = v.s("drop/z")
+    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
+import os, time
+os.umask(0o077)
+fd = os.open({z!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+os.write(fd, b'TOPSECRET')
+time.sleep(2)
+try:
+    os.close(fd)
+    print('closed')
+except OSError as e:
+    print('errno', e.errno)
+"""], stdout=subprocess.PIPE)
+    time.sleep(0.8)
+    raw = os.path.join(v.dir, "drop", "z")
+    sh(f"{ATTACKER} bash -c 'touch {raw} && chmod 0666 {z}'")
+    out = victim.communicate(timeout=30)[0]
+    assert out.split() == [b"errno", str(errno.ESTALE).encode()]
+    st = os.stat(raw)
+    assert (st.st_uid, st.st_size) == (1002, 0)     # the attacker's, as made
+    r = sh(f"{ATTACKER} cat {z}", check=False)
+    assert b"TOPSECRET" not in r.stdout
+    assert [n for n in os.listdir(os.path.dirname(raw))
+            if n.startswith(".hsmfs")] == []
+
+
+def test_a_rewrite_keeps_its_attributes_when_the_file_is_replaced(view_factory):
+    """A rewrite of a file that is then replaced by another user's (mv
+    through the view) gets none of that user's chmod, and is not saved
+    over the new file."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    y = v.s("drop/y")
+    sh(f"{VICTIM} bash -c 'umask 077; echo old > {y}'")
+    sh(f"{ATTACKER} bash -c 'echo mine > {v.s('drop/a')}'")
+    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
+import os, time
+fd = os.open({y!r}, os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'TOPSECRET')
+time.sleep(2)
+try:
+    os.close(fd)
+    print('closed')
+except OSError as e:
+    print('errno', e.errno)
+"""], stdout=subprocess.PIPE)
+    time.sleep(0.8)
+    sh(f"{ATTACKER} bash -c 'mv -f {v.s('drop/a')} {y} && chmod 0666 {y}'")
+    out = victim.communicate(timeout=30)[0]
+    assert out.split() == [b"errno", str(errno.ESTALE).encode()]
+    assert sh(f"{ATTACKER} cat {y}").stdout == b"mine\n"
