@@ -3,12 +3,13 @@
  *
  * The commit happens at the close that ends the writing, so that its
  * error reaches close(2): flush comes with every close(2) of a
- * descriptor, and the first one after data was written commits.  With
- * nothing written, a close by a process that still holds the file on
- * another descriptor (a shell's `> FILE`) waits; else it commits an
- * empty file, and release commits what no flush did.  A flush from a
- * process that is exiting on a signal abandons: a killed writer leaves
- * the former version.
+ * descriptor, and the first one after data was written, by a process
+ * that holds no other descriptor of the file (a shell's `> FILE`, its
+ * builtins' `>&3`), commits.  Release commits what no flush did (an
+ * empty file: nothing written).  A flush from a process that is
+ * exiting on a signal abandons: a killed writer leaves the former
+ * version.  Neither commits over a name that no longer holds what it
+ * held at open (ESTALE).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -377,30 +379,85 @@ static bool closer_killed(void)
 }
 
 /*
+ * The device of mount id in pid's /proc/PID/mountinfo, or (id < 0) of
+ * the mount at mp in ours: from the kernel's table, not from a stat,
+ * which would call into this filesystem.
+ */
+static int mount_dev(pid_t pid, int id, const char *mp, dev_t *dev)
+{
+	char file[64], line[2 * PATH_MAX], where[PATH_MAX + 1];
+	unsigned int maj, min;
+	int lid, err = -ENOENT;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)pid);
+	else
+		snprintf(file, sizeof(file), "/proc/self/mountinfo");
+	if ((f = fopen(file, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%d %*d %u:%u %*s %4096s", &lid, &maj, &min,
+			   where) == 4 &&
+		    (id >= 0 ? lid == id : strcmp(where, mp) == 0)) {
+			*dev = makedev(maj, min);
+			err = 0;
+		}
+	fclose(f);
+	return err;
+}
+
+/* Is descriptor fd (a name in /proc/pid/fd) on the device dev? */
+static bool fd_on(pid_t pid, const char *fd, dev_t dev)
+{
+	char file[32 + NAME_MAX + 1], line[128];
+	dev_t d;
+	int id = -1;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/fdinfo/%s", (int)pid, fd);
+	if ((f = fopen(file, "re")) == NULL)
+		return false;
+	while (id < 0 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "mnt_id: %d", &id) != 1)
+			id = -1;
+	fclose(f);
+	return id >= 0 && mount_dev(pid, id, NULL, &d) == 0 && d == dev;
+}
+
+/*
  * Does the process closing a descriptor of path still hold another?  A
  * shell's `cmd > FILE` opens FILE, dup2()s it to 1 and closes the
- * original before cmd writes anything: that close is not the end.  Seen
- * in /proc/PID/fd, where the closed descriptor is already gone.
+ * original before cmd writes anything, and its builtins' `>&3` close a
+ * dup after each command: such a close is not the end.  Seen in
+ * /proc/PID/fd, where the closed descriptor is already gone: a link
+ * that ends with path, on this mount's device (a bind mount, a chroot
+ * or another namespace shows the mount under another name).
  */
 static bool closer_holds(struct fs_state *fs, const char *path)
 {
-	char dir[64], link[PATH_MAX + 32], want[PATH_MAX + 32];
+	pid_t pid = fuse_get_context()->pid;
+	char dir[64], link[PATH_MAX + 32];
+	size_t plen = strlen(path);
 	struct dirent *de;
 	bool held = false;
+	dev_t dev;
 	ssize_t n;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fuse_get_context()->pid);
-	snprintf(want, sizeof(want), "%s%s", fs->mountpoint ? fs->mountpoint : "",
-		 path);
+	if (fs->mountpoint == NULL ||
+	    mount_dev(0, -1, fs->mountpoint, &dev) != 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	if ((d = opendir(dir)) == NULL)
 		return false;
 	while (!held && (de = readdir(d)) != NULL) {
 		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-		if (n <= 0)
+		if (n <= 0 || (size_t)n < plen)
 			continue;
 		link[n] = '\0';
-		held = strcmp(link, want) == 0;
+		held = strcmp(link + n - plen, path) == 0 &&
+		       fd_on(pid, de->d_name, dev);
 	}
 	closedir(d);
 	return held;
@@ -435,7 +492,10 @@ int sv_flush(struct fs_state *fs, struct handle *h)
 			 "version", sf->why ? sf->why : strerror(-sf->err));
 		return fs_fail_errno(fs, h->path, sf->err, msg);
 	}
-	if (sf->written == 0 && (!sf->armed || closer_holds(fs, h->path)))
+	/* Nothing written: release commits (an empty file).  Written, and
+	 * the closer holds another descriptor of the file: a later close
+	 * commits. */
+	if (sf->written == 0 || closer_holds(fs, h->path))
 		return 0;
 	err = commit(fs, sf);
 	return err ? fs_fail_errno(fs, h->path, err, commit_why(err)) : 0;

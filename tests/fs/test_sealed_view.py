@@ -645,3 +645,53 @@ except OSError as e:
     out = victim.communicate(timeout=30)[0]
     assert out.split() == [b"errno", str(errno.ESTALE).encode()]
     assert sh(f"{ATTACKER} cat {y}").stdout == b"mine\n"
+
+
+def test_shell_rewrite_through_a_bind_mount(view):
+    """The shell's close of the descriptor it dup2()ed to 1 is not the
+    end, whatever name the mount has for the process."""
+    view.put("c", b"v1\n")
+    mnt2 = os.path.join(view.top, "bind")
+    os.mkdir(mnt2)
+    sh(f"mount --bind {view.mnt} {mnt2}")
+    try:
+        sh(f"echo v2 > {mnt2}/sealed/c")
+        assert view.get("c") == b"v2\n"
+        builtins_write(view, f"{mnt2}/sealed/w4")
+        assert view.get("w4") == b"line1\nline2\n"
+    finally:
+        sh(f"umount {mnt2}")
+
+
+def test_shell_builtins_write_through_a_kept_descriptor(view):
+    """bash's printf >&3 dups 3 onto 1 and closes the dup after each
+    command: all of it is saved, at the close of 3."""
+    builtins_write(view, view.s("w3"))
+    assert view.get("w3") == b"line1\nline2\n"
+
+
+def builtins_write(view, w):
+    r = sh(f"bash -c \"exec 3>{w}; printf 'line1\\n' >&3; "
+           f"printf 'line2\\n' >&3; exec 3>&-\"; echo rc=$?", check=False)
+    assert r.stdout == b"rc=0\n", r
+
+
+def test_a_close_before_any_write_saves_nothing(view):
+    """A descriptor shared with a child that writes later: the parent's
+    close, before any write, does not save an empty file."""
+    view.put("f", b"old\n")
+    p = view.s("f")
+    r = sh(f"""/usr/bin/python3 -c "
+import os, time
+fd = os.open('{p}', os.O_WRONLY | os.O_TRUNC)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.5)
+    os.write(fd, b'child\\\\n')
+    os.close(fd)
+    os._exit(0)
+os.close(fd)
+print(os.waitpid(pid, 0)[1])
+" """, check=False)
+    assert r.stdout == b"0\n", r
+    assert view.get("f") == b"child\n"
