@@ -3,10 +3,10 @@
  *
  * The commit happens at the close that ends the writing, so that its
  * error reaches close(2): flush comes with every close(2) of a
- * descriptor, and the first one after data was written, by a process
- * that holds no other descriptor of the file (a shell's `> FILE`, its
- * builtins' `>&3`), commits.  Release commits what no flush did (an
- * empty file: nothing written).  A flush from a process that is
+ * descriptor, and the first one by a process that holds no other
+ * descriptor of the file (a shell's `> FILE`, its builtins' `>&3`)
+ * commits, if data was written or the file is new.  Release commits what
+ * no flush did (an empty rewrite).  A flush from a process that is
  * exiting on a signal abandons: a killed writer leaves the former
  * version.  Neither commits over a name that no longer holds what it
  * held at open (ESTALE).
@@ -96,13 +96,19 @@ static int start_sealer(struct fs_state *fs, struct sealfile *sf,
 	enum hsm_status st;
 	int err;
 
+	/* The caller's HSM calls count, as an operation file's do. */
+	if ((err = call_slot(fs, f)) != 0)
+		return err;
 	call_init(&call);
 	st = kc_get(fs->kc, &call, fs->opts->seal_key, NULL, &kv);
+	if (st == HSM_OK) {
+		err = sealkey_new(&fs->env, &call, fs->opts->seal_key, kv,
+				  SEAL_SHIFT_DEFAULT, dek, &sf->h, f);
+		kver_put(kv);
+	}
+	call_slot_end(fs);
 	if (st != HSM_OK)
 		return fail_status(f, st, &call);
-	err = sealkey_new(&fs->env, &call, fs->opts->seal_key, kv,
-			  SEAL_SHIFT_DEFAULT, dek, &sf->h, f);
-	kver_put(kv);
 	if (err)
 		return err;
 	err = sealer_new(&sf->h, dek, &sf->s);
@@ -154,7 +160,9 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
 			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
 		err = -errno;
-	if (err >= 0)
+	/* Not armed (no O_TRUNC): no data key until ftruncate(0) arms it;
+	 * until then every write is refused. */
+	if (err >= 0 && sf->armed)
 		err = start_sealer(fs, sf, &f);
 	if (err < 0) {
 		sf_free(sf);
@@ -265,7 +273,11 @@ int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size)
 {
 	struct sealfile *sf = sf_of(h);
 
+	struct fs_fail f = { .err = 0 };
+
 	if (sf->writing && !sf->done && size == (off_t)sf->written) {
+		if (!sf->armed && start_sealer(fs, sf, &f) != 0)
+			return fs_fail(fs, NULL, h->path, &f);
 		sf->armed = true;
 		return 0;
 	}
@@ -407,22 +419,25 @@ static int mount_dev(pid_t pid, int id, const char *mp, dev_t *dev)
 	return err;
 }
 
-/* Is descriptor fd (a name in /proc/pid/fd) on the device dev? */
+/* Is descriptor fd (a name in /proc/pid/fd) open for writing, on the
+ * device dev?  A reader of the same file is no copy of the writer's. */
 static bool fd_on(pid_t pid, const char *fd, dev_t dev)
 {
 	char file[32 + NAME_MAX + 1], line[128];
-	dev_t d;
+	unsigned int flags = O_RDONLY;
 	int id = -1;
+	dev_t d;
 	FILE *f;
 
 	snprintf(file, sizeof(file), "/proc/%d/fdinfo/%s", (int)pid, fd);
 	if ((f = fopen(file, "re")) == NULL)
 		return false;
-	while (id < 0 && fgets(line, sizeof(line), f) != NULL)
+	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "mnt_id: %d", &id) != 1)
-			id = -1;
+			sscanf(line, "flags: %o", &flags);
 	fclose(f);
-	return id >= 0 && mount_dev(pid, id, NULL, &d) == 0 && d == dev;
+	return (flags & O_ACCMODE) != O_RDONLY && id >= 0 &&
+	       mount_dev(pid, id, NULL, &d) == 0 && d == dev;
 }
 
 /*
@@ -492,10 +507,12 @@ int sv_flush(struct fs_state *fs, struct handle *h)
 			 "version", sf->why ? sf->why : strerror(-sf->err));
 		return fs_fail_errno(fs, h->path, sf->err, msg);
 	}
-	/* Nothing written: release commits (an empty file).  Written, and
-	 * the closer holds another descriptor of the file: a later close
-	 * commits. */
-	if (sf->written == 0 || closer_holds(fs, h->path))
+	/* The closer holds another descriptor of the file: a later close
+	 * commits.  Nothing written to a rewrite: release commits the
+	 * empty file, so that a close before another process (a child)
+	 * writes does not lose the former version.  A new empty file is
+	 * there at once. */
+	if ((sf->written == 0 && !sf->was_new) || closer_holds(fs, h->path))
 		return 0;
 	err = commit(fs, sf);
 	return err ? fs_fail_errno(fs, h->path, err, commit_why(err)) : 0;

@@ -695,3 +695,34 @@ print(os.waitpid(pid, 0)[1])
 " """, check=False)
     assert r.stdout == b"0\n", r
     assert view.get("f") == b"child\n"
+
+
+def test_writes_take_the_callers_call_slots(emulator, view_factory):
+    """The wrapKey of an open for writing is one of the caller's HSM
+    calls (max_calls: EAGAIN past it); an open that refuses every write
+    (no O_TRUNC) makes none until ftruncate(0) arms it."""
+    v = view_factory(key="aes-256", options=["max_calls=1"])
+    v.put("s", b"old\n")
+    emulator.reset_stats()
+    fd = os.open(v.s("s"), os.O_WRONLY)                # no O_TRUNC
+    try:
+        assert emulator.op_count("wrapkey") == 0
+        os.ftruncate(fd, 0)
+        os.write(fd, b"armed\n")
+    finally:
+        os.close(fd)
+    assert emulator.op_count("wrapkey") == 1 and v.get("s") == b"armed\n"
+    v.put("u", b"u\n")            # opened without O_CREAT: a create holds
+    emulator.faults(ops=["wrapkey"], latency_ms=1500)   # the directory
+    try:
+        slow = subprocess.Popen(["/usr/bin/python3", "-c",
+                                 f"open({v.s('t')!r}, 'wb').write(b'x')"])
+        time.sleep(0.7)                                  # its call in flight
+        e = oserror(lambda: os.close(os.open(v.s("u"), os.O_WRONLY |
+                                             os.O_TRUNC)))
+        assert slow.wait(timeout=30) == 0
+    finally:
+        emulator.clear_faults()
+    assert e == errno.EAGAIN
+    assert b"max_calls" in sh(f"cat {v.mnt}/error").stdout
+    assert v.get("t") == b"x" and v.get("u") == b"u\n"
