@@ -34,6 +34,9 @@ struct sealfile {
 	const char *path;	/* write: the handle's path */
 	bool times_set;		/* write: futimens(times) at the commit */
 	struct timespec times[2];
+	bool was_new;		/* write: no file at the name at open */
+	dev_t was_dev;		/* write: else the one being replaced */
+	ino_t was_ino;
 };
 
 struct sealfile *sf_of(const struct handle *h);

@@ -3,12 +3,13 @@
  *
  * The commit happens at the close that ends the writing, so that its
  * error reaches close(2): flush comes with every close(2) of a
- * descriptor, and the first one after data was written commits.  With
- * nothing written, a close by a process that still holds the file on
- * another descriptor (a shell's `> FILE`) waits; else it commits an
- * empty file, and release commits what no flush did.  A flush from a
- * process that is exiting on a signal abandons: a killed writer leaves
- * the former version.
+ * descriptor, and the first one by a process that holds no other
+ * descriptor of the file (a shell's `> FILE`, its builtins' `>&3`)
+ * commits, if data was written or the file is new.  Release commits what
+ * no flush did (an empty rewrite).  A flush from a process that is
+ * exiting on a signal abandons: a killed writer leaves the former
+ * version.  Neither commits over a name that no longer holds what it
+ * held at open (ESTALE).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -94,18 +96,49 @@ static int start_sealer(struct fs_state *fs, struct sealfile *sf,
 	enum hsm_status st;
 	int err;
 
+	/* The caller's HSM calls count, as an operation file's do. */
+	if ((err = call_slot(fs, f)) != 0)
+		return err;
 	call_init(&call);
 	st = kc_get(fs->kc, &call, fs->opts->seal_key, NULL, &kv);
+	if (st == HSM_OK) {
+		err = sealkey_new(&fs->env, &call, fs->opts->seal_key, kv,
+				  SEAL_SHIFT_DEFAULT, dek, &sf->h, f);
+		kver_put(kv);
+	}
+	call_slot_end(fs);
 	if (st != HSM_OK)
 		return fail_status(f, st, &call);
-	err = sealkey_new(&fs->env, &call, fs->opts->seal_key, kv,
-			  SEAL_SHIFT_DEFAULT, dek, &sf->h, f);
-	kver_put(kv);
 	if (err)
 		return err;
 	err = sealer_new(&sf->h, dek, &sf->s);
 	secret_wipe(dek, sizeof(dek));
 	return err ? fail_local(f, err, "out of memory") : 0;
+}
+
+/* What the name holds at open: nothing (a new file) or the inode a
+ * rewrite replaces.  Attribute changes reach the writer, and the commit
+ * renames over the name, only while that is still so: the kernel checked
+ * a chmod against DIR's file, which may be someone else's by then. */
+static void note_target(struct sealfile *sf)
+{
+	struct stat st;
+
+	sf->was_new = fstatat(sf->parent, sf->name, &st,
+			      AT_SYMLINK_NOFOLLOW) != 0;
+	sf->was_dev = sf->was_new ? 0 : st.st_dev;
+	sf->was_ino = sf->was_new ? 0 : st.st_ino;
+}
+
+/* Does the name still hold what it held at open? */
+static bool target_same(const struct sealfile *sf)
+{
+	struct stat st;
+
+	if (fstatat(sf->parent, sf->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return sf->was_new && errno == ENOENT;
+	return !sf->was_new && st.st_dev == sf->was_dev &&
+	       st.st_ino == sf->was_ino;
 }
 
 static int open_write(struct fs_state *fs, const char *path, const char *rel,
@@ -122,10 +155,14 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 	if (err == 0)
 		err = sf->fd = sealdir_tmpfile(fs->sealed_fd, rel, &sf->parent,
 					       sf->name);
+	if (err >= 0)
+		note_target(sf);
 	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
 			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
 		err = -errno;
-	if (err >= 0)
+	/* Not armed (no O_TRUNC): no data key until ftruncate(0) arms it;
+	 * until then every write is refused. */
+	if (err >= 0 && sf->armed)
 		err = start_sealer(fs, sf, &f);
 	if (err < 0) {
 		sf_free(sf);
@@ -236,7 +273,11 @@ int sv_ftruncate(struct fs_state *fs, struct handle *h, off_t size)
 {
 	struct sealfile *sf = sf_of(h);
 
+	struct fs_fail f = { .err = 0 };
+
 	if (sf->writing && !sf->done && size == (off_t)sf->written) {
+		if (!sf->armed && start_sealer(fs, sf, &f) != 0)
+			return fs_fail(fs, NULL, h->path, &f);
 		sf->armed = true;
 		return 0;
 	}
@@ -263,6 +304,8 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	pthread_mutex_unlock(&writers_lock);
 	if (err == 0 && fsync(sf->fd) != 0)
 		err = -errno;
+	if (err == 0 && !target_same(sf))
+		err = -ESTALE;
 	if (err == 0)
 		err = sealdir_commit(sf->fd, sf->parent, sf->name);
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
@@ -309,6 +352,19 @@ static int wattr_one(struct sealfile *sf, const struct sv_attr *a)
 	return fstat(sf->fd, &sf->st) != 0 ? -errno : 0;
 }
 
+/* Was the change checked against this writer?  The kernel checked it
+ * against DIR's file at the name, or, with none, against the new file
+ * sv_wstat() showed: the first writer's, so a new file's owner must be
+ * the caller too. */
+static bool wattr_mine(const struct sealfile *sf)
+{
+	uid_t uid = fuse_get_context()->uid;
+
+	if (!target_same(sf))
+		return false;
+	return !sf->was_new || uid == 0 || uid == sf->st.st_uid;
+}
+
 int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 {
 	struct sealfile *sf;
@@ -317,7 +373,7 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
 		if (!sf->done && strcmp(sf->path, path) == 0 &&
-		    (err = wattr_one(sf, a)) == 0)
+		    wattr_mine(sf) && (err = wattr_one(sf, a)) == 0)
 			n++;
 	pthread_mutex_unlock(&writers_lock);
 	return err ? fs_fail_errno(fs, path, err, NULL) : n;
@@ -335,33 +391,99 @@ static bool closer_killed(void)
 }
 
 /*
+ * The device of mount id in pid's /proc/PID/mountinfo, or (id < 0) of
+ * the mount at mp in ours: from the kernel's table, not from a stat,
+ * which would call into this filesystem.
+ */
+static int mount_dev(pid_t pid, int id, const char *mp, dev_t *dev)
+{
+	char file[64], line[2 * PATH_MAX], where[PATH_MAX + 1];
+	unsigned int maj, min;
+	int lid, err = -ENOENT;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(file, sizeof(file), "/proc/%d/mountinfo", (int)pid);
+	else
+		snprintf(file, sizeof(file), "/proc/self/mountinfo");
+	if ((f = fopen(file, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%d %*d %u:%u %*s %4096s", &lid, &maj, &min,
+			   where) == 4 &&
+		    (id >= 0 ? lid == id : strcmp(where, mp) == 0)) {
+			*dev = makedev(maj, min);
+			err = 0;
+		}
+	fclose(f);
+	return err;
+}
+
+/* Is descriptor fd (a name in /proc/pid/fd) open for writing, on the
+ * device dev?  A reader of the same file is no copy of the writer's. */
+static bool fd_on(pid_t pid, const char *fd, dev_t dev)
+{
+	char file[32 + NAME_MAX + 1], line[128];
+	unsigned int flags = O_RDONLY;
+	int id = -1;
+	dev_t d;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "/proc/%d/fdinfo/%s", (int)pid, fd);
+	if ((f = fopen(file, "re")) == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "mnt_id: %d", &id) != 1)
+			sscanf(line, "flags: %o", &flags);
+	fclose(f);
+	return (flags & O_ACCMODE) != O_RDONLY && id >= 0 &&
+	       mount_dev(pid, id, NULL, &d) == 0 && d == dev;
+}
+
+/*
  * Does the process closing a descriptor of path still hold another?  A
  * shell's `cmd > FILE` opens FILE, dup2()s it to 1 and closes the
- * original before cmd writes anything: that close is not the end.  Seen
- * in /proc/PID/fd, where the closed descriptor is already gone.
+ * original before cmd writes anything, and its builtins' `>&3` close a
+ * dup after each command: such a close is not the end.  Seen in
+ * /proc/PID/fd, where the closed descriptor is already gone: a link
+ * that ends with path, on this mount's device (a bind mount, a chroot
+ * or another namespace shows the mount under another name).
  */
 static bool closer_holds(struct fs_state *fs, const char *path)
 {
-	char dir[64], link[PATH_MAX + 32], want[PATH_MAX + 32];
+	pid_t pid = fuse_get_context()->pid;
+	char dir[64], link[PATH_MAX + 32];
+	size_t plen = strlen(path);
 	struct dirent *de;
 	bool held = false;
+	dev_t dev;
 	ssize_t n;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)fuse_get_context()->pid);
-	snprintf(want, sizeof(want), "%s%s", fs->mountpoint ? fs->mountpoint : "",
-		 path);
+	if (fs->mountpoint == NULL ||
+	    mount_dev(0, -1, fs->mountpoint, &dev) != 0)
+		return false;
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	if ((d = opendir(dir)) == NULL)
 		return false;
 	while (!held && (de = readdir(d)) != NULL) {
 		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-		if (n <= 0)
+		if (n <= 0 || (size_t)n < plen)
 			continue;
 		link[n] = '\0';
-		held = strcmp(link, want) == 0;
+		held = strcmp(link + n - plen, path) == 0 &&
+		       fd_on(pid, de->d_name, dev);
 	}
 	closedir(d);
 	return held;
+}
+
+static const char *commit_why(int err)
+{
+	if (err == -ESTALE)
+		return "the file was replaced or created by someone else "
+		       "while being written; nothing saved";
+	return "sealing failed: the file keeps its former version";
 }
 
 int sv_flush(struct fs_state *fs, struct handle *h)
@@ -385,11 +507,15 @@ int sv_flush(struct fs_state *fs, struct handle *h)
 			 "version", sf->why ? sf->why : strerror(-sf->err));
 		return fs_fail_errno(fs, h->path, sf->err, msg);
 	}
-	if (sf->written == 0 && (!sf->armed || closer_holds(fs, h->path)))
+	/* The closer holds another descriptor of the file: a later close
+	 * commits.  Nothing written to a rewrite: release commits the
+	 * empty file, so that a close before another process (a child)
+	 * writes does not lose the former version.  A new empty file is
+	 * there at once. */
+	if ((sf->written == 0 && !sf->was_new) || closer_holds(fs, h->path))
 		return 0;
 	err = commit(fs, sf);
-	return err ? fs_fail_errno(fs, h->path, err, "sealing failed: the "
-				   "file keeps its former version") : 0;
+	return err ? fs_fail_errno(fs, h->path, err, commit_why(err)) : 0;
 }
 
 void sv_release(struct fs_state *fs, struct handle *h)
@@ -402,8 +528,8 @@ void sv_release(struct fs_state *fs, struct handle *h)
 		 * Nobody waits for release: the log says it. */
 		err = commit(fs, sf);
 		if (err)
-			log_warn("%s: sealing failed: %s; the file keeps its "
-				 "former version", h->path, strerror(-err));
+			log_warn("%s: %s (%s)", h->path, commit_why(err),
+				 strerror(-err));
 	}
 	if (sf->writing)
 		writers_del(sf);

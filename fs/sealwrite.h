@@ -36,8 +36,10 @@ struct sv_attr {
 	gid_t gid;
 	const struct timespec *tv;
 };
-/* Apply a to every rewrite of path in progress; returns how many, or a
- * negative errno (reported). */
+/* Apply a to every write of path in progress whose target the kernel
+ * checked it against (the name still holds what it held at the open; a
+ * new file's owner is the caller); returns how many, or a negative errno
+ * (reported). */
 int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a);
 /* The attributes of a new file being written at path (not in DIR
  * yet): 0, or -ENOENT when there is none. */

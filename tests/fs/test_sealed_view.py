@@ -579,3 +579,150 @@ def test_data_keys_live_in_locked_undumped_memory(view):
             if "dd" in flags:
                 found.append((size, "lo" in flags, "wf" in flags))
     assert ("32", True, True) in found, found
+
+
+VICTIM = NOBODY
+# In the mount's group, to get past the mount's root.
+ATTACKER = "setpriv --reuid=1002 --regid=65534 --clear-groups"
+
+
+def test_a_name_taken_while_written_is_not_overwritten(view_factory):
+    """Another user creates DIR's file at the name a new file is being
+    written to and chmods it through the view: the change is not applied
+    to the writer's file, and its close saves nothing (ESTALE)."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    z = v.s("drop/z")
+    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
+import os, time
+os.umask(0o077)
+fd = os.open({z!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+os.write(fd, b'TOPSECRET')
+time.sleep(2)
+try:
+    os.close(fd)
+    print('closed')
+except OSError as e:
+    print('errno', e.errno)
+"""], stdout=subprocess.PIPE)
+    time.sleep(0.8)
+    raw = os.path.join(v.dir, "drop", "z")
+    sh(f"{ATTACKER} bash -c 'touch {raw} && chmod 0666 {z}'")
+    out = victim.communicate(timeout=30)[0]
+    assert out.split() == [b"errno", str(errno.ESTALE).encode()]
+    st = os.stat(raw)
+    assert (st.st_uid, st.st_size) == (1002, 0)     # the attacker's, as made
+    r = sh(f"{ATTACKER} cat {z}", check=False)
+    assert b"TOPSECRET" not in r.stdout
+    assert [n for n in os.listdir(os.path.dirname(raw))
+            if n.startswith(".hsmfs")] == []
+
+
+def test_a_rewrite_keeps_its_attributes_when_the_file_is_replaced(view_factory):
+    """A rewrite of a file that is then replaced by another user's (mv
+    through the view) gets none of that user's chmod, and is not saved
+    over the new file."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    y = v.s("drop/y")
+    sh(f"{VICTIM} bash -c 'umask 077; echo old > {y}'")
+    sh(f"{ATTACKER} bash -c 'echo mine > {v.s('drop/a')}'")
+    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
+import os, time
+fd = os.open({y!r}, os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'TOPSECRET')
+time.sleep(2)
+try:
+    os.close(fd)
+    print('closed')
+except OSError as e:
+    print('errno', e.errno)
+"""], stdout=subprocess.PIPE)
+    time.sleep(0.8)
+    sh(f"{ATTACKER} bash -c 'mv -f {v.s('drop/a')} {y} && chmod 0666 {y}'")
+    out = victim.communicate(timeout=30)[0]
+    assert out.split() == [b"errno", str(errno.ESTALE).encode()]
+    assert sh(f"{ATTACKER} cat {y}").stdout == b"mine\n"
+
+
+def test_shell_rewrite_through_a_bind_mount(view):
+    """The shell's close of the descriptor it dup2()ed to 1 is not the
+    end, whatever name the mount has for the process."""
+    view.put("c", b"v1\n")
+    mnt2 = os.path.join(view.top, "bind")
+    os.mkdir(mnt2)
+    sh(f"mount --bind {view.mnt} {mnt2}")
+    try:
+        sh(f"echo v2 > {mnt2}/sealed/c")
+        assert view.get("c") == b"v2\n"
+        builtins_write(view, f"{mnt2}/sealed/w4")
+        assert view.get("w4") == b"line1\nline2\n"
+    finally:
+        sh(f"umount {mnt2}")
+
+
+def test_shell_builtins_write_through_a_kept_descriptor(view):
+    """bash's printf >&3 dups 3 onto 1 and closes the dup after each
+    command: all of it is saved, at the close of 3."""
+    builtins_write(view, view.s("w3"))
+    assert view.get("w3") == b"line1\nline2\n"
+
+
+def builtins_write(view, w):
+    r = sh(f"bash -c \"exec 3>{w}; printf 'line1\\n' >&3; "
+           f"printf 'line2\\n' >&3; exec 3>&-\"; echo rc=$?", check=False)
+    assert r.stdout == b"rc=0\n", r
+
+
+def test_a_close_before_any_write_saves_nothing(view):
+    """A descriptor shared with a child that writes later: the parent's
+    close, before any write, does not save an empty file."""
+    view.put("f", b"old\n")
+    p = view.s("f")
+    r = sh(f"""/usr/bin/python3 -c "
+import os, time
+fd = os.open('{p}', os.O_WRONLY | os.O_TRUNC)
+pid = os.fork()
+if pid == 0:
+    time.sleep(0.5)
+    os.write(fd, b'child\\\\n')
+    os.close(fd)
+    os._exit(0)
+os.close(fd)
+print(os.waitpid(pid, 0)[1])
+" """, check=False)
+    assert r.stdout == b"0\n", r
+    assert view.get("f") == b"child\n"
+
+
+def test_writes_take_the_callers_call_slots(emulator, view_factory):
+    """The wrapKey of an open for writing is one of the caller's HSM
+    calls (max_calls: EAGAIN past it); an open that refuses every write
+    (no O_TRUNC) makes none until ftruncate(0) arms it."""
+    v = view_factory(key="aes-256", options=["max_calls=1"])
+    v.put("s", b"old\n")
+    emulator.reset_stats()
+    fd = os.open(v.s("s"), os.O_WRONLY)                # no O_TRUNC
+    try:
+        assert emulator.op_count("wrapkey") == 0
+        os.ftruncate(fd, 0)
+        os.write(fd, b"armed\n")
+    finally:
+        os.close(fd)
+    assert emulator.op_count("wrapkey") == 1 and v.get("s") == b"armed\n"
+    v.put("u", b"u\n")            # opened without O_CREAT: a create holds
+    emulator.faults(ops=["wrapkey"], latency_ms=1500)   # the directory
+    try:
+        slow = subprocess.Popen(["/usr/bin/python3", "-c",
+                                 f"open({v.s('t')!r}, 'wb').write(b'x')"])
+        time.sleep(0.7)                                  # its call in flight
+        e = oserror(lambda: os.close(os.open(v.s("u"), os.O_WRONLY |
+                                             os.O_TRUNC)))
+        assert slow.wait(timeout=30) == 0
+    finally:
+        emulator.clear_faults()
+    assert e == errno.EAGAIN
+    assert b"max_calls" in sh(f"cat {v.mnt}/error").stdout
+    assert v.get("t") == b"x" and v.get("u") == b"u\n"
