@@ -153,7 +153,44 @@ static int seal_finish(struct sealop *so, const struct sealop_key *k,
 	return err;
 }
 
-/* unseal: the header from the spool, its sizes, then the one unwrap. */
+static int chunk_failed(uint64_t i, int err, struct fs_fail *f);
+
+/*
+ * unseal: authenticate every chunk before any plaintext is released, so
+ * that a tampered, truncated or extended blob fails the run, not a read
+ * after some of it was returned (DESIGN.md §4.3).  The plaintext goes to
+ * a locked scratch chunk, wiped; reads decrypt again.
+ */
+static int unseal_verify(struct sealop *so, struct fs_fail *f)
+{
+	size_t cs = (size_t)seal_chunk_size(&so->h), len;
+	struct secret *scratch = secret_new(NULL, cs ? cs : 1);
+	uint8_t *ct = malloc(cs + SEAL_TAG_LEN);
+	uint64_t i, off;
+	int err = ct && scratch ? 0 : -ENOMEM;
+
+	if (err)
+		fail_local(f, err, "out of memory");
+	for (i = 0; err == 0 && i < so->nchunks; i++) {
+		err = seal_chunk_span(&so->h, so->sealed, i, &off, &len, NULL);
+		if (err == 0 && (err = spool_pread(so->sp, ct, len, off)) < 0) {
+			fail_local(f, err, "cannot read the spool file");
+			break;
+		}
+		if (err == 0)
+			err = seal_chunk_open_into(&so->h, so->dek, so->sealed,
+						   i, ct, len,
+						   secret_bytes(scratch));
+		if (err)
+			chunk_failed(i, err, f);
+	}
+	free(ct);
+	secret_free(scratch);
+	return err;
+}
+
+/* unseal: the header from the spool, its sizes, the one unwrap, then
+ * every chunk checked. */
 static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 			 struct fs_fail *f)
 {
@@ -178,6 +215,7 @@ static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 		char name[KEY_NAME_MAX + 1];
 
 		sealkey_kid_split(so->h.kid, name, so->version);
+		err = unseal_verify(so, f);
 	}
 	return err;
 }
