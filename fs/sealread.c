@@ -139,12 +139,18 @@ static int blob_key(struct fs_state *fs, const char *path,
 
 	if (dekcache_get(fs->deks, sf->id, dek, mono_ms(), &ticket) == 0)
 		return 0;
+	/* The unwrap is the caller's HSM call: it takes a slot. */
+	if (call_slot(fs, &f) != 0) {
+		dekcache_done(fs->deks, ticket, NULL, mono_ms());
+		return fs_fail(fs, NULL, path, &f);
+	}
 	call_init(&call);
 	t0 = mono_us();
 	metrics_calls_add(fs->metrics, 1);
 	err = sealkey_open(&fs->env, &call, fs->opts->seal_key, &sf->h, dek,
 			   &f);
 	metrics_calls_add(fs->metrics, -1);
+	call_slot_end(fs);
 	dekcache_done(fs->deks, ticket, err ? NULL : dek, mono_ms());
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
 		  .op = "unseal", .err = err,

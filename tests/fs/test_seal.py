@@ -406,6 +406,42 @@ def test_rotation(emulator, tmp_path_factory):
         m.cleanup()
 
 
+def test_seal_wrapkey_takes_a_call_slot(emulator, tmp_path_factory):
+    """oct seal's wrapKey at the first write is the caller's HSM call:
+    with max_calls=1 and one wrapKey in flight, a second seal's first
+    write is EAGAIN naming max_calls (it went past the cap before)."""
+    import threading
+    m = hsmtest.Mount(emulator, tmp_path_factory.mktemp("sealslot") / "mnt",
+                      options=["max_calls=1"])
+    seal = k(m, "aes-256", "seal")
+    try:
+        one_handle(seal, b"warm")               # the keys are cached
+        other = k(m, "aes-128", "seal")         # (the kernel serialises
+        one_handle(other, b"warm")              # writes to one file)
+        done = []
+        emulator.faults(ops=["wrapkey"], latency_ms=1500)
+        try:
+            t = threading.Thread(target=lambda: done.append(one_handle(seal, b"slow")))
+            t.start()
+            time.sleep(0.7)                     # its wrapKey is in flight
+            fd = os.open(other, os.O_RDWR)
+            try:
+                with pytest.raises(OSError) as e:
+                    os.write(fd, b"secret")
+                assert e.value.errno == errno.EAGAIN
+                assert "max_calls" in open(os.path.join(m.path, "error")).read()
+            finally:
+                os.close(fd)
+            t.join(timeout=30)
+        finally:
+            emulator.clear_faults()
+        assert len(done) == 1
+        assert one_handle(k(m, "aes-256", "unseal"), one_handle(seal, DATA)) == DATA
+        m.umount()
+    finally:
+        m.cleanup()
+
+
 def vmhwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

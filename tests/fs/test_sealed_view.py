@@ -350,6 +350,28 @@ def test_one_unwrap_per_file_per_dek_ttl(emulator, view_factory):
     assert emulator.op_count("unwrapkey") == 4
 
 
+def test_unwrap_takes_a_call_slot(emulator, view_factory):
+    """The unwrap at an uncached open is the caller's HSM call: with
+    max_calls=1 and one unwrap in flight, another file's open is EAGAIN
+    naming max_calls; once it ended, the open works."""
+    import threading
+    v = view_factory(options=["max_calls=1"])
+    v.put("a", b"alpha")
+    v.put("b", b"beta")
+    got = []
+    emulator.faults(ops=["unwrapkey"], latency_ms=1500)
+    try:
+        t = threading.Thread(target=lambda: got.append(v.get("a")))
+        t.start()
+        time.sleep(0.7)                         # its unwrap is in flight
+        assert oserror(v.get, "b") == errno.EAGAIN
+        assert "max_calls" in open(os.path.join(v.mnt, "error")).read()
+        t.join(timeout=30)
+    finally:
+        emulator.clear_faults()
+    assert got == [b"alpha"] and v.get("b") == b"beta"
+
+
 # -- writing ---------------------------------------------------------------------
 
 def test_write_patterns_refused(view):
