@@ -2,6 +2,7 @@
  * sealop.c - see sealop.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,14 @@
  * thread's allocator arena) against 0.1 MiB with chunk slices, for a
  * saving of one 64 KiB copy per chunk. */
 #define SEAL_SLICE ((size_t)1 << SEAL_SHIFT_DEFAULT)
+
+/* unseal: chunks above this (a blob may ask for 16 MiB) are checked and
+ * read one at a time in the whole daemon, and a reader keeps no buffer of
+ * them between reads, so that open handles cannot pin two such chunks
+ * each (as fs/sealread.c does for the view). */
+#define UNSEAL_BIG_CHUNK ((uint64_t)1 << 20)
+
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct sealop {
 	enum fs_op op;
@@ -213,9 +222,14 @@ static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 	err = sealkey_open(k->env, k->call, k->name, &so->h, so->dek, f);
 	if (err == 0) {
 		char name[KEY_NAME_MAX + 1];
+		bool big = seal_chunk_size(&so->h) > UNSEAL_BIG_CHUNK;
 
 		sealkey_kid_split(so->h.kid, name, so->version);
+		if (big)
+			pthread_mutex_lock(&big_lock);
 		err = unseal_verify(so, f);
+		if (big)
+			pthread_mutex_unlock(&big_lock);
 	}
 	return err;
 }
@@ -346,8 +360,19 @@ int sealop_read(const struct sealop *so, struct sealread *rd, char *buf,
 
 	if (!so->finished)
 		return fail_local(f, -EIO, "the operation has not run");
-	if (so->op == FOP_UNSEAL)
+	if (so->op == FOP_UNSEAL &&
+	    seal_chunk_size(&so->h) <= UNSEAL_BIG_CHUNK)
 		return unseal_read(so, rd, buf, size, f);
+	if (so->op == FOP_UNSEAL) {
+		pthread_mutex_lock(&big_lock);
+		err = unseal_read(so, rd, buf, size, f);
+		secret_free(rd->plain);
+		rd->plain = NULL;
+		free(rd->cbuf);
+		rd->cbuf = NULL;
+		pthread_mutex_unlock(&big_lock);
+		return err;
+	}
 	total = spool_size(so->sp);
 	n = rd->pos >= total ? 0 : total - rd->pos < size ?
 		(size_t)(total - rd->pos) : size;

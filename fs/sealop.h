@@ -13,7 +13,9 @@
  * unwrapKey, sealkey_open()) and authenticates every chunk (plaintext
  * wiped, none kept), so a tampered, truncated or reordered blob fails
  * the run with EBADMSG before any byte is returned; reads then open the
- * chunk they reach again (one chunk of plaintext held per reader, wiped).
+ * chunk they reach again (one chunk of plaintext held per reader, wiped;
+ * chunks over 1 MiB are read one at a time daemon-wide and not held
+ * between reads).
  *
  * A sealop lives in an opx (opexec.h) and is written and finished under
  * its owner's lock; once finished it does not change, and any number of

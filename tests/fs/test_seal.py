@@ -406,6 +406,58 @@ def test_rotation(emulator, tmp_path_factory):
         m.cleanup()
 
 
+def big_chunk_blob(mnt, data, shift=24):
+    """A blob of data with chunks of 1 << shift (legal in the format),
+    built here: the header of a blob the mount sealed, its shift changed,
+    the chunks sealed with its data key (unwrapped through the mount)."""
+    blob = one_handle(k(mnt, "aes-256", "seal"), b"x")
+    h = parse_header(blob)
+    hdr = bytearray(blob[:h["len"]])
+    hdr[10] = shift
+    hdr = bytes(hdr)
+    h = parse_header(hdr)
+    dek = one_handle(k(mnt, "aes-256", "unwrap"), h["wrapped"])
+    unit = 1 << shift
+    parts = [data[i:i + unit] for i in range(0, len(data), unit)] or [b""]
+    out = [hdr]
+    for i, p in enumerate(parts):
+        nonce = h["prefix"] + struct.pack(">I", i) + bytes([i == len(parts) - 1])
+        out.append(AESGCM(dek).encrypt(nonce, p, hdr))
+    return b"".join(out)
+
+
+def vmrss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def test_big_chunks_are_not_pinned_per_handle(mnt):
+    """A blob with 16 MiB chunks: open unseal handles that each read a
+    little keep no chunk buffers between reads (they held 32 MiB each:
+    one sealed chunk, one plaintext), and the data still comes back."""
+    data = os.urandom((16 << 20) + 100)
+    blob = big_chunk_blob(mnt, data)
+    assert one_handle(k(mnt, "aes-256", "unseal"), blob) == data
+    pid = mnt.proc.pid
+    fds = []
+    try:
+        base = vmrss_kib(pid)
+        for _ in range(6):
+            fd = os.open(k(mnt, "aes-256", "unseal"), os.O_RDWR)
+            fds.append(fd)
+            for i in range(0, len(blob), 1 << 20):
+                os.write(fd, blob[i:i + (1 << 20)])
+            assert os.read(fd, 4096) == data[:4096]
+        growth = vmrss_kib(pid) - base
+        assert growth < 48 * 1024, f"VmRSS grew {growth} KiB over 6 handles"
+        assert os.read(fds[0], 1 << 20) == data[4096:4096 + (1 << 20)]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 def test_seal_wrapkey_takes_a_call_slot(emulator, tmp_path_factory):
     """oct seal's wrapKey at the first write is the caller's HSM call:
     with max_calls=1 and one wrapKey in flight, a second seal's first
