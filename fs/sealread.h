@@ -34,6 +34,9 @@ struct sealfile {
 	const char *path;	/* write: the handle's path */
 	bool times_set;		/* write: futimens(times) at the commit */
 	struct timespec times[2];
+	struct secret *dek;	/* read: the data key for the handle's life
+				 * (locked, wiped at release), so a long
+				 * read outlives dek_ttl without an unwrap */
 };
 
 struct sealfile *sf_of(const struct handle *h);

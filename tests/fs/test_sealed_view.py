@@ -19,6 +19,7 @@ import time
 import pytest
 
 import hsmtest
+from hsmtest import read_to_eof
 
 NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 MAGIC = b"HSMFSEAL"
@@ -348,6 +349,26 @@ def test_one_unwrap_per_file_per_dek_ttl(emulator, view_factory):
     v.put("a", b"rewritten")                              # a new header
     assert v.get("a") == b"rewritten"
     assert emulator.op_count("unwrapkey") == 4
+
+
+def test_read_handle_keeps_its_key_past_dek_ttl(emulator, view_factory):
+    """An open read handle keeps its data key for its life: past dek_ttl,
+    with the HSM refusing, the rest of the file still reads (it unwrapped
+    again mid-file, and failed)."""
+    v = view_factory(ttl=1)
+    data = os.urandom(300000)
+    v.put("long", data)
+    with open(v.s("long"), "rb", buffering=0) as f:
+        head = f.read(100000)
+        emulator.reset_stats()
+        emulator.faults(ops=["unwrapkey"], status=500)
+        try:
+            time.sleep(1.5)                     # past dek_ttl
+            rest = read_to_eof(f.fileno(), 65536)
+        finally:
+            emulator.clear_faults()
+    assert head + rest == data
+    assert emulator.op_count("unwrapkey") == 0
 
 
 def test_unwrap_takes_a_call_slot(emulator, view_factory):
