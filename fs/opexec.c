@@ -150,6 +150,12 @@ static int try_split(struct opx *x)
 	return 0;
 }
 
+bool opx_write_calls(const struct opx *x, const struct opx_env *env)
+{
+	return x->on.op == FOP_SEAL && x->so == NULL &&
+	       sealkey_new_calls(env, x->kv);
+}
+
 /* The key as seal and unseal see it. */
 static struct sealop_key seal_key(const struct opx *x,
 				  const struct opx_env *env,

@@ -57,6 +57,10 @@ int opx_init(struct opx *x, const struct opname *on, const char *name,
  * charged to the writer's uid (fs/fairuse.h). */
 bool opx_buffers(const struct opx *x);
 
+/* Will the next opx_write() call the service (seal's first write, when its
+ * data key is wrapped by the HSM)?  Its caller then takes a call slot. */
+bool opx_write_calls(const struct opx *x, const struct opx_env *env);
+
 /* Forget the input, keep the operation (a new operation on a handle). */
 void opx_reset(struct opx *x);
 

@@ -351,6 +351,23 @@ static void write_detail(const struct opx *x, int err, struct fs_fail *f)
 		*f = x->in_fail;
 }
 
+/* Input to x; the write that makes seal's data key with a wrapKey takes
+ * the caller's call slot for it (EAGAIN past max_calls, input not taken). */
+static int write_op(struct fs_state *fs, struct opx *x, const char *buf,
+		    size_t size, struct hsm_call *call, struct fs_fail *f)
+{
+	bool calls = opx_write_calls(x, &fs->env);
+	int err;
+
+	if (calls && (err = call_slot(fs, f)) != 0)
+		return err;
+	err = opx_write(x, &fs->env, call, buf, size);
+	if (calls)
+		call_slot_end(fs);
+	write_detail(x, err, f);
+	return err;
+}
+
 /* H_PUT: input goes to the handle's request, which may already be in the
  * store (a child that shared the fd closed it); writes then keep adding
  * to it, unless a reader already ran it, which starts a new one. */
@@ -372,10 +389,8 @@ static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
 		pthread_mutex_lock(&r->lock);
 	}
 	err = opx_buffers(&r->x) ? fu_hold_add(&r->hold, size) : 0;
-	if (err == 0) {
-		err = opx_write(&r->x, &fs->env, call, buf, size);
-		write_detail(&r->x, err, f);
-	}
+	if (err == 0)
+		err = write_op(fs, &r->x, buf, size, call, f);
 	pthread_mutex_unlock(&r->lock);
 	h->u.put.dirty = true;
 	return err;
@@ -385,8 +400,6 @@ static int write_put(struct fs_state *fs, struct handle *h, const char *buf,
 static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
 		     size_t size, struct hsm_call *call, struct fs_fail *f)
 {
-	int err;
-
 	if (h->u.run.out != NULL || h->u.run.fail.err) {
 		secret_free(h->u.run.out);
 		h->u.run.out = NULL;
@@ -399,9 +412,7 @@ static int write_run(struct fs_state *fs, struct handle *h, const char *buf,
 	if (opx_buffers(&h->u.run.x) &&
 	    fu_hold_add(&h->u.run.hold, size) != 0)
 		return -EAGAIN;
-	err = opx_write(&h->u.run.x, &fs->env, call, buf, size);
-	write_detail(&h->u.run.x, err, f);
-	return err;
+	return write_op(fs, &h->u.run.x, buf, size, call, f);
 }
 
 int opfile_write(struct fs_state *fs, struct handle *h, const char *buf,

@@ -39,6 +39,12 @@ static enum seal_wrap wrap_for(const struct kver *kv)
 	return 0;
 }
 
+bool sealkey_new_calls(const struct opx_env *env, const struct kver *kv)
+{
+	return !(wrap_for(kv) == SEAL_WRAP_RSA_OAEP_256 && kv->pk != NULL &&
+		 !env->remote_encrypt);
+}
+
 /* Wrap dek for the key: locally with the public key (RSA, unless the
  * mount says remote_encrypt), else one HSM wrapKey.  *out is malloc()ed (not secret: it is wrapped). */
 static int wrap_dek(const struct opx_env *env, struct hsm_call *call,
@@ -53,8 +59,7 @@ static int wrap_dek(const struct opx_env *env, struct hsm_call *call,
 	enum hsm_status st;
 	int err;
 
-	if (w == SEAL_WRAP_RSA_OAEP_256 && kv->pk != NULL &&
-	    !env->remote_encrypt) {
+	if (!sealkey_new_calls(env, kv)) {
 		err = pk_encrypt(kv->pk, alg_by_name(in.alg), dek,
 				 SEAL_KEY_LEN, out, out_len);
 		return err ? fail_local(f, err, "wrapping the data key with "

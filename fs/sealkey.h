@@ -26,6 +26,9 @@
 #include "openv.h"
 #include "seal.h"
 
+/* Does sealkey_new() for kv call the service (a wrapKey)? */
+bool sealkey_new_calls(const struct opx_env *env, const struct kver *kv);
+
 /*
  * A fresh random data key for a blob sealed under key name at version kv
  * (kv->key.version, its kid in the header), with chunks of 1 << chunk_shift

@@ -2,6 +2,7 @@
  * sealop.c - see sealop.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,14 @@
  * thread's allocator arena) against 0.1 MiB with chunk slices, for a
  * saving of one 64 KiB copy per chunk. */
 #define SEAL_SLICE ((size_t)1 << SEAL_SHIFT_DEFAULT)
+
+/* unseal: chunks above this (a blob may ask for 16 MiB) are checked and
+ * read one at a time in the whole daemon, and a reader keeps no buffer of
+ * them between reads, so that open handles cannot pin two such chunks
+ * each (as fs/sealread.c does for the view). */
+#define UNSEAL_BIG_CHUNK ((uint64_t)1 << 20)
+
+static pthread_mutex_t big_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct sealop {
 	enum fs_op op;
@@ -153,7 +162,44 @@ static int seal_finish(struct sealop *so, const struct sealop_key *k,
 	return err;
 }
 
-/* unseal: the header from the spool, its sizes, then the one unwrap. */
+static int chunk_failed(uint64_t i, int err, struct fs_fail *f);
+
+/*
+ * unseal: authenticate every chunk before any plaintext is released, so
+ * that a tampered, truncated or extended blob fails the run, not a read
+ * after some of it was returned (DESIGN.md §4.3).  The plaintext goes to
+ * a locked scratch chunk, wiped; reads decrypt again.
+ */
+static int unseal_verify(struct sealop *so, struct fs_fail *f)
+{
+	size_t cs = (size_t)seal_chunk_size(&so->h), len;
+	struct secret *scratch = secret_new(NULL, cs ? cs : 1);
+	uint8_t *ct = malloc(cs + SEAL_TAG_LEN);
+	uint64_t i, off;
+	int err = ct && scratch ? 0 : -ENOMEM;
+
+	if (err)
+		fail_local(f, err, "out of memory");
+	for (i = 0; err == 0 && i < so->nchunks; i++) {
+		err = seal_chunk_span(&so->h, so->sealed, i, &off, &len, NULL);
+		if (err == 0 && (err = spool_pread(so->sp, ct, len, off)) < 0) {
+			fail_local(f, err, "cannot read the spool file");
+			break;
+		}
+		if (err == 0)
+			err = seal_chunk_open_into(&so->h, so->dek, so->sealed,
+						   i, ct, len,
+						   secret_bytes(scratch));
+		if (err)
+			chunk_failed(i, err, f);
+	}
+	free(ct);
+	secret_free(scratch);
+	return err;
+}
+
+/* unseal: the header from the spool, its sizes, the one unwrap, then
+ * every chunk checked. */
 static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 			 struct fs_fail *f)
 {
@@ -176,8 +222,14 @@ static int unseal_finish(struct sealop *so, const struct sealop_key *k,
 	err = sealkey_open(k->env, k->call, k->name, &so->h, so->dek, f);
 	if (err == 0) {
 		char name[KEY_NAME_MAX + 1];
+		bool big = seal_chunk_size(&so->h) > UNSEAL_BIG_CHUNK;
 
 		sealkey_kid_split(so->h.kid, name, so->version);
+		if (big)
+			pthread_mutex_lock(&big_lock);
+		err = unseal_verify(so, f);
+		if (big)
+			pthread_mutex_unlock(&big_lock);
 	}
 	return err;
 }
@@ -308,8 +360,19 @@ int sealop_read(const struct sealop *so, struct sealread *rd, char *buf,
 
 	if (!so->finished)
 		return fail_local(f, -EIO, "the operation has not run");
-	if (so->op == FOP_UNSEAL)
+	if (so->op == FOP_UNSEAL &&
+	    seal_chunk_size(&so->h) <= UNSEAL_BIG_CHUNK)
 		return unseal_read(so, rd, buf, size, f);
+	if (so->op == FOP_UNSEAL) {
+		pthread_mutex_lock(&big_lock);
+		err = unseal_read(so, rd, buf, size, f);
+		secret_free(rd->plain);
+		rd->plain = NULL;
+		free(rd->cbuf);
+		rd->cbuf = NULL;
+		pthread_mutex_unlock(&big_lock);
+		return err;
+	}
 	total = spool_size(so->sp);
 	n = rd->pos >= total ? 0 : total - rd->pos < size ?
 		(size_t)(total - rd->pos) : size;

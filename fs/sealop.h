@@ -9,11 +9,13 @@
  * is the spool, read in order.
  *
  * unseal: writes (the blob, decoded from the file's encoding) go to the
- * spool; finishing parses the header and unwraps its data key (one
- * unwrapKey, sealkey_open()); reads then open the chunk they reach (one
- * chunk of plaintext held per reader, wiped), so a tampered, truncated
- * or reordered chunk fails the read that reaches it with EBADMSG and no
- * byte of it is returned.
+ * spool; finishing parses the header, unwraps its data key (one
+ * unwrapKey, sealkey_open()) and authenticates every chunk (plaintext
+ * wiped, none kept), so a tampered, truncated or reordered blob fails
+ * the run with EBADMSG before any byte is returned; reads then open the
+ * chunk they reach again (one chunk of plaintext held per reader, wiped;
+ * chunks over 1 MiB are read one at a time daemon-wide and not held
+ * between reads).
  *
  * A sealop lives in an opx (opexec.h) and is written and finished under
  * its owner's lock; once finished it does not change, and any number of

@@ -74,6 +74,7 @@ void sf_free(struct sealfile *sf)
 	if (sf->writing && sf->parent >= 0)
 		close(sf->parent);
 	sealer_free(sf->s);
+	secret_free(sf->dek);
 	free(sf);
 }
 
@@ -139,12 +140,18 @@ static int blob_key(struct fs_state *fs, const char *path,
 
 	if (dekcache_get(fs->deks, sf->id, dek, mono_ms(), &ticket) == 0)
 		return 0;
+	/* The unwrap is the caller's HSM call: it takes a slot. */
+	if (call_slot(fs, &f) != 0) {
+		dekcache_done(fs->deks, ticket, NULL, mono_ms());
+		return fs_fail(fs, NULL, path, &f);
+	}
 	call_init(&call);
 	t0 = mono_us();
 	metrics_calls_add(fs->metrics, 1);
 	err = sealkey_open(&fs->env, &call, fs->opts->seal_key, &sf->h, dek,
 			   &f);
 	metrics_calls_add(fs->metrics, -1);
+	call_slot_end(fs);
 	dekcache_done(fs->deks, ticket, err ? NULL : dek, mono_ms());
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
 		  .op = "unseal", .err = err,
@@ -183,6 +190,8 @@ int sv_open_read(struct fs_state *fs, const char *path, const char *rel,
 	/* The unwrap now, so that a refused key fails the open, not some
 	 * read in the middle of the file. */
 	err = blob_key(fs, path, sf, dek);
+	if (err == 0 && (sf->dek = secret_new(dek, sizeof(dek))) == NULL)
+		err = fs_fail_errno(fs, path, -ENOMEM, NULL);
 	secret_wipe(dek, sizeof(dek));
 	if (err) {
 		sf_free(sf);
@@ -267,7 +276,6 @@ int sv_read(struct fs_state *fs, struct handle *h, char *buf, size_t size,
 	    off_t off)
 {
 	struct sealfile *sf = sf_of(h);
-	uint8_t dek[SEAL_KEY_LEN];
 	int err;
 
 	if (sf->writing)
@@ -278,10 +286,7 @@ int sv_read(struct fs_state *fs, struct handle *h, char *buf, size_t size,
 		return 0;
 	if (size > sf->plain - (uint64_t)off)
 		size = (size_t)(sf->plain - (uint64_t)off);
-	if ((err = blob_key(fs, h->path, sf, dek)) != 0)
-		return err;
-	err = read_chunks(sf, dek, buf, size, (uint64_t)off);
-	secret_wipe(dek, sizeof(dek));
+	err = read_chunks(sf, secret_bytes(sf->dek), buf, size, (uint64_t)off);
 	if (err == -EBADMSG)
 		secret_wipe(buf, size);
 	if (err)

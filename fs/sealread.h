@@ -37,6 +37,9 @@ struct sealfile {
 	bool was_new;		/* write: no file at the name at open */
 	dev_t was_dev;		/* write: else the one being replaced */
 	ino_t was_ino;
+	struct secret *dek;	/* read: the data key for the handle's life
+				 * (locked, wiped at release), so a long
+				 * read outlives dek_ttl without an unwrap */
 };
 
 struct sealfile *sf_of(const struct handle *h);

@@ -19,6 +19,7 @@ import time
 import pytest
 
 import hsmtest
+from hsmtest import read_to_eof
 
 NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 MAGIC = b"HSMFSEAL"
@@ -348,6 +349,48 @@ def test_one_unwrap_per_file_per_dek_ttl(emulator, view_factory):
     v.put("a", b"rewritten")                              # a new header
     assert v.get("a") == b"rewritten"
     assert emulator.op_count("unwrapkey") == 4
+
+
+def test_read_handle_keeps_its_key_past_dek_ttl(emulator, view_factory):
+    """An open read handle keeps its data key for its life: past dek_ttl,
+    with the HSM refusing, the rest of the file still reads (it unwrapped
+    again mid-file, and failed)."""
+    v = view_factory(ttl=1)
+    data = os.urandom(300000)
+    v.put("long", data)
+    with open(v.s("long"), "rb", buffering=0) as f:
+        head = f.read(100000)
+        emulator.reset_stats()
+        emulator.faults(ops=["unwrapkey"], status=500)
+        try:
+            time.sleep(1.5)                     # past dek_ttl
+            rest = read_to_eof(f.fileno(), 65536)
+        finally:
+            emulator.clear_faults()
+    assert head + rest == data
+    assert emulator.op_count("unwrapkey") == 0
+
+
+def test_unwrap_takes_a_call_slot(emulator, view_factory):
+    """The unwrap at an uncached open is the caller's HSM call: with
+    max_calls=1 and one unwrap in flight, another file's open is EAGAIN
+    naming max_calls; once it ended, the open works."""
+    import threading
+    v = view_factory(options=["max_calls=1"])
+    v.put("a", b"alpha")
+    v.put("b", b"beta")
+    got = []
+    emulator.faults(ops=["unwrapkey"], latency_ms=1500)
+    try:
+        t = threading.Thread(target=lambda: got.append(v.get("a")))
+        t.start()
+        time.sleep(0.7)                         # its unwrap is in flight
+        assert oserror(v.get, "b") == errno.EAGAIN
+        assert "max_calls" in open(os.path.join(v.mnt, "error")).read()
+        t.join(timeout=30)
+    finally:
+        emulator.clear_faults()
+    assert got == [b"alpha"] and v.get("b") == b"beta"
 
 
 # -- writing ---------------------------------------------------------------------
