@@ -51,6 +51,7 @@ def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_default_modes_and_owner(shared):
     mount, _ = shared
     m = mount(f"gid={NOGROUP}")
@@ -76,6 +77,7 @@ def test_default_modes_and_owner(shared):
     assert os.stat(os.path.join(m.path, "status")).st_gid == NOGROUP
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_outsider_cannot_use_keys_or_read_status(shared):
     """Finding 1: uid 1001 decrypted root's ciphertext; finding 6: status
     was everyone's.  Outside the group: EACCES; public files still open."""

@@ -82,6 +82,7 @@ sys.stdin.read()            # hold the handles until told
 '''
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_flood_of_requests_and_handles(emulator_factory, shared):
     emu = emulator_factory(demo_keys=True)
     m = shared(emu)
@@ -131,6 +132,7 @@ def test_flood_of_requests_and_handles(emulator_factory, shared):
     assert m.proc.poll() is None
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_random_readers_do_not_starve_others(emulator_factory, shared):
     emu = emulator_factory(demo_keys=True)
     m = shared(emu)

@@ -97,6 +97,7 @@ def chunks(blob):
     return blob[:h], [body[i:i + unit] for i in range(0, len(body), unit)]
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("key", ["rsa-2048", "aes-256", "aes-128"])
 @pytest.mark.parametrize("size", [0, 1, CHUNK, CHUNK + 1, len(DATA)])
 def test_one_handle_roundtrip(mnt, key, size):
@@ -110,6 +111,7 @@ def test_one_handle_roundtrip(mnt, key, size):
     assert one_handle(k(mnt, key, "unseal"), blob) == data
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("key", ["rsa-3072", "aes-192"])
 def test_two_commands(mnt, key, tmp_path):
     blob = two_cmd(k(mnt, key, "seal"), DATA, str(tmp_path))
@@ -134,6 +136,7 @@ def test_readme_shell_form(mnt, tmp_path):
     assert b"hunter2" not in (tmp_path / "secret.sealed").read_bytes()
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("enc", ["b64", "b64url", "hex"])
 def test_text_encodings(mnt, enc, tmp_path):
     txt = one_handle(k(mnt, "aes-256", "seal." + enc), DATA)
@@ -166,6 +169,7 @@ def read_sizes(fd, sizes):
 SPLICED, COPIED, MIXED = [1 << 20], [4096], [1 << 20, 4096, 100000, 16384, 333]
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("enc", ["", ".b64"])
 def test_spliced_and_copied_reads(mnt, enc):
     """The same blob (a two-command result re-reads) read by splice, by
@@ -204,6 +208,7 @@ def test_spliced_and_copied_reads(mnt, enc):
     assert one_handle(k(mnt, "aes-256", "unseal"), blob) == data
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_unseal_read_sizes(mnt):
     """unseal decrypts whole chunks straight into the read's buffer and
     copies the rest from the chunk it holds: reads of any size and
@@ -219,6 +224,7 @@ def test_unseal_read_sizes(mnt):
             os.close(fd)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_bad_text_is_einval(mnt):
     """Malformed text fails the write that brings it, and the read after."""
     fd = os.open(k(mnt, "aes-256", "unseal.b64"), os.O_RDWR)
@@ -234,6 +240,7 @@ def test_bad_text_is_einval(mnt):
     assert "encoding" in open(os.path.join(mnt.path, "error")).read()
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_independent_decoder(mnt):
     """Python's AESGCM decodes a blob by the documented format, with the
     data key unwrapped through the mount's own unwrap file."""
@@ -275,6 +282,7 @@ def tampered(blob, other):
     ]
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("key", ["rsa-2048", "aes-256"])
 def test_tamper_one_handle(mnt, key):
     blob = one_handle(k(mnt, key, "seal"), DATA)
@@ -289,6 +297,7 @@ def test_tamper_one_handle(mnt, key):
             assert "not a sealed blob: its header is malformed" in err, (name, err)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 @pytest.mark.parametrize("key", ["rsa-2048", "aes-256"])
 def test_tamper_empty_blob(mnt, key):
     """An empty plaintext still has a tag to check: a flipped tag, or a
@@ -299,6 +308,7 @@ def test_tamper_empty_blob(mnt, key):
     assert unseal_partial(k(mnt, key, "unseal"), blob) == (b"", 0)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_tamper_two_commands(mnt, tmp_path):
     """A bad header or a bad chunk fails cat's open: every chunk is
     checked at the run, and no byte is returned."""
@@ -318,6 +328,7 @@ def test_tamper_two_commands(mnt, tmp_path):
     assert "errno: %d" % errno.EBADMSG in err and "unseal" in err
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_header_open_error_two_commands(mnt, tmp_path):
     """The header is checked (and the data key unwrapped) at cat's open."""
     (tmp_path / "bad").write_bytes(b"not a sealed blob at all")
@@ -326,6 +337,7 @@ def test_header_open_error_two_commands(mnt, tmp_path):
     assert b"Bad message" in r.stderr and r.stdout == b"refused\n"
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_other_key_refused(mnt):
     """A blob names its key: another key's unseal refuses it (EBADMSG)
     before any call, so a right to one key is no right to another."""
@@ -336,6 +348,7 @@ def test_other_key_refused(mnt):
     assert mnt.emu.op_count("unwrapkey") == 0
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_hsm_calls(mnt):
     """RSA seal makes no request at all; oct seal one wrapKey; unseal one
     unwrapKey, whatever the size."""
@@ -354,6 +367,7 @@ def test_hsm_calls(mnt):
         assert st["requests"].get("unwrapkey") == 1 and st["total"] == 1, st
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_service_errors(mnt):
     """An HSM refusal is its own errno with the service's detail: oct seal's
     wrapKey at the first write (and the read after), unseal's unwrapKey at
@@ -433,6 +447,7 @@ def vmrss_kib(pid):
                 return int(line.split()[1])
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_big_chunks_are_not_pinned_per_handle(mnt):
     """A blob with 16 MiB chunks: open unseal handles that each read a
     little keep no chunk buffers between reads (they held 32 MiB each:
@@ -458,6 +473,7 @@ def test_big_chunks_are_not_pinned_per_handle(mnt):
             os.close(fd)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_seal_wrapkey_takes_a_call_slot(emulator, tmp_path_factory):
     """oct seal's wrapKey at the first write is the caller's HSM call:
     with max_calls=1 and one wrapKey in flight, a second seal's first
@@ -532,6 +548,7 @@ def stream_through(m, key, total, piece=1 << 20):
     return want.hexdigest(), got.hexdigest(), n
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_one_gib_flat_memory(emulator, tmp_path_factory):
     """1 GiB sealed and unsealed through the mount, one handle each: equal
     SHA-256, and the daemon's peak memory (VmHWM) grows by less than 8 MiB

@@ -435,6 +435,7 @@ def test_killed_writer_leaves_the_old_version(view):
     assert [n for n in os.listdir(view.dir) if n.startswith(".")] == []
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_hsm_error_while_sealing_keeps_the_old_version(emulator, view_factory):
     v = view_factory(key="aes-256")                     # oct: one wrapKey
     v.put("db-password", b"old secret\n")
@@ -740,6 +741,7 @@ print(os.waitpid(pid, 0)[1])
     assert view.get("f") == b"child\n"
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_writes_take_the_callers_call_slots(emulator, view_factory):
     """The wrapKey of an open for writing is one of the caller's HSM
     calls (max_calls: EAGAIN past it); an open that refuses every write

@@ -41,6 +41,7 @@ def shared(emulator_factory):
         shutil.rmtree(top, ignore_errors=True)
 
 
+@pytest.mark.mhsm_only  # AES keys or random: no such thing on a vault
 def test_sysfuzz(shared):
     seconds = float(os.environ.get("HSMFS_SYSFUZZ_SECONDS", 60))
     seed = os.environ.get("HSMFS_SYSFUZZ_SEED")
