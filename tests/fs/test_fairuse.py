@@ -16,6 +16,7 @@ import time
 import pytest
 
 import fsutil
+import hsmtest
 
 USER = "setpriv --reuid=65534 --regid=65534 --clear-groups"
 MIB = 1 << 20
@@ -127,7 +128,8 @@ def test_flood_of_requests_and_handles(emulator_factory, shared):
     # Held by the daemon at once: at most 64 MiB of the user's input (and
     # what malloc keeps); the unpatched daemon held 300 MiB of requests
     # plus 100 MiB of handles here.
-    assert peak - before < 160 * 1024, (before, peak)
+    if not hsmtest.sanitized():                   # ASan's quarantine: see hsmtest
+        assert peak - before < 160 * 1024, (before, peak)
     assert said == ["said", "True"], said      # the error file names the cap
     assert m.proc.poll() is None
 
@@ -200,7 +202,8 @@ print(n)
     # the key list, fetched at most every 5 s.
     assert total <= 16 * (took + 1) + took / 5 + 2, (took, emu.stats())
     assert total < 2000, (took, emu.stats())
-    assert after - before < 2048, (before, after)
+    if not hsmtest.sanitized():                   # ASan's quarantine: see hsmtest
+        assert after - before < 2048, (before, after)
 
 
 # Run as uid 65534: n one-handle signs at once; prints how many got a

@@ -138,7 +138,9 @@ def test_secrets_stay_locked_after_daemonising(emulator, tmp_path):
         assert pid, "no daemon"
         hsmtest.one_handle(os.path.join(mnt, "keys", "ec-p256", "sign"), b"locked")
         found = scan_memory(pid, hsmtest.CLIENT_SECRET.encode() + b"\0")
-        assert found["dontdump"] >= 1 and found["unlocked"] == 0, found
+        assert found["dontdump"] >= 1, found
+        if not hsmtest.sanitized():               # ASan's mlock() does nothing
+            assert found["unlocked"] == 0, found
     finally:
         subprocess.run(["fusermount3", "-u", str(mnt)], stderr=subprocess.DEVNULL)
 

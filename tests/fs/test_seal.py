@@ -466,7 +466,8 @@ def test_big_chunks_are_not_pinned_per_handle(mnt):
                 os.write(fd, blob[i:i + (1 << 20)])
             assert os.read(fd, 4096) == data[:4096]
         growth = vmrss_kib(pid) - base
-        assert growth < 48 * 1024, f"VmRSS grew {growth} KiB over 6 handles"
+        if not hsmtest.sanitized():               # ASan's quarantine: see hsmtest
+            assert growth < 48 * 1024, f"VmRSS grew {growth} KiB over 6 handles"
         assert os.read(fds[0], 1 << 20) == data[4096:4096 + (1 << 20)]
     finally:
         for fd in fds:
@@ -567,7 +568,8 @@ def test_one_gib_flat_memory(emulator, tmp_path_factory):
         a, b, n = stream_through(m, "aes-256", 1 << 30)
         assert n == 1 << 30 and a == b
         growth = vmhwm_kib(pid) - base
-        assert growth < 8 * 1024, f"VmHWM grew {growth} KiB"
+        if not hsmtest.sanitized():               # ASan's quarantine: see hsmtest
+            assert growth < 8 * 1024, f"VmHWM grew {growth} KiB"
         m.umount()
     finally:
         m.cleanup()
