@@ -53,6 +53,10 @@ void request_put(void *p)
 	free(r);
 }
 
+/* Every open handle, so that none outlives the daemon unfreed. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *all;
+
 struct handle *handle_new(enum handle_kind kind, const char *path)
 {
 	struct handle *h = calloc(1, sizeof(*h));
@@ -66,13 +70,33 @@ struct handle *handle_new(enum handle_kind kind, const char *path)
 	}
 	h->kind = kind;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_lock(&all_lock);
+	h->next = all;
+	if (all != NULL)
+		all->prev = h;
+	all = h;
+	pthread_mutex_unlock(&all_lock);
 	return h;
+}
+
+void handle_free_all(struct reqstore *requests)
+{
+	while (all != NULL)
+		handle_free(all, requests);
 }
 
 void handle_free(struct handle *h, struct reqstore *requests)
 {
 	if (h == NULL)
 		return;
+	pthread_mutex_lock(&all_lock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		all = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&all_lock);
 	switch (h->kind) {
 	case H_TEXT:
 		free(h->u.text.bytes);

@@ -67,6 +67,7 @@ struct handle {
 	enum handle_kind kind;
 	pthread_mutex_t lock;
 	char *path;
+	struct handle *next, *prev;	/* every open handle (handle.c) */
 	union {
 		struct {
 			char *bytes;
@@ -114,6 +115,9 @@ struct handle {
 struct handle *handle_new(enum handle_kind kind, const char *path);
 
 /* Free h and what its kind holds; requests is the store of H_GET refs. */
+/* At exit, after the FUSE loop: free the handles whose RELEASE never
+ * came (the kernel may still have had them queued at unmount). */
+void handle_free_all(struct reqstore *requests);
 void handle_free(struct handle *h, struct reqstore *requests);
 
 /* The handle behind fi (NULL when fi is NULL). */

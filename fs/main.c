@@ -20,6 +20,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
+#include "handle.h"
 #include "hsmfs.h"
 #include "log.h"
 #include "secret.h"
@@ -180,6 +181,7 @@ static void state_free(struct fs_state *fs)
 	int i;
 
 	sv_stop(fs);
+	handle_free_all(fs->requests);
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);

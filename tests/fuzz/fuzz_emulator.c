@@ -81,7 +81,9 @@ static bool makes_rsa(const struct emu_request *req, const struct route *r)
 	if (o == NULL)
 		return false;
 	memset(&resp, 0, sizeof(resp));
-	rsa = keys_parse_create(o, &c, &resp) == 0 && c.kty == KEY_RSA;
+	/* both flavours: what a vault refuses is parsed as well */
+	rsa = keys_parse_create(o, req->body_len & 1 ? FLAVOR_VAULT : FLAVOR_MHSM,
+				&c, &resp) == 0 && c.kty == KEY_RSA;
 	free(resp.body);
 	memset(&resp, 0, sizeof(resp));
 	if (keys_parse_params(o, o, &p, &resp) != 0)
