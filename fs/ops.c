@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include "lifecycle.h"
 #include "opfile.h"
 #include "resolve.h"
+#include "secret.h"
 #include "sealread.h"
 #include "sealview.h"
 #include "sealwrite.h"
@@ -694,6 +697,39 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp,
 	return 0;
 }
 
+/*
+ * A WRITE's data sits in the receive buffer of the worker that took it,
+ * which libfuse allocates at 1 MiB + 4 KiB per worker and keeps for the
+ * worker's life, and the kernel hands requests to the idle workers in
+ * turn: a stream of 1 MiB writes (seal, the sealed view) would leave
+ * every kept worker's whole buffer resident (64 workers: 64 MiB) and
+ * holding the last plaintext it carried.  Once the handler has taken the
+ * data, its whole pages go back to the kernel (MADV_DONTNEED: the
+ * mapping stays, the next request faults in zero pages) and what is left
+ * is wiped.  Small writes, the common case (a digest to sign), are only
+ * wiped: a madvise costs a TLB flush on every CPU running one of our
+ * threads.  libfuse does not read the data again after the handler.
+ */
+#define WRITE_RELEASE_MIN (64 * 1024)
+
+static void write_data_release(const char *buf, size_t size)
+{
+	static size_t page;
+	uintptr_t b = (uintptr_t)buf, start, end;
+
+	if (page == 0)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	start = (b + page - 1) & ~(uintptr_t)(page - 1);
+	end = (b + size) & ~(uintptr_t)(page - 1);
+	if (size < WRITE_RELEASE_MIN || end <= start ||
+	    madvise((void *)start, end - start, MADV_DONTNEED) != 0) {
+		secret_wipe((char *)buf, size);
+		return;
+	}
+	secret_wipe((char *)buf, start - b);
+	secret_wipe((char *)end, b + size - end);
+}
+
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -710,6 +746,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	else
 		n = opfile_write(fs, h, buf, size);
 	pthread_mutex_unlock(&h->lock);
+	write_data_release(buf, size);
 	return n;
 }
 

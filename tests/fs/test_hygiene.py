@@ -164,6 +164,33 @@ def test_decrypted_plaintext_leaves_no_copy(emulator, mount_factory):
     assert found["other"] == 0, found
 
 
+def test_written_plaintext_leaves_no_copy(emulator, mount_factory):
+    """What a caller writes (here plaintext to seal, small and large) sits
+    in the receive buffer of the FUSE worker that took it, which libfuse
+    keeps for the worker's life, until a later request there overwrites
+    it.  Once the handler has the data the daemon wipes it, and gives the
+    whole pages of a large write back (fs/ops.c)."""
+    m = mount_factory(emulator, options=QUIET)
+    marker = os.urandom(32)
+    small = marker + b" the small one"
+    large = marker * (512 * 1024 // len(marker))
+    fd = os.open(kp(m, "rsa-2048", "seal"), os.O_RDWR)
+    try:
+        assert os.write(fd, small) == len(small)
+        assert os.write(fd, large) == len(large)
+        blob = b""
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            blob += b
+    finally:
+        os.close(fd)
+    assert len(blob) > len(small) + len(large)
+    found = scan_memory(m.proc.pid, marker)
+    assert found["other"] == found["dontdump"] == 0, found
+
+
 def test_secrets_are_in_dontdump_memory(emulator, mount_factory):
     """A decrypted plaintext held as a pending result sits in a DontDump
     (and, within RLIMIT_MEMLOCK, locked) mapping."""
