@@ -233,6 +233,11 @@ void hsm_scrub_environment(void)
 	cred_scrub_environment();
 }
 
+size_t hsm_client_tidy(struct hsm_client *c)
+{
+	return xport_tidy(&c->xp);
+}
+
 void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out)
 {
 	unsigned idx;

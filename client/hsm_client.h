@@ -60,6 +60,14 @@ void hsm_scrub_environment(void);
 void hsm_client_stats(struct hsm_client *c, struct hsm_stats *out);
 
 /*
+ * Give back what a quiet period no longer needs: the pooled connections
+ * past their idle time (above the few always kept) and the free pages of
+ * the process's malloc arenas.  For a program's timer, every few seconds;
+ * safe from any thread.  Returns the connections closed.
+ */
+size_t hsm_client_tidy(struct hsm_client *c);
+
+/*
  * Which service is behind the URL: a Managed HSM or a Key Vault vault.
  * Known from the URL's host (NAME.vault.azure.net, NAME.managedhsm.azure.net,
  * their sovereign clouds) or from the resource of the service's challenge;

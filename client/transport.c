@@ -133,6 +133,26 @@ CURL *xport_get(struct xport *xp)
 	return h;
 }
 
+size_t xport_tidy(struct xport *xp)
+{
+	CURL *old[XPORT_IDLE_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&xp->lock);
+	n = take_expired(xp, now_ms(), old);
+	pthread_mutex_unlock(&xp->lock);
+	for (size_t i = 0; i < n; i++)
+		curl_easy_cleanup(old[i]);
+	/*
+	 * Trimmed whether or not a handle went: what a burst freed (its
+	 * connections, seal's buffers, the replies of 256 callers) stays in
+	 * the arenas of the threads that freed it, and glibc gives back only
+	 * the top of each heap by itself.  A few milliseconds per tick.
+	 */
+	malloc_trim(0);
+	return n;
+}
+
 void xport_put(struct xport *xp, CURL *h)
 {
 	CURL *old[XPORT_IDLE_MAX];

@@ -65,6 +65,12 @@ void xport_destroy(struct xport *xp);
 CURL *xport_get(struct xport *xp);
 void xport_put(struct xport *xp, CURL *h);
 
+/* The same closing without a request to trigger it (a quiet daemon would
+ * otherwise keep a burst's connections until its next request), then the
+ * free pages of every malloc arena back to the kernel.  Returns how many
+ * handles were closed. */
+size_t xport_tidy(struct xport *xp);
+
 /* A header list from NULL-terminated "Name: value" lines; false when out
  * of memory (nothing to free then).  Free with xport_headers_free(),
  * which wipes every line (one may be the Authorization line). */

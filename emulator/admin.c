@@ -46,6 +46,7 @@ struct admin {
 	atomic_ulong tokens;
 	atomic_ulong challenges;
 	atomic_ulong connections;	/* accepted (TLS: one handshake each) */
+	atomic_long open_connections;	/* accepted and not yet closed */
 
 	pthread_mutex_t lock;
 	struct faults f;
@@ -103,6 +104,12 @@ void admin_count_token(struct admin *adm)
 void admin_count_connection(struct admin *adm)
 {
 	atomic_fetch_add_explicit(&adm->connections, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&adm->open_connections, 1, memory_order_relaxed);
+}
+
+void admin_count_connection_closed(struct admin *adm)
+{
+	atomic_fetch_sub_explicit(&adm->open_connections, 1, memory_order_relaxed);
 }
 
 void admin_count_challenge(struct admin *adm)
@@ -186,6 +193,9 @@ void admin_stats_get(struct admin *adm, struct http_resp *resp)
 		(int64_t)atomic_load_explicit(&adm->challenges, memory_order_relaxed)));
 	json_object_object_add(o, "connections", json_object_new_int64(
 		(int64_t)atomic_load_explicit(&adm->connections, memory_order_relaxed)));
+	/* A gauge, not reset with the counters. */
+	json_object_object_add(o, "open_connections", json_object_new_int64(
+		(int64_t)atomic_load_explicit(&adm->open_connections, memory_order_relaxed)));
 	json_object_object_add(o, "total", json_object_new_int64((int64_t)total));
 	http_resp_json(resp, 200, o);
 }

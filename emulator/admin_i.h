@@ -22,6 +22,7 @@ void admin_count_op(struct admin *adm, const char *op);
 void admin_count_token(struct admin *adm);
 void admin_count_challenge(struct admin *adm);
 void admin_count_connection(struct admin *adm);
+void admin_count_connection_closed(struct admin *adm);
 
 /* Lifetime in seconds for tokens issued now (3600 unless a fault says). */
 long admin_token_lifetime(struct admin *adm);

@@ -619,6 +619,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 	(void)socket_ctx;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED)
 		admin_count_connection(srv->adm);
+	else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		admin_count_connection_closed(srv->adm);
 }
 
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)

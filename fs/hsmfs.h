@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "reqstore.h"
 #include "snap.h"
+#include "tidy.h"
 
 /* At most this many entries in the root (fs/ops.c root_entries[]). */
 #define ROOT_MAX 16
@@ -36,6 +37,7 @@ struct fs_state {
 	struct fs_options *opts;
 	struct hsm_client *client;
 	struct keycache *kc;
+	struct tidy *tidy;		/* the housekeeping tick */
 	struct reqstore *requests;	/* two-command requests */
 	struct reqstore *errors;	/* last error per scope */
 	struct fairuse *fair;		/* per-uid bytes and calls */

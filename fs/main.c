@@ -180,6 +180,7 @@ static void state_free(struct fs_state *fs)
 {
 	int i;
 
+	tidy_stop(fs->tidy);
 	sv_stop(fs);
 	handle_free_all(fs->requests);
 	kc_free(fs->kc);
@@ -214,6 +215,10 @@ static int start_service(struct fs_state *fs, struct fs_options *opts)
 		log_err("out of memory");
 		return -1;
 	}
+	fs->tidy = tidy_start(fs->client);
+	if (fs->tidy == NULL)
+		log_warn("no housekeeping thread: idle connections and free "
+			 "memory are given back only when requests come");
 	return 0;
 }
 

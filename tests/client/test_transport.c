@@ -489,6 +489,7 @@ static void test_pool_bounds(void)
 	static CURL *h[N];
 	struct xport xp;
 	CURL *again;
+	size_t closed;
 
 	if (xport_init(&xp, NULL, 1000) != 0)
 		abort();
@@ -509,6 +510,19 @@ static void test_pool_bounds(void)
 	   "after idle_ms: %zu idle kept besides the one handed out",
 	   xp.n_pool);
 	xport_put(&xp, again);
+	/* A quiet pool: the tick closes what expired, with no request. */
+	for (int i = 0; i < N; i++)
+		h[i] = xport_get(&xp);
+	for (int i = 0; i < N; i++)
+		xport_put(&xp, h[i]);
+	closed = xport_tidy(&xp);
+	ok(closed == 0 && xp.n_pool == XPORT_IDLE_MAX,
+	   "tidy before idle_ms: %zu closed, %zu idle", closed, xp.n_pool);
+	usleep(60 * 1000);
+	closed = xport_tidy(&xp);
+	ok(closed == XPORT_IDLE_MAX - XPORT_IDLE_KEEP &&
+	   xp.n_pool == XPORT_IDLE_KEEP,
+	   "tidy after idle_ms: %zu closed, %zu idle kept", closed, xp.n_pool);
 	xport_destroy(&xp);
 }
 

@@ -68,3 +68,37 @@ def test_callers_beyond_64_each_take_one_round_trip(slow):
     assert worst < 1.75 * LATENCY_MS / 1000, \
         f"slowest of {CALLERS} concurrent signs took {worst:.2f} s " \
         f"for a {LATENCY_MS} ms service: callers queued for workers"
+
+
+IDLE_KEEP = 16          # client/transport_i.h XPORT_IDLE_KEEP
+IDLE_S = 10             # XPORT_IDLE_MS: then the tick (2 s) closes them
+
+
+def test_a_bursts_connections_close_once_the_mount_is_quiet(
+        emulator_factory, mount_factory):
+    """HTTP/1.1 takes a connection per request in flight: a burst of 80
+    callers leaves the pool ~80 connections (TLS state, buffers).  With no
+    request after it, the daemon's housekeeping tick closes those idle for
+    10 s beyond the 16 it keeps (fs/tidy.c), rather than holding them
+    until some next request."""
+    emu = emulator_factory()
+    m = mount_factory(emu, debug=False,
+                      options=("audit=off", "max_calls=%d" % (CALLERS + 8)))
+    assert one_handle(f"{m.path}/keys/ec-p256/sign", b"warm")
+    emu.faults(ops=["sign"], latency_ms=300)
+    _, errors = concurrent_signs(m.path)
+    emu.clear_faults()
+    assert not errors, errors[:3]
+    burst = emu.stats()["open_connections"]
+    assert burst > CALLERS // 2, \
+        f"{burst} connections open after {CALLERS} concurrent signs"
+    deadline = time.monotonic() + IDLE_S + 10
+    while True:
+        # +1: the stats request's own connection
+        now = emu.stats()["open_connections"]
+        if now <= IDLE_KEEP + 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert now <= IDLE_KEEP + 1, \
+        f"{now} connections still open {IDLE_S + 10} s after a burst " \
+        f"of {burst}; the pool keeps {IDLE_KEEP} when quiet"
