@@ -12,12 +12,19 @@
  * SYSLOGGER_WAIT_MS, once per stall (while messages are being dropped no
  * one waits again until a send succeeds), and what cannot be sent is
  * counted, for status and metrics, instead of blocking.
+ *
+ * Where there is no reader at all (no /dev/log, as in many containers),
+ * a failed connect is not retried for SYSLOGGER_RETRY_MS: glibc's
+ * syslog() tried socket + connect + close for every message, three
+ * system calls per operation under its global lock.  Messages are
+ * formatted before the lock is taken; only the send is serialised.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,10 +37,12 @@
 #define SYSLOGGER_PATH "/dev/log"
 #define SYSLOGGER_WAIT_MS 200
 #define SYSLOGGER_MSG_MAX 2048
+#define SYSLOGGER_RETRY_MS 1000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int sock = -1;
 static bool stalled;		/* the last send was dropped: do not wait */
+static int64_t retry_at;	/* no connect before (monotonic ms) */
 static uint64_t dropped;	/* atomic */
 
 void syslogger_close(void)
@@ -55,8 +64,15 @@ static int connect_locked(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
+	struct timespec ts;
+	int64_t now;
+
 	if (sock >= 0)
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now < retry_at)
+		return -ENOTCONN;
 	sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (sock < 0)
 		return -errno;
@@ -66,6 +82,7 @@ static int connect_locked(void)
 
 		close(sock);
 		sock = -1;
+		retry_at = now + SYSLOGGER_RETRY_MS;
 		return err;
 	}
 	return 0;
@@ -108,7 +125,6 @@ void syslogger_vsend(int pri, const char *fmt, va_list ap)
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	pthread_mutex_lock(&lock);
 	/* RFC 3164, as glibc writes it: <PRI>TIMESTAMP IDENT[PID]: MSG */
 	n = snprintf(msg, sizeof(msg), "<%d>%s hsmfs[%d]: ", pri, stamp,
 		     (int)getpid());
@@ -118,6 +134,7 @@ void syslogger_vsend(int pri, const char *fmt, va_list ap)
 	if (m < 0)
 		m = 0;
 	n = (size_t)(n + m) >= sizeof(msg) ? (int)sizeof(msg) - 1 : n + m;
+	pthread_mutex_lock(&lock);
 	if (send_locked(msg, (size_t)n)) {
 		stalled = false;
 	} else {

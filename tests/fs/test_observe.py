@@ -381,3 +381,31 @@ def test_lifecycle_changes_are_audited_and_counted(emulator, mount_factory, tmp_
             ops[(lab["op"], lab["result"])] = v
     assert ops == {("create", "ok"): 2, ("tag", "ok"): 1, ("other", "EINVAL"): 1,
                    ("delete", "ok"): 1, ("purge", "ok"): 1}, ops
+
+
+def test_no_syslog_reader_costs_no_connect_per_operation(emulator, mount_factory,
+                                                         tmp_path):
+    """With no syslog socket (no /dev/log, as in many containers) every
+    audit record is dropped and counted; glibc's syslog() tried socket +
+    connect + close for each one, under its global lock.  A failed connect
+    is now retried at most once a second.  (Where /dev/log exists, one
+    connect serves every record: the bound holds too.)"""
+    m = mount_factory(emulator)                       # audit=syslog
+    path = kp(m, "ec-p256", "sign")
+    hsmtest.one_handle(path, b"warm")
+    out = str(tmp_path / "strace.txt")
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=connect",
+                               "-o", out, "-p", str(m.proc.pid)])
+    try:
+        time.sleep(1.0)                               # attached to every thread
+        t0 = time.monotonic()
+        for i in range(200):
+            hsmtest.one_handle(path, b"record %d" % i)
+        took = time.monotonic() - t0
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(30)
+    with open(out) as f:
+        unix = [line for line in f if "AF_UNIX" in line]
+    assert len(unix) <= took + 2, \
+        f"{len(unix)} connects to the syslog socket for 200 operations in {took:.1f} s"
