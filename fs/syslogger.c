@@ -63,7 +63,6 @@ uint64_t syslogger_dropped(void)
 static int connect_locked(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
 	struct timespec ts;
 	int64_t now;
 
