@@ -214,7 +214,15 @@ int opx_write(struct opx *x, const struct opx_env *env, struct hsm_call *call,
 	/* prehashed input longer than any digest is a digest-length error */
 	if (err == -EMSGSIZE && x->on.prehashed)
 		err = -EINVAL;
-	if (err)
+	/*
+	 * A failed write sticks: part of the input may be in.  Except a seal
+	 * whose data key could not be made (its wrapKey interrupted,
+	 * throttled, unreachable): it took nothing, so the same write may be
+	 * tried again.  Sticking there turned a caller that retries EINTR
+	 * (Python always does) into an endless loop of the stored EINTR.
+	 */
+	if (err && !(x->on.op == FOP_SEAL && x->so != NULL &&
+		     !sealop_keyed(x->so)))
 		x->in_err = err;
 	return err;
 }

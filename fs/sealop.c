@@ -134,6 +134,11 @@ static int seal_write(struct sealop *so, const struct sealop_key *k,
 	return err;
 }
 
+bool sealop_keyed(const struct sealop *so)
+{
+	return so->sealer != NULL;
+}
+
 int sealop_write(struct sealop *so, const struct sealop_key *k,
 		 const void *data, size_t len, struct fs_fail *f)
 {

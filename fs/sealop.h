@@ -62,6 +62,9 @@ int sealop_write(struct sealop *so, const struct sealop_key *k,
 int sealop_finish(struct sealop *so, const struct sealop_key *k,
 		  struct fs_fail *f);
 bool sealop_finished(const struct sealop *so);
+/* seal: the data key is made (the first write got past its wrapKey), so
+ * input has been taken; before that a failed write changed nothing. */
+bool sealop_keyed(const struct sealop *so);
 /* unseal, once finished: the key version the blob named and the unwrap
  * used (the audit's version); NULL otherwise. */
 const char *sealop_version(const struct sealop *so);

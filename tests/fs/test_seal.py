@@ -511,6 +511,36 @@ def test_seal_wrapkey_takes_a_call_slot(emulator, tmp_path_factory):
         m.cleanup()
 
 
+@pytest.mark.mhsm_only  # AES keys: no such thing on a vault
+def test_seal_write_retried_after_its_wrapkey_failed(emulator, tmp_path_factory):
+    """oct seal's first write makes the data key with a wrapKey.  When that
+    fails (here a 503 with no retries; an interrupted call is the same),
+    the write took nothing, so the same write on the same descriptor may
+    be tried again and then seals.  The failure used to stick to the
+    handle: a caller that retries EINTR (Python always does) looped for
+    ever on the stored error (scripts/soak 60: 12 callers, 20 minutes)."""
+    m = hsmtest.Mount(emulator, tmp_path_factory.mktemp("sealretry") / "mnt",
+                      options=["retries=0"])
+    seal = k(m, "aes-256", "seal")
+    try:
+        one_handle(seal, b"warm")               # the key is cached
+        emulator.faults(ops=["wrapkey"], status=503, count=1)
+        fd = os.open(seal, os.O_RDWR)
+        try:
+            with pytest.raises(OSError) as e:
+                os.write(fd, DATA)
+            assert e.value.errno in (errno.EAGAIN, errno.EHOSTUNREACH), e.value
+            assert os.write(fd, DATA) == len(DATA)
+            blob = read_to_eof(fd)
+        finally:
+            os.close(fd)
+            emulator.clear_faults()
+        assert one_handle(k(m, "aes-256", "unseal"), blob) == DATA
+        m.umount()
+    finally:
+        m.cleanup()
+
+
 def vmhwm_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
