@@ -376,6 +376,16 @@ class Mount:
             return f.read()
 
     def umount(self):
+        # The kernel sends RELEASE and RELEASEDIR in the background and
+        # drops those still queued at the unmount: then libfuse never frees
+        # its state for that directory handle (valgrind: 120 bytes
+        # definitely lost, calloc in a libfuse worker).  One synchronous
+        # request first: it is queued behind them, so they have been read
+        # when it is answered.
+        try:
+            os.statvfs(self.path)
+        except OSError:
+            pass
         subprocess.run(["fusermount3", "-u", self.path], check=True)
         rc = self.proc.wait(300 if self.wrapper_log else 30)
         self._log.close()
