@@ -631,18 +631,14 @@ VICTIM = NOBODY
 ATTACKER = "setpriv --reuid=1002 --regid=65534 --clear-groups"
 
 
-def test_a_name_taken_while_written_is_not_overwritten(view_factory):
-    """Another user creates DIR's file at the name a new file is being
-    written to and chmods it through the view: the change is not applied
-    to the writer's file, and its close saves nothing (ESTALE)."""
-    v = view_factory(options=["allow_other", "default_permissions"])
-    os.mkdir(v.s("drop"))
-    os.chmod(v.s("drop"), 0o777)
-    z = v.s("drop/z")
-    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
+def slow_victim_write(path, create):
+    """The victim (umask 077) opens path write-only and truncating (create:
+    "os.O_CREAT | " or ""), writes a secret, and closes 2 s later; it
+    prints 'closed' or 'errno N' for the close."""
+    return subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
 import os, time
 os.umask(0o077)
-fd = os.open({z!r}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+fd = os.open({path!r}, {create}os.O_WRONLY | os.O_TRUNC, 0o666)
 os.write(fd, b'TOPSECRET')
 time.sleep(2)
 try:
@@ -651,6 +647,17 @@ try:
 except OSError as e:
     print('errno', e.errno)
 """], stdout=subprocess.PIPE)
+
+
+def test_a_name_taken_while_written_is_not_overwritten(view_factory):
+    """Another user creates DIR's file at the name a new file is being
+    written to and chmods it through the view: the change is not applied
+    to the writer's file, and its close saves nothing (ESTALE)."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("drop"))
+    os.chmod(v.s("drop"), 0o777)
+    z = v.s("drop/z")
+    victim = slow_victim_write(z, "os.O_CREAT | ")
     time.sleep(0.8)
     raw = os.path.join(v.dir, "drop", "z")
     sh(f"{ATTACKER} bash -c 'touch {raw} && chmod 0666 {z}'")
@@ -674,17 +681,7 @@ def test_a_rewrite_keeps_its_attributes_when_the_file_is_replaced(view_factory):
     y = v.s("drop/y")
     sh(f"{VICTIM} bash -c 'umask 077; echo old > {y}'")
     sh(f"{ATTACKER} bash -c 'echo mine > {v.s('drop/a')}'")
-    victim = subprocess.Popen(VICTIM.split() + ["/usr/bin/python3", "-c", f"""
-import os, time
-fd = os.open({y!r}, os.O_WRONLY | os.O_TRUNC)
-os.write(fd, b'TOPSECRET')
-time.sleep(2)
-try:
-    os.close(fd)
-    print('closed')
-except OSError as e:
-    print('errno', e.errno)
-"""], stdout=subprocess.PIPE)
+    victim = slow_victim_write(y, "")
     time.sleep(0.8)
     sh(f"{ATTACKER} bash -c 'mv -f {v.s('drop/a')} {y} && chmod 0666 {y}'")
     out = victim.communicate(timeout=30)[0]
