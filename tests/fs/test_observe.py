@@ -383,6 +383,16 @@ def test_lifecycle_changes_are_audited_and_counted(emulator, mount_factory, tmp_
                    ("delete", "ok"): 1, ("purge", "ok"): 1}, ops
 
 
+def all_traced(pid):
+    """Every thread of pid has a tracer (TracerPid in its status)."""
+    tasks = os.listdir(f"/proc/{pid}/task")
+    for t in tasks:
+        with open(f"/proc/{pid}/task/{t}/status") as f:
+            if any(l.startswith("TracerPid:\t0\n") for l in f):
+                return False
+    return bool(tasks)
+
+
 def test_no_syslog_reader_costs_no_connect_per_operation(emulator, mount_factory,
                                                          tmp_path):
     """With no syslog socket (no /dev/log, as in many containers) every
@@ -397,7 +407,12 @@ def test_no_syslog_reader_costs_no_connect_per_operation(emulator, mount_factory
     tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=connect",
                                "-o", out, "-p", str(m.proc.pid)])
     try:
-        time.sleep(1.0)                               # attached to every thread
+        # Until strace is attached to every thread: else the count below
+        # could come out low for want of a tracer, not of connects.
+        deadline = time.monotonic() + 15
+        while not all_traced(m.proc.pid):
+            assert time.monotonic() < deadline, "strace did not attach"
+            time.sleep(0.1)
         t0 = time.monotonic()
         for i in range(200):
             hsmtest.one_handle(path, b"record %d" % i)
