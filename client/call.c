@@ -226,7 +226,7 @@ static void transport_failed(struct attempt *a, struct hsm_error *err,
 		o->retryable = true;
 	} else {
 		o->st = err_set(err, HSM_E_IO, 0,
-				"%s: %s after the request was sent; not retried because the service may have applied it",
+				"%s: %s after the request was sent; not retried because the service may have applied it: look before repeating it",
 				c->urls[a->idx], xport_strerror(&a->x));
 	}
 }

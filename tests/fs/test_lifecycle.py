@@ -9,6 +9,7 @@ a long list_ttl, so "at once" cannot be the list cache expiring by chance.
 """
 import base64
 import datetime
+import errno
 import json
 import os
 
@@ -79,6 +80,26 @@ def test_create_oct(m, kc, emu):
     assert sorted(os.listdir(kp(m, name))) == sorted(
         ["decrypt", "encrypt", "algs", "info", "jwk.json", "meta.json", "versions", "ctl",
          "rotation.json", "backup"])
+
+
+def test_create_whose_connection_dropped_is_eio_and_not_sent_again(m, kc, emu):
+    """A create sent and then met by a dropped connection may have been
+    applied by the service: it is not sent again (a second create would
+    make a second version, DESIGN.md §5), the caller gets EIO and the
+    error file says why and what to do.  (The emulator drops before it
+    applies; the real service may drop after.)"""
+    name = uniq("c-drop")
+    emu.reset_stats()
+    emu.faults(ops=["create"], drop=True, count=1)
+    try:
+        rc, err = shell_cmd(m, f"create {name} kty=EC crv=P-256", ctl(m))
+    finally:
+        emu.clear_faults()
+    assert_failed(rc, err, "/ctl", errno.EIO, ("may have applied",), ("before repeating",))
+    assert emu.op_count("create") == 1
+    assert sdk_absent(kc, name)
+    run_ok(m, f"create {name} kty=EC crv=P-256", ctl(m))       # repeated by hand
+    assert kc.get_key(name).key.crv == "P-256"
 
 
 INVALID_CREATE = [
