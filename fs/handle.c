@@ -30,6 +30,8 @@ struct request *request_again(const struct request *r)
 	if (n != NULL) {
 		n->hold.fu = r->hold.fu;
 		n->hold.uid = r->hold.uid;
+		n->x.spool.fu = r->x.spool.fu;
+		n->x.spool.uid = r->x.spool.uid;
 	}
 	return n;
 }

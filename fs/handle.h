@@ -42,8 +42,8 @@ struct request {
 /* A new request for the operation on (takes a reference to kv), or NULL. */
 struct request *request_new(const struct opname *on, const char *name,
 			    const char *version, struct kver *kv);
-/* A new request for the same operation as r (charged to the same uid),
- * or NULL. */
+/* A new request for the same operation as r (its input and spool charged
+ * to the same uid), or NULL. */
 struct request *request_again(const struct request *r);
 struct request *request_get(struct request *r);
 /* Drop a reference (an rs_free_fn); the last one wipes input and output. */

@@ -41,6 +41,7 @@ struct fs_state {
 	struct reqstore *requests;	/* two-command requests */
 	struct reqstore *errors;	/* last error per scope */
 	struct fairuse *fair;		/* per-uid bytes and calls */
+	struct fairuse *spool_fair;	/* per-uid bytes spooled by seal/unseal */
 	struct opx_env env;
 	const char *const *shells;
 	uid_t uid;			/* owner of the tree */

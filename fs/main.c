@@ -158,8 +158,10 @@ static int state_init(struct fs_state *fs, struct fs_options *opts)
 				  RS_ERRORS_PER_UID);
 	fs->metrics = metrics_new(opts->metrics_per_key != 0);
 	fs->fair = fu_new(opts->max_pending_bytes, (unsigned)opts->max_calls);
+	/* Its own caps, bytes on disk: the call slots are fs->fair's. */
+	fs->spool_fair = fu_new(opts->max_spool_bytes, UINT_MAX);
 	if (fs->requests == NULL || fs->errors == NULL || fs->metrics == NULL ||
-	    fs->fair == NULL) {
+	    fs->fair == NULL || fs->spool_fair == NULL) {
 		fprintf(stderr, "hsmfs: out of memory\n");
 		return -1;
 	}
@@ -187,6 +189,7 @@ static void state_free(struct fs_state *fs)
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
 	fu_free(fs->fair);
+	fu_free(fs->spool_fair);
 	policy_free(fs->policy);
 	audit_close(fs->audit);
 	metrics_free(fs->metrics);

@@ -58,6 +58,7 @@ static void drop_input(struct opx *x)
 {
 	sealop_free(x->so);
 	x->so = NULL;
+	fu_hold_release(&x->spool);
 	memset(&x->in_fail, 0, sizeof(x->in_fail));
 	secret_wipe_free(x->buf, x->cap);
 	x->buf = NULL;
@@ -157,12 +158,13 @@ bool opx_write_calls(const struct opx *x, const struct opx_env *env)
 }
 
 /* The key as seal and unseal see it. */
-static struct sealop_key seal_key(const struct opx *x,
+static struct sealop_key seal_key(struct opx *x,
 				  const struct opx_env *env,
 				  struct hsm_call *call)
 {
 	return (struct sealop_key){
 		.env = env, .call = call, .name = x->name, .kv = x->kv,
+		.spool = &x->spool,
 	};
 }
 

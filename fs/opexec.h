@@ -18,6 +18,7 @@
 
 #include "digest.h"
 #include "errmap.h"
+#include "fairuse.h"
 #include "hsm_client.h"
 #include "keycache.h"
 #include "openv.h"
@@ -43,6 +44,8 @@ struct opx {
 	int in_err;		/* sticky input error, -errno */
 	struct fs_fail in_fail;	/* its detail, when in_fail.err != 0 */
 	struct sealop *so;	/* seal/unseal: input, then the output */
+	struct fu_hold spool;	/* its spooled bytes, charged to the writer's
+				 * uid (set after opx_init; fu NULL: not) */
 };
 
 /*

@@ -177,6 +177,7 @@ static int open_mode(struct fs_state *fs, struct handle *h,
 {
 	const char *version = nd->version[0] ? nd->version : NULL;
 	struct scope sc;
+	int err;
 
 	switch (h->kind) {
 	case H_GET:
@@ -189,14 +190,19 @@ static int open_mode(struct fs_state *fs, struct handle *h,
 			return -ENOMEM;
 		h->u.put.req->hold.fu = fs->fair;
 		h->u.put.req->hold.uid = h->u.put.sc.uid;
+		h->u.put.req->x.spool.fu = fs->spool_fair;
+		h->u.put.req->x.spool.uid = h->u.put.sc.uid;
 		return 0;
 	default:
 		h->u.run.hold.fu = fs->fair;
 		h->u.run.hold.uid = fuse_get_context()->uid;
 		/* The one-handle mode needs the scope only for the error
 		 * file, so the /proc walk is left to the (rare) failure. */
-		return opx_init(&h->u.run.x, &nd->on, nd->name, version,
-				nd->kv);
+		err = opx_init(&h->u.run.x, &nd->on, nd->name, version,
+			       nd->kv);
+		h->u.run.x.spool.fu = fs->spool_fair;
+		h->u.run.x.spool.uid = h->u.run.hold.uid;
+		return err;
 	}
 }
 

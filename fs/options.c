@@ -34,6 +34,7 @@ static const struct fuse_opt opt_table[] = {
 	OPT("policy=%s", policy_path),
 	OPT("max_pending=%d", max_pending),
 	OPT("max_pending_bytes=%s", pending_bytes_arg),
+	OPT("max_spool_bytes=%s", spool_bytes_arg),
 	OPT("max_calls=%d", max_calls),
 	OPT("spool_dir=%s", spool_dir),
 	OPT("sealed_dir=%s", sealed_dir),
@@ -388,7 +389,8 @@ out_wipe:
 }
 
 /* N, NK, NM or NG bytes, 1 MiB to 64 GiB. */
-static int parse_bytes(const char *s, size_t *out, char *errbuf, size_t errlen)
+static int parse_bytes(const char *opt, const char *s, unsigned long long max,
+		       size_t *out, char *errbuf, size_t errlen)
 {
 	unsigned long long v;
 	char *end;
@@ -403,9 +405,9 @@ static int parse_bytes(const char *s, size_t *out, char *errbuf, size_t errlen)
 		}
 	}
 	if (end == s || *end != '\0' || errno || s[0] == '-' ||
-	    v < (1ull << 20) || v > (64ull << 30)) {
-		snprintf(errbuf, errlen, "max_pending_bytes=%s is not a size "
-			 "from 1M to 64G (N, NK, NM or NG)", s);
+	    v < (1ull << 20) || v > max) {
+		snprintf(errbuf, errlen, "%s=%s is not a size from 1M to %lluG "
+			 "(N, NK, NM or NG)", opt, s, max >> 30);
 		return -1;
 	}
 	*out = (size_t)v;
@@ -416,13 +418,18 @@ static int parse_bytes(const char *s, size_t *out, char *errbuf, size_t errlen)
 static int check_access(struct fs_options *o, char *errbuf, size_t errlen)
 {
 	o->max_pending_bytes = 64u << 20;
+	o->max_spool_bytes = (size_t)4 << 30;
 	if (check_range(o->max_pending, 1, 65536, "max_pending", errbuf,
 			errlen) ||
 	    check_range(o->max_calls, 1, 1024, "max_calls", errbuf, errlen))
 		return -1;
 	if (o->pending_bytes_arg != NULL &&
-	    parse_bytes(o->pending_bytes_arg, &o->max_pending_bytes, errbuf,
-			errlen))
+	    parse_bytes("max_pending_bytes", o->pending_bytes_arg, 64ull << 30,
+			&o->max_pending_bytes, errbuf, errlen))
+		return -1;
+	if (o->spool_bytes_arg != NULL &&
+	    parse_bytes("max_spool_bytes", o->spool_bytes_arg, 16384ull << 30,
+			&o->max_spool_bytes, errbuf, errlen))
 		return -1;
 	if (o->gid_arg != NULL) {
 		if (policy_group_id(o->gid_arg, &o->gid) != 0) {
@@ -538,6 +545,7 @@ void options_free(struct fs_options *o)
 	free(o->gid_arg);
 	free(o->policy_path);
 	free(o->pending_bytes_arg);
+	free(o->spool_bytes_arg);
 	policy_free(o->policy);
 	free(o->spool_dir);
 	free(o->sealed_dir);
@@ -594,6 +602,8 @@ void options_usage(const char *prog)
 	       "                            then EAGAIN)\n"
 	       "    -o spool_dir=DIR        where seal and unseal spool ciphertext, in\n"
 	       "                            unlinked files (default: $TMPDIR, else /tmp)\n"
+	       "    -o max_spool_bytes=N[KMG]  spooled per user by its seals and unseals\n"
+	       "                            (default: 4G; then EAGAIN)\n"
 	       "    -o sealed_dir=DIR       show DIR's sealed files as plaintext in sealed/\n"
 	       "    -o seal_key=NAME        the key that seals files written to sealed/\n"
 	       "                            (required with sealed_dir)\n"

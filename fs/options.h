@@ -31,6 +31,7 @@ struct fs_options {
 	char *gid_arg;		/* -o gid=GID|NAME: the group of the tree */
 	char *policy_path;	/* -o policy=FILE (absolute after check) */
 	char *pending_bytes_arg;	/* -o max_pending_bytes=N[KMG] */
+	char *spool_bytes_arg;		/* -o max_spool_bytes=N[KMG] */
 	int max_pending;	/* two-command requests per uid */
 	int max_calls;		/* concurrent remote calls per uid */
 	char *spool_dir;	/* seal/unseal ciphertext spools; NULL: $TMPDIR */
@@ -66,6 +67,7 @@ struct fs_options {
 	gid_t gid;
 	struct policy *policy;	/* policy=FILE as read at mount, or NULL */
 	size_t max_pending_bytes;	/* input held per uid */
+	size_t max_spool_bytes;		/* seal/unseal spool per uid */
 };
 
 /*

@@ -88,6 +88,12 @@ static int to_spool(struct sealop *so, const struct sealop_key *k,
 				"out of memory");
 		p = txt;
 	}
+	if (n > 0 && k->spool != NULL && fu_hold_add(k->spool, n) != 0) {
+		free(txt);
+		return fail_local(f, -EAGAIN, "max_spool_bytes: this user's "
+				  "seals and unseals have that much spooled "
+				  "already; read or close them first");
+	}
 	err = n > 0 ? spool_append(so->sp, p, n) : 0;
 	free(txt);
 	if (err)

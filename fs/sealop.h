@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fairuse.h"
 #include "frame.h"
 #include "sealkey.h"
 
@@ -38,6 +39,8 @@ struct sealop_key {
 	struct hsm_call *call;		/* NULL: a call without cancellation */
 	const char *name;		/* the file's key */
 	const struct kver *kv;		/* the version seal wraps for */
+	struct fu_hold *spool;		/* what is spooled is charged here
+					 * (EAGAIN past its cap) */
 };
 
 struct sealop;

@@ -250,3 +250,65 @@ def test_max_calls_per_uid(emulator_factory, shared):
     ok, named, total = map(int, out.split())
     assert total == 10 and ok + named == 10 and named >= 1, (out, err)
     assert emu.op_count("sign") <= ok + 1, emu.stats()
+
+
+# As uid 65534 under max_spool_bytes=1M: seal 700 KiB on handle A and
+# keep it; the same on B must stop with EAGAIN naming the cap; once A is
+# closed, C seals 700 KiB whole.  Prints "A n", "B errno named", "C n".
+SPOOL = r'''
+import errno, os, sys
+seal, err_file = sys.argv[1], sys.argv[2]
+def sealed(fd):
+    os.write(fd, b"x" * (700 << 10))
+    out = b""
+    while (chunk := os.read(fd, 1 << 20)):
+        out += chunk
+    return len(out)
+a = os.open(seal, os.O_RDWR)
+print("A", sealed(a), flush=True)
+b = os.open(seal, os.O_RDWR)
+try:
+    print("B", sealed(b), "-", flush=True)
+except OSError as e:
+    with open(err_file) as f:
+        print("B", errno.errorcode[e.errno], "max_spool_bytes" in f.read(), flush=True)
+os.close(b)
+os.close(a)
+c = os.open(seal, os.O_RDWR)
+print("C", sealed(c), flush=True)
+os.close(c)
+'''
+
+
+@pytest.mark.mhsm_only  # an AES key's seal: RSA's would do on a vault, AES is quicker
+def test_max_spool_bytes_per_uid(emulator_factory, shared, tmp_path):
+    """A user cannot fill the spool's disk: seal and unseal spool under a
+    per-uid cap (-o max_spool_bytes), counted until the output is read
+    and the handle closed or the request gone; root's own seals are not
+    touched by the user's use."""
+    emu = emulator_factory(demo_keys=True)
+    m = shared(emu, "max_spool_bytes=1M")
+    key = os.path.join(m.path, "keys", "aes-256")
+    seal = os.path.join(key, "seal")
+    r = subprocess.run(USER.split() + [sys.executable, "-c", SPOOL, seal,
+                                       os.path.join(m.path, "error")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    # 700 KiB of plaintext is ~700 KiB of blob (11 chunks, 16 bytes each)
+    a, c = int(lines[0].split()[1]), int(lines[2].split()[1])
+    assert lines[0].startswith("A ") and 700 << 10 < a < 720 << 10, r.stdout
+    assert lines[1] == "B EAGAIN True", r.stdout
+    assert lines[2].startswith("C ") and c == a, r.stdout
+    # Two commands: the pending request keeps its spool until it is read.
+    held = sh(f"{USER} bash -c 'head -c 700K /dev/zero > {seal}'")
+    assert held.returncode == 0, held
+    over = sh(f"{USER} bash -c 'head -c 700K /dev/zero > {seal}'")
+    assert over.returncode != 0 and b"Resource temporarily unavailable" in over.stderr, over
+    # Root is another uid: a blob of 900 KiB, and it unseals to its input.
+    plain = tmp_path / "plain"
+    plain.write_bytes(os.urandom(900 << 10))
+    r = sh(f"exec 3<>{seal}; cat {plain} >&3; cat <&3 > {tmp_path}/blob; exec 3>&-; "
+           f"exec 4<>{key}/unseal; cat {tmp_path}/blob >&4; cat <&4 > {tmp_path}/back")
+    assert r.returncode == 0, r
+    assert (tmp_path / "back").read_bytes() == plain.read_bytes()

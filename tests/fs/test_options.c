@@ -127,6 +127,9 @@ static void test_access_options(void)
 		{ "max_pending=0", 0, "max_pending=0 is out of range" },
 		{ "max_calls=2000", 0, "max_calls=2000 is out of range" },
 		{ "policy=/nonexistent/p", 0, "policy=/nonexistent/p: No such file" },
+		{ "max_spool_bytes=16T", 0, "max_spool_bytes=16T is not a size" },
+		{ "max_spool_bytes=16384G", 1, NULL },
+		{ "max_spool_bytes=512K", 0, "max_spool_bytes=512K is not a size from 1M to 16384G" },
 	};
 	struct fuse_args args;
 	struct fs_options o;
@@ -144,10 +147,13 @@ static void test_access_options(void)
 		   "%s: %s", cases[i].opt, err[0] ? err : "accepted");
 		if (rc == 0 && i == 0)
 			ok(o.has_gid && o.gid == 65534 && o.max_pending == 64 &&
-			   o.max_calls == 16 && o.max_pending_bytes == 64u << 20,
+			   o.max_calls == 16 && o.max_pending_bytes == 64u << 20 &&
+			   o.max_spool_bytes == (size_t)4 << 30,
 			   "gid by name; the caps' defaults");
 		if (rc == 0 && i == 3)
 			is_int(o.max_pending_bytes, 8u << 20, "8M");
+		if (rc == 0 && i == 10)
+			ok(o.max_spool_bytes == (size_t)16384 << 30, "16384G");
 		fuse_opt_free_args(&args);
 		options_free(&o);
 	}
