@@ -186,6 +186,16 @@ static int chmod_at(int parent, const char *name, mode_t mode)
 	return err;
 }
 
+bool sealdir_group_of_new(int parent, gid_t *gid)
+{
+	struct stat st;
+
+	if (fstat(parent, &st) != 0 || !(st.st_mode & S_ISGID))
+		return false;
+	*gid = st.st_gid;
+	return true;
+}
+
 int sealdir_mkdir(int dirfd, const char *rel, mode_t mode, bool own,
 		  uid_t uid, gid_t gid)
 {
@@ -194,6 +204,9 @@ int sealdir_mkdir(int dirfd, const char *rel, mode_t mode, bool own,
 
 	if ((pfd = sealdir_parent(dirfd, rel, name)) < 0)
 		return pfd;
+	/* (Without own, mkdirat gave it the group already.) */
+	if (sealdir_group_of_new(pfd, &gid))
+		mode |= S_ISGID;
 	if (mkdirat(pfd, name, 0700) != 0) {
 		err = -errno;
 		goto out;

@@ -32,6 +32,12 @@
  * that component in name (NAME_MAX + 1 bytes; "." for DIR itself). */
 int sealdir_parent(int dirfd, const char *rel, char *name);
 
+/* Does the directory parent pass its group on (its set-group-ID bit)?
+ * Then *gid is that group: a new entry in it belongs to the group, as
+ * the kernel makes it, and a new directory keeps the bit, so that a
+ * group-shared tree stays shared. */
+bool sealdir_group_of_new(int parent, gid_t *gid);
+
 /* lstat of rel: -ENOENT unless a directory or a regular file. */
 int sealdir_stat(int dirfd, const char *rel, struct stat *st);
 

@@ -141,6 +141,20 @@ static bool target_same(const struct sealfile *sf)
 	       st.st_ino == sf->was_ino;
 }
 
+/* A new file in a set-group-ID directory belongs to its group, as the
+ * kernel makes it; the file's own set-group-ID bit then goes unless the
+ * group is the caller's (the kernel checks membership; this is the
+ * cautious side of it). */
+static void group_of_new(struct sealfile *sf)
+{
+	gid_t gid;
+
+	if (!sealdir_group_of_new(sf->parent, &gid) || gid == sf->st.st_gid)
+		return;
+	sf->st.st_gid = gid;
+	sf->st.st_mode &= ~(mode_t)S_ISGID;
+}
+
 static int open_write(struct fs_state *fs, const char *path, const char *rel,
 		      bool create, mode_t mode, struct fuse_file_info *fi)
 {
@@ -157,6 +171,8 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 					       sf->name);
 	if (err >= 0)
 		note_target(sf);
+	if (err >= 0 && create)
+		group_of_new(sf);
 	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
 			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
 		err = -errno;

@@ -563,6 +563,28 @@ def test_new_files_are_the_callers(view_factory):
     assert r.returncode != 0 and b"Permission denied" in r.stderr
 
 
+
+def test_a_setgid_directory_passes_its_group_on(view_factory):
+    """A group-shared tree stays shared: in a set-group-ID directory a new
+    directory and a new file belong to the directory's group (and the new
+    directory keeps the bit), as the kernel does on a disk, though the
+    caller is not in that group; the file's own set-group-ID bit goes."""
+    v = view_factory(options=["allow_other", "default_permissions"])
+    os.mkdir(v.s("team"))
+    os.chown(v.s("team"), 0, 4242)
+    os.chmod(v.s("team"), 0o2777)
+    assert os.stat(os.path.join(v.dir, "team")).st_mode & 0o7777 == 0o2777
+    sh(f"{NOBODY} bash -c 'umask 002; mkdir {v.s('team/sub')} && echo ours > {v.s('team/sub/f')}'")
+    sh(f"{NOBODY} /usr/bin/python3 -c 'import os; os.close(os.open(\"{v.s('team/g')}\", "
+       f"os.O_CREAT | os.O_WRONLY, 0o2775))'")
+    for rel, mode in (("team/sub", 0o2775), ("team/sub/f", 0o664), ("team/g", 0o755)):
+        on_disk = os.stat(os.path.join(v.dir, rel))
+        seen = os.stat(v.s(rel))
+        assert (on_disk.st_uid, on_disk.st_gid, on_disk.st_mode & 0o7777) == (65534, 4242, mode), rel
+        assert (seen.st_uid, seen.st_gid, seen.st_mode & 0o7777) == (65534, 4242, mode), rel
+    assert sh(f"{NOBODY} cat {v.s('team/sub/f')}").stdout == b"ours\n"
+
+
 def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
     """The view unseals with seal_key only: a blob someone put in DIR that
     names another key is not unwrapped with the daemon's rights."""
