@@ -81,10 +81,14 @@ struct handle *handle_new(enum handle_kind kind, const char *path)
 	return h;
 }
 
-void handle_free_all(struct reqstore *requests)
+void handle_free_all(struct reqstore *requests,
+		     void (*drop_sealed)(struct handle *h))
 {
-	while (all != NULL)
+	while (all != NULL) {
+		if (all->kind == H_SEALED && drop_sealed != NULL)
+			drop_sealed(all);
 		handle_free(all, requests);
+	}
 }
 
 void handle_free(struct handle *h, struct reqstore *requests)

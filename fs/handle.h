@@ -104,7 +104,8 @@ struct handle {
 			size_t len, cap;	/* written since last close */
 		} input;
 		struct {
-			struct sealfile *sf;	/* freed by sv_release() */
+			struct sealfile *sf;	/* freed by sv_release(),
+						 * at exit sv_drop() */
 		} sealed;
 	} u;
 	const uint8_t *data;		/* H_TEXT, H_META: what read serves */
@@ -116,8 +117,10 @@ struct handle *handle_new(enum handle_kind kind, const char *path);
 
 /* Free h and what its kind holds; requests is the store of H_GET refs. */
 /* At exit, after the FUSE loop: free the handles whose RELEASE never
- * came (the kernel may still have had them queued at unmount). */
-void handle_free_all(struct reqstore *requests);
+ * came (the kernel may still have had them queued at unmount).
+ * drop_sealed frees what an H_SEALED handle holds (fs/sealwrite.h). */
+void handle_free_all(struct reqstore *requests,
+		     void (*drop_sealed)(struct handle *h));
 void handle_free(struct handle *h, struct reqstore *requests);
 
 /* The handle behind fi (NULL when fi is NULL). */

@@ -9,6 +9,7 @@
  * a non-zero exit.
  */
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "secret.h"
 #include "sealview.h"
+#include "sealwrite.h"
 
 /* Worker threads unless -o max_threads / max_idle_threads say otherwise:
  * enough for one per concurrent caller of a busy signing service; above
@@ -184,7 +186,7 @@ static void state_free(struct fs_state *fs)
 
 	tidy_stop(fs->tidy);
 	sv_stop(fs);
-	handle_free_all(fs->requests);
+	handle_free_all(fs->requests, sv_drop);
 	kc_free(fs->kc);
 	reqstore_free(fs->requests);
 	reqstore_free(fs->errors);
@@ -225,6 +227,15 @@ static int start_service(struct fs_state *fs, struct fs_options *opts)
 	return 0;
 }
 
+/* The exit status of a loop that returned rc: libfuse's loops return the
+ * signal that ended them (its handlers of SIGTERM and SIGINT), which is a
+ * stop asked for: 0, or `systemctl stop` would leave the unit failed.  A
+ * negative errno is a failure. */
+static int loop_status(int rc)
+{
+	return rc == 0 || rc == SIGTERM || rc == SIGINT ? 0 : 1;
+}
+
 /* Serve until unmounted or signalled; returns the exit status. */
 static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *copts)
 {
@@ -232,7 +243,7 @@ static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *copts)
 	int rc;
 
 	if (copts->singlethread)
-		return fuse_loop(fuse) ? 1 : 0;
+		return loop_status(fuse_loop(fuse));
 	lcfg = fuse_loop_cfg_create();
 	if (lcfg == NULL)
 		return 1;
@@ -249,7 +260,7 @@ static int serve(struct fuse *fuse, const struct fuse_cmdline_opts *copts)
 	fuse_loop_cfg_set_idle_threads(lcfg,
 		copts->max_idle_threads != UINT_MAX ?
 		copts->max_idle_threads : MAX_IDLE_WORKERS);
-	rc = fuse_loop_mt(fuse, lcfg) ? 1 : 0;
+	rc = loop_status(fuse_loop_mt(fuse, lcfg));
 	fuse_loop_cfg_destroy(lcfg);
 	return rc;
 }

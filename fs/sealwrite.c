@@ -547,6 +547,15 @@ void sv_release(struct fs_state *fs, struct handle *h)
 			log_warn("%s: %s (%s)", h->path, commit_why(err),
 				 strerror(-err));
 	}
+	sv_drop(h);
+}
+
+void sv_drop(struct handle *h)
+{
+	struct sealfile *sf = sf_of(h);
+
+	if (sf == NULL)
+		return;
 	if (sf->writing)
 		writers_del(sf);
 	sf_free(sf);

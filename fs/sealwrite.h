@@ -46,5 +46,9 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a);
 int sv_wstat(const char *path, struct stat *st);
 /* Commit a rewrite not committed yet, free the handle's state. */
 void sv_release(struct fs_state *fs, struct handle *h);
+/* At exit, a handle whose release never came: freed, nothing committed
+ * (an unfinished rewrite leaves the former version, as a killed daemon
+ * does). */
+void sv_drop(struct handle *h);
 
 #endif
