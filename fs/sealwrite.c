@@ -406,6 +406,25 @@ static bool closer_killed(void)
 	return (ps.flags & PROC_PF_EXITING) && (ps.exit_code & 0x7f) != 0;
 }
 
+/* mountinfo writes space, tab, newline and backslash as \ooo: undone in
+ * place. */
+static void unescape_octal(char *s)
+{
+	char *out = s;
+
+	for (; *s != '\0'; s++, out++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*out = *s;
+		}
+	}
+	*out = '\0';
+}
+
 /*
  * The device of mount id in pid's /proc/PID/mountinfo, or (id < 0) of
  * the mount at mp in ours: from the kernel's table, not from a stat,
@@ -424,13 +443,16 @@ static int mount_dev(pid_t pid, int id, const char *mp, dev_t *dev)
 		snprintf(file, sizeof(file), "/proc/self/mountinfo");
 	if ((f = fopen(file, "re")) == NULL)
 		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL)
+	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "%d %*d %u:%u %*s %4096s", &lid, &maj, &min,
-			   where) == 4 &&
-		    (id >= 0 ? lid == id : strcmp(where, mp) == 0)) {
+			   where) != 4)
+			continue;
+		unescape_octal(where);
+		if (id >= 0 ? lid == id : strcmp(where, mp) == 0) {
 			*dev = makedev(maj, min);
 			err = 0;
 		}
+	}
 	fclose(f);
 	return err;
 }

@@ -10,6 +10,7 @@ import hashlib
 import mmap
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -29,7 +30,7 @@ class View:
     """A mount with a sealed view, under a directory every uid may enter
     (pytest's tmp_path is private to root)."""
 
-    def __init__(self, emu, key="rsa-2048", ttl=60, options=()):
+    def __init__(self, emu, key="rsa-2048", ttl=60, options=(), mnt="mnt"):
         self.top = tempfile.mkdtemp(prefix="hsmfs-sealed-")
         os.chmod(self.top, 0o755)
         self.dir = os.path.join(self.top, "dir")
@@ -39,7 +40,7 @@ class View:
         # syslog socket must not hold this test's closes.
         opts = [f"sealed_dir={self.dir}", f"seal_key={key}", f"dek_ttl={ttl}",
                 "audit=off"] + list(options)
-        self.m = hsmtest.Mount(emu, os.path.join(self.top, "mnt"), options=opts)
+        self.m = hsmtest.Mount(emu, os.path.join(self.top, mnt), options=opts)
         self.mnt = self.m.path
         self.sealed = os.path.join(self.mnt, "sealed")
 
@@ -732,6 +733,17 @@ def test_shell_builtins_write_through_a_kept_descriptor(view):
     command: all of it is saved, at the close of 3."""
     builtins_write(view, view.s("w3"))
     assert view.get("w3") == b"line1\nline2\n"
+
+
+def test_shell_builtins_write_under_a_mount_point_with_spaces(view_factory):
+    """The mount found in /proc/self/mountinfo, which escapes a space as
+    \\040: a name with spaces is the same mount."""
+    v = view_factory(mnt="sealed files\tand more")
+    w = v.s("w6")
+    r = sh(f"bash -c 'exec 3>\"$0\"; printf \"line1\\n\" >&3; "
+           f"printf \"line2\\n\" >&3; exec 3>&-' {shlex.quote(w)}; echo rc=$?", check=False)
+    assert r.stdout == b"rc=0\n", r
+    assert v.get("w6") == b"line1\nline2\n"
 
 
 def builtins_write(view, w):

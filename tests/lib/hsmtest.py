@@ -308,7 +308,12 @@ def sdk_clients(emu, credential=None, api_version=None):
 def is_mounted(path):
     path = os.path.realpath(path)
     with open("/proc/self/mounts") as f:
-        return any(line.split()[1] == path for line in f)
+        return any(unescape_mount(line.split()[1]) == path for line in f)
+
+
+def unescape_mount(field):
+    """/proc/self/mounts writes space, tab, newline and backslash as \\ooo."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 class Mount:
