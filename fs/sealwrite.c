@@ -176,6 +176,10 @@ static int open_write(struct fs_state *fs, const char *path, const char *rel,
 	if (err >= 0 && (fchown(sf->fd, sf->st.st_uid, sf->st.st_gid) != 0 ||
 			 fchmod(sf->fd, sf->st.st_mode & 07777) != 0))
 		err = -errno;
+	/* What a new file shows until its commit (sv_wstat()): its times
+	 * too, not 1970. */
+	if (err >= 0 && create && fstat(sf->fd, &sf->st) != 0)
+		err = -errno;
 	/* Not armed (no O_TRUNC): no data key until ftruncate(0) arms it;
 	 * until then every write is refused. */
 	if (err >= 0 && sf->armed)

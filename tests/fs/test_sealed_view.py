@@ -586,6 +586,21 @@ def test_a_setgid_directory_passes_its_group_on(view_factory):
     assert sh(f"{NOBODY} cat {v.s('team/sub/f')}").stdout == b"ours\n"
 
 
+def test_a_new_file_being_written_shows_its_times(view):
+    """Until its close a new file is not in DIR: stat shows the file being
+    written, with its size so far and the time it was made."""
+    t0 = time.time()
+    fd = os.open(view.s("fresh"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        os.write(fd, b"so far")
+        st = os.stat(view.s("fresh"))
+        assert st.st_size == 6 and st.st_mode & 0o777 == 0o640
+        assert t0 - 2 <= st.st_mtime <= time.time() + 2, st
+    finally:
+        os.close(fd)
+    assert view.get("fresh") == b"so far"
+
+
 def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
     """The view unseals with seal_key only: a blob someone put in DIR that
     names another key is not unwrapped with the daemon's rights."""
