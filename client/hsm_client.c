@@ -15,6 +15,7 @@
 #include "call_i.h"
 #include "client_i.h"
 #include "cred_i.h"
+#include "curlmem.h"
 #include "hsm_client.h"
 #include "json_map_i.h"
 #include "names.h"
@@ -75,7 +76,7 @@ const char *hsm_auth_name(enum hsm_auth a)
 
 enum hsm_status hsm_global_init(void)
 {
-	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? HSM_OK :
+	return curlmem_global_init(CURL_GLOBAL_DEFAULT) == 0 ? HSM_OK :
 	       HSM_E_IO;
 }
 

@@ -56,8 +56,8 @@ def test_credentials_file_values_leave_the_environment(emulator, mount_factory, 
     heap, which /proc/PID/environ never shows) are removed and wiped too:
     the daemon's memory (read through /proc/PID/mem, as root) holds no
     "AZURE_CLIENT_SECRET=..." anywhere, and the client's own copy of the
-    secret is in DontDump memory.  (curl keeps the token request it sent,
-    "...&client_secret=...", in a freed buffer of its own: hsmfs(1) says so.)"""
+    secret is in DontDump memory.  The token request curl sent,
+    "...&client_secret=...", is wiped with curl's buffer (client/curlmem.c)."""
     creds = tmp_path / "creds"
     creds.write_text(f"AZURE_TENANT_ID={hsmtest.TENANT}\nAZURE_CLIENT_ID={hsmtest.CLIENT_ID}\n"
                      f"AZURE_CLIENT_SECRET={hsmtest.CLIENT_SECRET}\n"
@@ -70,6 +70,8 @@ def test_credentials_file_values_leave_the_environment(emulator, mount_factory, 
     assert found["dontdump"] >= 1, found      # the client's copy, in secret memory
     found = scan_memory(m.proc.pid, f"AZURE_CLIENT_SECRET={hsmtest.CLIENT_SECRET}".encode())
     assert found["dontdump"] == found["other"] == 0, found
+    found = scan_memory(m.proc.pid, f"client_secret={hsmtest.CLIENT_SECRET}".encode())
+    assert found["other"] == 0, found
 
 
 def scan_memory(pid, needle):
@@ -108,18 +110,32 @@ def scan_memory(pid, needle):
 
 
 def test_cached_token_in_dontdump_memory(emulator, mount_factory, tmp_path):
-    """The token the client keeps between calls is in secret memory.
-    (Copies curl made of the Authorization line stay in its freed
-    buffers: hsmfs(1) says so.)"""
+    """The token the client keeps between calls is in secret memory, and
+    nowhere else after requests: the Authorization lines curl built are
+    wiped with its buffers (client/curlmem.c; two copies before), and what
+    OpenSSL sent was encrypted in place."""
     tok = emulator.token()
     tf = tmp_path / "token"
     tf.write_text(tok + "\n")
     tf.chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_"))}
     m = mount_factory(emulator, options=QUIET + ["auth=token", f"token_file={tf}"], env=env)
-    sign(m)
+    for _ in range(5):
+        sign(m)
     found = scan_memory(m.proc.pid, tok.encode())
-    assert found["dontdump"] >= 1, found
+    assert found["dontdump"] >= 1 and found["other"] == 0, found
+
+
+@pytest.mark.mhsm_only  # an AES key's wrap
+def test_wrapped_key_leaves_no_copy(emulator, mount_factory):
+    """The key a wrap request carries (base64url in curl's request body)
+    is not left in ordinary memory after the request."""
+    m = mount_factory(emulator, options=QUIET)
+    key = os.urandom(32)
+    hsmtest.one_handle(kp(m, "aes-256", "wrap"), key)
+    b64 = base64.urlsafe_b64encode(key).rstrip(b"=")
+    found = scan_memory(m.proc.pid, b64[16:])
+    assert found["other"] == 0, found
 
 
 def test_secrets_stay_locked_after_daemonising(emulator, tmp_path):
