@@ -397,6 +397,10 @@ static void set_common(struct xport *xp, CURL *h, const struct xport_req *rq,
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->hdrs);
+	/* curl's smallest upload buffer (default 64 KiB): it is allocated and
+	 * freed, so wiped (client/curlmem.c), on every request, and our
+	 * bodies are sent from memory (CURLOPT_POSTFIELDS). */
+	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
 /* The method and the body. */
