@@ -116,12 +116,12 @@ struct handle {
 struct handle *handle_new(enum handle_kind kind, const char *path);
 
 /* Free h and what its kind holds; requests is the store of H_GET refs. */
+void handle_free(struct handle *h, struct reqstore *requests);
 /* At exit, after the FUSE loop: free the handles whose RELEASE never
  * came (the kernel may still have had them queued at unmount).
  * drop_sealed frees what an H_SEALED handle holds (fs/sealwrite.h). */
 void handle_free_all(struct reqstore *requests,
 		     void (*drop_sealed)(struct handle *h));
-void handle_free(struct handle *h, struct reqstore *requests);
 
 /* The handle behind fi (NULL when fi is NULL). */
 static inline struct handle *handle_of(const struct fuse_file_info *fi)
