@@ -381,12 +381,17 @@ class Mount:
             return f.read()
 
     def umount(self):
-        # The kernel sends RELEASE and RELEASEDIR in the background and
-        # drops those still queued at the unmount: then libfuse never frees
-        # its state for that directory handle (valgrind: 120 bytes
-        # definitely lost, calloc in a libfuse worker).  One synchronous
-        # request first: it is queued behind them, so they have been read
-        # when it is answered.
+        # The kernel sends RELEASEDIR in the background, and libfuse drops
+        # a request a worker has read but not begun when the session ends
+        # (fuse_loop_mt: the worker sees mt->exit and returns).  Either way
+        # libfuse never frees its state for that directory handle
+        # (valgrind: 120 bytes definitely lost, calloc in a libfuse worker;
+        # under valgrind's one-thread-at-a-time scheduling the window is
+        # wide).  So wait until libfuse has begun every RELEASEDIR: its
+        # debug log names each directory handle opened and each released.
+        # A mount without -d gets one synchronous request instead: it is
+        # queued behind the releases already sent.
+        self.wait_dirs_released(30 if self.wrapper_log else 10)
         try:
             os.statvfs(self.path)
         except OSError:
@@ -396,6 +401,23 @@ class Mount:
         self._log.close()
         assert rc == 0, f"hsmfs exited {rc}: {self.log()}{self.wrapper_report()}"
         self.check_wrapper()
+
+    def dirs_open(self):
+        """Directory handles libfuse opened and has not begun to release
+        (its -d log: "opendir[N] flags" at each, "releasedir[N]" at each
+        release); None for a mount without -d."""
+        if "-d" not in self.cmd:
+            return None
+        text = self.log()
+        return text.count("opendir[") - text.count("releasedir[")
+
+    def wait_dirs_released(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            n = self.dirs_open()
+            if n is None or n <= 0:
+                return
+            time.sleep(0.05)
 
     def wrapper_report(self):
         if not self.wrapper_log or not os.path.exists(self.wrapper_log):
