@@ -27,6 +27,9 @@ struct sealfile {
 	uint64_t written;	/* plaintext bytes so far */
 	bool armed;		/* O_TRUNC, create or ftruncate(0) seen */
 	bool done;		/* committed or abandoned */
+	bool sealing;		/* write: the commit is under way, and the
+				 * name still shows this file (not in DIR
+				 * yet if new) */
 	int err;		/* sticky write error, or 0 */
 	const char *why;	/* its message (static), or NULL */
 	struct stat st;		/* write: the attributes the file gets */

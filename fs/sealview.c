@@ -88,9 +88,14 @@ int sv_getattr(struct fs_state *fs, const char *path, const char *rel,
 
 	err = sealdir_stat(fs->sealed_fd, rel, st);
 	/* A new file being written is not in DIR yet, but it is there for
-	 * its writer (libfuse stats after create, fchmod, futimens). */
-	if (err == -ENOENT && sv_wstat(path, st) == 0)
-		return 0;
+	 * its writer (libfuse stats after create, fchmod, futimens).  Not
+	 * shown as written any more: its commit may have moved it into DIR
+	 * since the first look. */
+	if (err == -ENOENT) {
+		if (sv_wstat(path, st) == 0)
+			return 0;
+		err = sealdir_stat(fs->sealed_fd, rel, st);
+	}
 	if (err || !S_ISREG(st->st_mode))
 		return sv_err(fs, path, err);
 	/* The plaintext's size, exact: programs read st_size bytes.  A

@@ -312,7 +312,15 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	size_t len = 0;
 	int err;
 
+	/* No more writes; until the file is in place (a fsync of many
+	 * megabytes may take seconds) stat and attribute changes still find
+	 * it here.  A name showing nothing meanwhile would let the kernel
+	 * forget it and another caller make a directory there, which
+	 * libfuse would give this file's inode number. */
+	pthread_mutex_lock(&writers_lock);
 	sf->done = true;
+	sf->sealing = true;
+	pthread_mutex_unlock(&writers_lock);
 	err = sealer_finish(sf->s, &out, &len);
 	if (err == 0 && out != NULL)
 		err = write_all(sf->fd, out, len);
@@ -328,9 +336,20 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 		err = -ESTALE;
 	if (err == 0)
 		err = sealdir_commit(sf->fd, sf->parent, sf->name);
+	/* In DIR now, or nowhere: stat finds it there. */
+	pthread_mutex_lock(&writers_lock);
+	sf->sealing = false;
+	pthread_mutex_unlock(&writers_lock);
 	fs_record(fs, &(struct audit_ev){ .key = fs->opts->seal_key,
 		  .op = "seal", .err = err });
 	return err;
+}
+
+/* Does the name show sf's file?  While it is written and while its
+ * commit is under way.  writers_lock held. */
+static bool shown(const struct sealfile *sf, const char *path)
+{
+	return (!sf->done || sf->sealing) && strcmp(sf->path, path) == 0;
 }
 
 int sv_wstat(const char *path, struct stat *st)
@@ -340,7 +359,7 @@ int sv_wstat(const char *path, struct stat *st)
 
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err != 0; sf = sf->next)
-		if (!sf->done && strcmp(sf->path, path) == 0) {
+		if (shown(sf, path)) {
 			*st = sf->st;
 			st->st_nlink = 1;
 			st->st_size = (off_t)sf->written;
@@ -366,7 +385,11 @@ static int wattr_one(struct sealfile *sf, const struct sv_attr *a)
 		sf->times[0] = a->tv[0];
 		sf->times[1] = a->tv[1];
 		sf->times_set = true;
-		return 0;
+		/* Now, for a commit already past its futimens, and again
+		 * at the commit, as the writes still to come change them. */
+		if (futimens(sf->fd, sf->times) != 0)
+			return -errno;
+		break;
 	}
 	/* chown may clear set-id bits: what the file has is the truth. */
 	return fstat(sf->fd, &sf->st) != 0 ? -errno : 0;
@@ -392,8 +415,8 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
-		if (!sf->done && strcmp(sf->path, path) == 0 &&
-		    wattr_mine(sf) && (err = wattr_one(sf, a)) == 0)
+		if (shown(sf, path) && wattr_mine(sf) &&
+		    (err = wattr_one(sf, a)) == 0)
 			n++;
 	pthread_mutex_unlock(&writers_lock);
 	return err ? fs_fail_errno(fs, path, err, NULL) : n;

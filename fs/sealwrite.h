@@ -36,13 +36,13 @@ struct sv_attr {
 	gid_t gid;
 	const struct timespec *tv;
 };
-/* Apply a to every write of path in progress whose target the kernel
- * checked it against (the name still holds what it held at the open; a
- * new file's owner is the caller); returns how many, or a negative errno
- * (reported). */
+/* Apply a to every write of path in progress (its commit included)
+ * whose target the kernel checked it against (the name still holds what
+ * it held at the open; a new file's owner is the caller); returns how
+ * many, or a negative errno (reported). */
 int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a);
-/* The attributes of a new file being written at path (not in DIR
- * yet): 0, or -ENOENT when there is none. */
+/* The attributes of a file being written at path (a new one is not in
+ * DIR until its commit ends): 0, or -ENOENT when there is none. */
 int sv_wstat(const char *path, struct stat *st);
 /* Commit a rewrite not committed yet, free the handle's state. */
 void sv_release(struct fs_state *fs, struct handle *h);

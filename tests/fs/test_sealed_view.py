@@ -13,8 +13,10 @@ import random
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -376,7 +378,6 @@ def test_unwrap_takes_a_call_slot(emulator, view_factory):
     """The unwrap at an uncached open is the caller's HSM call: with
     max_calls=1 and one unwrap in flight, another file's open is EAGAIN
     naming max_calls; once it ended, the open works."""
-    import threading
     v = view_factory(options=["max_calls=1"])
     v.put("a", b"alpha")
     v.put("b", b"beta")
@@ -588,7 +589,8 @@ def test_a_setgid_directory_passes_its_group_on(view_factory):
 
 def test_a_new_file_being_written_shows_its_times(view):
     """Until its close a new file is not in DIR: stat shows the file being
-    written, with its size so far and the time it was made."""
+    written, with its size so far and the time it was made, or touched
+    (a touch holds through the writes after it)."""
     t0 = time.time()
     fd = os.open(view.s("fresh"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
@@ -596,9 +598,13 @@ def test_a_new_file_being_written_shows_its_times(view):
         st = os.stat(view.s("fresh"))
         assert st.st_size == 6 and st.st_mode & 0o777 == 0o640
         assert t0 - 2 <= st.st_mtime <= time.time() + 2, st
+        os.utime(view.s("fresh"), (5, 7))       # shown at once, kept
+        assert os.stat(view.s("fresh")).st_mtime == 7
+        os.write(fd, b" and more")
     finally:
         os.close(fd)
-    assert view.get("fresh") == b"so far"
+    assert view.get("fresh") == b"so far and more"
+    assert os.stat(view.s("fresh")).st_mtime == 7
 
 
 def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
@@ -685,6 +691,61 @@ try:
 except OSError as e:
     print('errno', e.errno)
 """], stdout=subprocess.PIPE)
+
+
+def test_a_new_file_stays_there_while_its_close_saves_it(view):
+    """The close that saves a new file seals its last chunk, syncs it and
+    moves it into DIR: all along the file is there.  A stat that found
+    nothing in that window would let the kernel drop the name, another
+    user make a directory there, and libfuse hand that directory the
+    writer's inode number (which the kernel then marks bad: EIO).  A
+    chmod and a touch, which always reach the daemon, a stat and a mkdir
+    are tried without pause through the whole close."""
+    p = view.s("in-the-window")
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    block = os.urandom(1 << 20)
+    for _ in range(48):         # enough dirty data for a fsync of note
+        os.write(fd, block)
+    seen = {"missing": [], "during": 0}
+    closing = threading.Event()
+    closed = threading.Event()
+
+    def meddle():
+        while not closed.is_set():
+            busy = closing.is_set()
+            try:
+                os.chmod(p, 0o640)
+                os.utime(p, (seen["during"], 1000 + seen["during"]))
+                seen["mtime"] = 1000 + seen["during"]
+                if not stat.S_ISREG(os.stat(p).st_mode):
+                    seen["missing"].append("not a file")
+                os.mkdir(p)
+                seen["missing"].append("a directory made at the name")
+            except FileExistsError:
+                pass
+            except FileNotFoundError as e:
+                seen["missing"].append(repr(e))
+            if busy and not closed.is_set():
+                seen["during"] += 1
+
+    t = threading.Thread(target=meddle)
+    t.start()
+    try:
+        time.sleep(0.2)
+        closing.set()
+        os.close(fd)
+    finally:
+        closed.set()
+        t.join(30)
+    assert seen["during"] > 0, "no chmod ran while the close saved the file"
+    assert seen["missing"] == [], seen
+    st = os.stat(p)
+    assert st.st_size == 48 << 20 and st.st_mode & 0o777 == 0o640
+    # the last touch is not lost: DIR's file has it
+    assert os.stat(os.path.join(view.dir, "in-the-window")).st_mtime == \
+        seen["mtime"]
+    with open(p, "rb") as f:
+        assert f.read(1 << 20) == block
 
 
 def test_a_name_taken_while_written_is_not_overwritten(view_factory):
