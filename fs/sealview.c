@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -114,24 +115,46 @@ int sv_getattr(struct fs_state *fs, const char *path, const char *rel,
 struct fill_ctx {
 	void *buf;
 	fuse_fill_dir_t fill;
+	char **writing;		/* sorted: listed apart */
+	size_t nwriting;
 };
+
+static int cmp_name(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
 
 static int fill_one(void *arg, const char *name, bool is_dir)
 {
 	struct fill_ctx *c = arg;
 
 	(void)is_dir;
+	if (c->nwriting > 0 && bsearch(name, c->writing, c->nwriting,
+				       sizeof(char *), cmp_name) != NULL)
+		return 0;
 	return c->fill(c->buf, name, NULL, 0, 0);
 }
 
+/* DIR's entries, and the files being written there, which stat shows
+ * (a new one is in DIR only once its close saved it); each name once,
+ * as a commit may move one into DIR during the listing. */
 int sv_readdir(struct fs_state *fs, const char *path, const char *rel,
 	       void *buf, fuse_fill_dir_t fill)
 {
-	struct fill_ctx c = { buf, fill };
+	struct fill_ctx c = { buf, fill, NULL, 0 };
+	size_t i;
+	int err;
 
+	if ((err = sv_wnames(path, &c.writing, &c.nwriting)) != 0)
+		return sv_err(fs, path, err);
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
-	return sv_err(fs, path, sealdir_list(fs->sealed_fd, rel, fill_one, &c));
+	err = sealdir_list(fs->sealed_fd, rel, fill_one, &c);
+	for (i = 0; err == 0 && i < c.nwriting; i++)
+		if (fill(buf, c.writing[i], NULL, 0, 0))
+			break;
+	sv_wnames_free(c.writing, c.nwriting);
+	return sv_err(fs, path, err);
 }
 
 /* With allow_other, what a caller makes is the caller's, as on any

@@ -203,9 +203,20 @@ int sv_open(struct fs_state *fs, const char *path, const char *rel,
 	    struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE;
+	struct stat st;
+	int err;
 
-	if (acc == O_RDONLY)
-		return sv_open_read(fs, path, rel, fi);
+	if (acc == O_RDONLY) {
+		err = sv_open_read(fs, path, rel, fi);
+		/* A new file shows (stat, ls) while it is written, but is
+		 * in DIR only once its close saved it. */
+		if (err == -ENOENT && sv_wstat(path, &st) == 0)
+			return fs_fail_errno(fs, path, -EAGAIN, "a new file "
+					     "being written: it can be read "
+					     "once its writer's close saved "
+					     "it");
+		return err;
+	}
 	if (acc == O_RDWR)
 		return fs_fail_errno(fs, path, -EOPNOTSUPP, "a sealed file is "
 				     "opened to read or to rewrite whole "
@@ -367,6 +378,71 @@ int sv_wstat(const char *path, struct stat *st)
 		}
 	pthread_mutex_unlock(&writers_lock);
 	return err;
+}
+
+/* sf's name if its file is in directory dir, else NULL. */
+static const char *name_in(const struct sealfile *sf, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(sf->path, dir, n) != 0 || sf->path[n] != '/' ||
+	    strchr(sf->path + n + 1, '/') != NULL)
+		return NULL;
+	return sf->path + n + 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sv_wnames_free(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+int sv_wnames(const char *dir, char ***names, size_t *n)
+{
+	struct sealfile *sf;
+	char **v = NULL, **nv, *copy;
+	size_t len = 0, cap = 0, i, j;
+	const char *name;
+	int err = 0;
+
+	pthread_mutex_lock(&writers_lock);
+	for (sf = writers; sf != NULL && err == 0; sf = sf->next) {
+		if ((name = name_in(sf, dir)) == NULL ||
+		    !shown(sf, sf->path))
+			continue;
+		if (len == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		if ((copy = strdup(name)) == NULL)
+			err = -ENOMEM;
+		else
+			v[len++] = copy;
+	}
+	pthread_mutex_unlock(&writers_lock);
+	if (err) {
+		sv_wnames_free(v, len);
+		return err;
+	}
+	qsort(v, len, sizeof(*v), cmp_names);
+	for (i = j = 0; i < len; i++)	/* two writers of one name */
+		if (j > 0 && strcmp(v[j - 1], v[i]) == 0)
+			free(v[i]);
+		else
+			v[j++] = v[i];
+	*names = v;
+	*n = j;
+	return 0;
 }
 
 /* One change to one rewrite.  writers_lock held. */

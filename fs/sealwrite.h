@@ -44,6 +44,12 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a);
 /* The attributes of a file being written at path (a new one is not in
  * DIR until its commit ends): 0, or -ENOENT when there is none. */
 int sv_wstat(const char *path, struct stat *st);
+/* The names of the files being written in the view's directory dir
+ * (a new one is not in DIR until its commit ends), for a listing: a
+ * sorted malloc()ed array of malloc()ed names, no repeats, *n of them
+ * (sv_wnames_free()).  0 or -ENOMEM. */
+int sv_wnames(const char *dir, char ***names, size_t *n);
+void sv_wnames_free(char **names, size_t n);
 /* Commit a rewrite not committed yet, free the handle's state. */
 void sv_release(struct fs_state *fs, struct handle *h);
 /* At exit, a handle whose release never came: freed, nothing committed

@@ -588,9 +588,10 @@ def test_a_setgid_directory_passes_its_group_on(view_factory):
 
 
 def test_a_new_file_being_written_shows_its_times(view):
-    """Until its close a new file is not in DIR: stat shows the file being
-    written, with its size so far and the time it was made, or touched
-    (a touch holds through the writes after it)."""
+    """Until its close a new file is not in DIR: stat and ls show the file
+    being written, with its size so far and the time it was made, or
+    touched (a touch holds through the writes after it); a reader is told
+    to come back (EAGAIN)."""
     t0 = time.time()
     fd = os.open(view.s("fresh"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
@@ -601,10 +602,33 @@ def test_a_new_file_being_written_shows_its_times(view):
         os.utime(view.s("fresh"), (5, 7))       # shown at once, kept
         assert os.stat(view.s("fresh")).st_mtime == 7
         os.write(fd, b" and more")
+        assert os.listdir(view.sealed).count("fresh") == 1   # and by ls
+        with pytest.raises(BlockingIOError):    # EAGAIN: read it later
+            open(view.s("fresh"), "rb")
     finally:
         os.close(fd)
     assert view.get("fresh") == b"so far and more"
     assert os.stat(view.s("fresh")).st_mtime == 7
+    assert os.listdir(view.sealed).count("fresh") == 1
+
+
+def test_files_being_written_are_listed_once_in_their_directory(view):
+    """ls shows a file being written once: a rewrite (also in DIR) and a
+    new file (not yet), each in its own directory only."""
+    view.put("again", b"one")
+    os.mkdir(view.s("lsd"))
+    with open(view.s("again"), "wb") as f, \
+            open(view.s("lsd/inner"), "wb") as g:
+        f.write(b"two")
+        f.flush()
+        g.write(b"in")
+        g.flush()
+        assert os.listdir(view.sealed).count("again") == 1
+        assert "inner" not in os.listdir(view.sealed)
+        assert os.listdir(view.s("lsd")) == ["inner"]
+    assert os.listdir(view.sealed).count("again") == 1
+    assert os.listdir(view.s("lsd")) == ["inner"]
+    assert view.get("again") == b"two" and view.get("lsd/inner") == b"in"
 
 
 def test_a_blob_of_another_key_is_not_opened(emulator, view, view_factory):
