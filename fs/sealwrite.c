@@ -434,7 +434,8 @@ int sv_wnames(const char *dir, char ***names, size_t *n)
 		sv_wnames_free(v, len);
 		return err;
 	}
-	qsort(v, len, sizeof(*v), cmp_names);
+	if (len > 1)		/* v is NULL when there are none */
+		qsort(v, len, sizeof(*v), cmp_names);
 	for (i = j = 0; i < len; i++)	/* two writers of one name */
 		if (j > 0 && strcmp(v[j - 1], v[i]) == 0)
 			free(v[i]);
