@@ -356,11 +356,11 @@ static int commit(struct fs_state *fs, struct sealfile *sf)
 	return err;
 }
 
-/* Does the name show sf's file?  While it is written and while its
+/* Does sf's name show its file?  While it is written and while its
  * commit is under way.  writers_lock held. */
-static bool shown(const struct sealfile *sf, const char *path)
+static bool shown(const struct sealfile *sf)
 {
-	return (!sf->done || sf->sealing) && strcmp(sf->path, path) == 0;
+	return !sf->done || sf->sealing;
 }
 
 int sv_wstat(const char *path, struct stat *st)
@@ -370,7 +370,7 @@ int sv_wstat(const char *path, struct stat *st)
 
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err != 0; sf = sf->next)
-		if (shown(sf, path)) {
+		if (shown(sf) && strcmp(sf->path, path) == 0) {
 			*st = sf->st;
 			st->st_nlink = 1;
 			st->st_size = (off_t)sf->written;
@@ -413,8 +413,7 @@ int sv_wnames(const char *dir, char ***names, size_t *n)
 
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err == 0; sf = sf->next) {
-		if ((name = name_in(sf, dir)) == NULL ||
-		    !shown(sf, sf->path))
+		if (!shown(sf) || (name = name_in(sf, dir)) == NULL)
 			continue;
 		if (len == cap) {
 			cap = cap ? 2 * cap : 8;
@@ -492,8 +491,8 @@ int sv_wattr(struct fs_state *fs, const char *path, const struct sv_attr *a)
 
 	pthread_mutex_lock(&writers_lock);
 	for (sf = writers; sf != NULL && err == 0; sf = sf->next)
-		if (shown(sf, path) && wattr_mine(sf) &&
-		    (err = wattr_one(sf, a)) == 0)
+		if (shown(sf) && strcmp(sf->path, path) == 0 &&
+		    wattr_mine(sf) && (err = wattr_one(sf, a)) == 0)
 			n++;
 	pthread_mutex_unlock(&writers_lock);
 	return err ? fs_fail_errno(fs, path, err, NULL) : n;
