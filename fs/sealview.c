@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -119,18 +118,12 @@ struct fill_ctx {
 	size_t nwriting;
 };
 
-static int cmp_name(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
-
 static int fill_one(void *arg, const char *name, bool is_dir)
 {
 	struct fill_ctx *c = arg;
 
 	(void)is_dir;
-	if (c->nwriting > 0 && bsearch(name, c->writing, c->nwriting,
-				       sizeof(char *), cmp_name) != NULL)
+	if (sv_wnames_has(c->writing, c->nwriting, name))
 		return 0;
 	return c->fill(c->buf, name, NULL, 0, 0);
 }

@@ -396,6 +396,12 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+bool sv_wnames_has(char *const *names, size_t n, const char *name)
+{
+	return n > 0 && bsearch(&name, names, n, sizeof(*names),
+				cmp_names) != NULL;
+}
+
 void sv_wnames_free(char **names, size_t n)
 {
 	while (n > 0)

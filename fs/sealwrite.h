@@ -49,6 +49,8 @@ int sv_wstat(const char *path, struct stat *st);
  * sorted malloc()ed array of malloc()ed names, no repeats, *n of them
  * (sv_wnames_free()).  0 or -ENOMEM. */
 int sv_wnames(const char *dir, char ***names, size_t *n);
+/* Is name one of them? */
+bool sv_wnames_has(char *const *names, size_t n, const char *name);
 void sv_wnames_free(char **names, size_t n);
 /* Commit a rewrite not committed yet, free the handle's state. */
 void sv_release(struct fs_state *fs, struct handle *h);
